@@ -1,0 +1,33 @@
+# vlmjudge: two commands do all set-up on a fresh machine.
+#   make demo   judge examples/pairs.jsonl with the demo model and print the verdicts
+#   make test   the whole test suite
+SHELL := /bin/bash
+CARGO_TARGET_DIR ?= target
+export CARGO_TARGET_DIR
+VLMJUDGE_CACHE ?= $(HOME)/.cache/vlmjudge
+export VLMJUDGE_CACHE
+BIN := $(CARGO_TARGET_DIR)/release/vlmjudge
+DEMO_MODEL = $(VLMJUDGE_CACHE)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
+
+.PHONY: setup model build demo test bench clean-demo
+
+setup:
+	@scripts/setup-system.sh
+
+model: setup
+	@python3 scripts/fetch_demo_model.py >/dev/null
+
+build: setup
+	cargo build --release --locked
+
+demo: model build
+	@rm -f $(VLMJUDGE_CACHE)/demo/verdicts.jsonl
+	$(BIN) judge --model $(DEMO_MODEL) --pairs examples/pairs.jsonl --out $(VLMJUDGE_CACHE)/demo/verdicts.jsonl
+	@$(BIN) show $(VLMJUDGE_CACHE)/demo/verdicts.jsonl --pairs examples/pairs.jsonl
+
+test: model
+	cargo test --release --locked --all-targets
+
+bench: model
+	cargo bench --locked --bench judge_throughput

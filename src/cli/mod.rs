@@ -1,0 +1,90 @@
+//! Command-line parsing and dispatch. Each subcommand parses its arguments, calls the
+//! library and prints; errors print as `error: ...` then `caused by: ...` lines, with
+//! exit code 1 for user errors and 2 for internal ones.
+
+mod judge;
+mod progress;
+mod show;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "vlmjudge", version, about = "Self-improving vision-language judges on local hardware")]
+struct Cli {
+    /// Show llama.cpp's log on stderr.
+    #[arg(long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Judge preference pairs: a JSONL batch (--pairs/--out) or one pair (--question/--a/--b).
+    Judge(judge::JudgeArgs),
+    /// Print a verdicts file as a table (with accuracy when the pairs carry labels).
+    Show(show::ShowArgs),
+    /// Print llama.cpp's build and CPU features (e.g. whether AVX-512 is compiled in).
+    SystemInfo,
+}
+
+/// Marks an error the user can fix (bad arguments or input): exit code 1.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+pub fn main() -> ExitCode {
+    // Usage errors are user errors: exit 1 (clap's own default would be 2).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if cli.verbose {
+        vlmjudge::engine::set_log_sink(Some(std::sync::Arc::new(|_, line: &str| eprintln!("{line}"))));
+    }
+    let result = match cli.command {
+        Command::Judge(args) => judge::run(args),
+        Command::Show(args) => show::run(args),
+        Command::SystemInfo => {
+            println!("vlmjudge {}", vlmjudge::VERSION);
+            println!("{}", vlmjudge::engine::system_info());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("caused by: {cause}");
+            }
+            if is_user_error(&error) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+fn is_user_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<UserError>().is_some()
+            || cause
+                .downcast_ref::<vlmjudge::Error>()
+                .is_some_and(vlmjudge::Error::is_user_error)
+    })
+}

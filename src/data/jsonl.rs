@@ -1,0 +1,27 @@
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::{Error, Result};
+
+/// Reads a JSON Lines file into records, with the line number of each. Blank lines are
+/// skipped; invalid UTF-8 or JSON is an error naming the file and line.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut records = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let number = i + 1;
+        let invalid = |reason: String| Error::InvalidInput {
+            path: path.to_path_buf(),
+            line: number,
+            reason,
+        };
+        let text = std::str::from_utf8(line).map_err(|e| invalid(format!("invalid UTF-8 ({e})")))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        records.push((number, record));
+    }
+    Ok(records)
+}

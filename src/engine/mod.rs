@@ -1,0 +1,51 @@
+//! llama.cpp: the process-wide backend, model + mmproj loading, and thread defaults.
+//!
+//! A [`Model`] is immutable once loaded and may be shared across threads; each
+//! worker opens its own context on it (see [`crate::judge::Judge`]).
+
+mod gguf;
+mod logs;
+mod model;
+
+use std::sync::OnceLock;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+
+pub use gguf::{check_gguf, GgufSummary};
+pub use logs::{set_log_sink, LogLevel, LogSink};
+pub use model::{Model, ModelInfo, ModelParams};
+
+use crate::{Error, Result};
+
+/// The one llama.cpp backend of this process, initialised on first use.
+pub(crate) fn backend() -> Result<&'static LlamaBackend> {
+    static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            logs::install();
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Engine(format!("backend initialisation failed: {e}")))
+}
+
+/// Threads to use when the caller does not say: the physical core count. llama.cpp's
+/// own default (4) oversubscribes small machines and halves decode speed on 2 cores.
+pub fn default_threads() -> usize {
+    num_cpus::get_physical().clamp(1, num_cpus::get().max(1))
+}
+
+/// llama.cpp's build and CPU feature report (`llama_print_system_info`), e.g.
+/// `CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 1 | ...`.
+pub fn system_info() -> String {
+    logs::install();
+    // SAFETY: returns a pointer to a static buffer owned by llama.cpp.
+    let ptr = unsafe { llama_cpp_sys_2::llama_print_system_info() };
+    if ptr.is_null() {
+        return String::new();
+    }
+    unsafe { std::ffi::CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .trim()
+        .to_string()
+}

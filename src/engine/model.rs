@@ -1,0 +1,157 @@
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::mtmd::{MtmdContext, MtmdContextParams};
+
+use super::gguf::check_gguf;
+use super::logs::Capture;
+use super::{backend, default_threads};
+use crate::{Error, Result};
+
+/// How to load a model. `Default` gives CPU-only, memory-mapped loading.
+#[derive(Debug, Clone)]
+pub struct ModelParams {
+    /// Layers to offload to a GPU (0 = CPU only). Ignored without a GPU backend.
+    pub gpu_layers: u32,
+    /// Threads for the image encoder (0 = physical cores).
+    pub threads: usize,
+    /// Memory-map the weights instead of reading them into RAM.
+    pub use_mmap: bool,
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams {
+            gpu_layers: 0,
+            threads: 0,
+            use_mmap: true,
+        }
+    }
+}
+
+/// Facts about a loaded model that callers commonly need.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub mmproj_path: Option<PathBuf>,
+    pub architecture: Option<String>,
+    pub n_ctx_train: u32,
+    pub n_embd: i32,
+    pub n_vocab: i32,
+    pub n_params: u64,
+    pub size_bytes: u64,
+}
+
+/// A GGUF language model with an optional multimodal projector (mmproj).
+///
+/// Immutable after loading and shareable across threads (`Send + Sync`); the image
+/// encoder keeps its output inside its own state, so encodes are serialised by a lock.
+pub struct Model {
+    pub(crate) llama: LlamaModel,
+    pub(crate) mtmd: Option<Mutex<MtmdContext>>,
+    info: ModelInfo,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("info", &self.info).finish()
+    }
+}
+
+impl Model {
+    /// Loads `model_path` and, if given, `mmproj_path`. Both files are validated first,
+    /// so a missing, truncated, corrupt or non-GGUF file gets a precise error, and an
+    /// mmproj that does not fit the model is rejected with llama.cpp's reason.
+    pub fn load(
+        model_path: impl AsRef<Path>,
+        mmproj_path: Option<&Path>,
+        params: &ModelParams,
+    ) -> Result<Model> {
+        let model_path = model_path.as_ref();
+        let backend = backend()?;
+        let summary = check_gguf(model_path)?;
+        if summary.file_type.as_deref() == Some("adapter") {
+            return Err(Error::InvalidGguf {
+                path: model_path.into(),
+                reason: "it is a LoRA adapter, not a model; load the base model and pass the adapter separately".into(),
+            });
+        }
+        if summary.architecture.as_deref() == Some("clip") {
+            return Err(Error::InvalidGguf {
+                path: model_path.into(),
+                reason: "it is a multimodal projector (mmproj); pass it as the mmproj, not the model".into(),
+            });
+        }
+        let llama_params = LlamaModelParams::default()
+            .with_n_gpu_layers(params.gpu_layers)
+            .with_use_mmap(params.use_mmap);
+        let llama = {
+            let capture = Capture::start();
+            LlamaModel::load_from_file(backend, model_path, &llama_params).map_err(|e| {
+                let detail = capture.reason();
+                Error::ModelLoad {
+                    path: model_path.into(),
+                    detail: if detail.is_empty() { e.to_string() } else { detail },
+                }
+            })?
+        };
+        let mtmd = match mmproj_path {
+            Some(path) => Some(Mutex::new(load_mmproj(path, &llama, params)?)),
+            None => None,
+        };
+        let info = ModelInfo {
+            path: model_path.into(),
+            mmproj_path: mmproj_path.map(Path::to_path_buf),
+            architecture: summary.architecture,
+            n_ctx_train: llama.n_ctx_train(),
+            n_embd: llama.n_embd(),
+            n_vocab: llama.n_vocab(),
+            n_params: llama.n_params(),
+            size_bytes: llama.size(),
+        };
+        Ok(Model { llama, mtmd, info })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// True when an mmproj is loaded, so pairs may carry images.
+    pub fn has_vision(&self) -> bool {
+        self.mtmd.is_some()
+    }
+}
+
+fn load_mmproj(path: &Path, llama: &LlamaModel, params: &ModelParams) -> Result<MtmdContext> {
+    let summary = check_gguf(path)?;
+    if summary.architecture.as_deref() != Some("clip") {
+        return Err(Error::MmprojLoad {
+            path: path.into(),
+            detail: format!(
+                "it is not an mmproj (general.architecture is {:?}, expected \"clip\")",
+                summary.architecture.unwrap_or_default()
+            ),
+        });
+    }
+    let path_str = path.to_str().ok_or_else(|| Error::MmprojLoad {
+        path: path.into(),
+        detail: "the path is not valid UTF-8".into(),
+    })?;
+    let threads = if params.threads == 0 { default_threads() } else { params.threads };
+    let mtmd_params = MtmdContextParams {
+        use_gpu: params.gpu_layers > 0,
+        print_timings: false,
+        n_threads: threads as i32,
+        ..MtmdContextParams::default()
+    };
+    let capture = Capture::start();
+    MtmdContext::init_from_file(path_str, llama, &mtmd_params).map_err(|e| {
+        let detail = capture.reason();
+        Error::MmprojLoad {
+            path: path.into(),
+            detail: if detail.is_empty() { e.to_string() } else { detail },
+        }
+    })
+}

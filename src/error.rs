@@ -1,0 +1,61 @@
+use std::path::PathBuf;
+
+/// Errors at the library boundary. Each variant says what failed and, where llama.cpp
+/// gave a reason, carries it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable GGUF file: {reason}")]
+    InvalidGguf { path: PathBuf, reason: String },
+    #[error("llama.cpp could not load the model {path}{}", detail_suffix(.detail))]
+    ModelLoad { path: PathBuf, detail: String },
+    #[error("llama.cpp could not load the mmproj {path}{}", detail_suffix(.detail))]
+    MmprojLoad { path: PathBuf, detail: String },
+    #[error("the model has no chat template; pass a template file that gives one")]
+    MissingChatTemplate,
+    #[error("invalid template: {0}")]
+    Template(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("{path}:{line}: {reason}")]
+    InvalidInput {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("llama.cpp failed: {0}")]
+    Engine(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True when the error comes from what the user gave (files, arguments), not from a
+    /// failure inside the engine. The CLI maps this to exit code 1 (else 2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Engine(_))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,64 @@
+//! Judging a pairs file into an append-only, resumable verdicts file.
+
+use std::path::Path;
+
+use super::{Judge, Pair};
+use crate::data::{read_pairs, VerdictLog};
+use crate::progress::Progress;
+use crate::Result;
+
+/// What [`judge_file`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileSummary {
+    /// Pairs in the input.
+    pub total: usize,
+    /// Pairs already in the output from an earlier run, not judged again.
+    pub skipped: usize,
+    /// Pairs judged now (including those with an `error`).
+    pub judged: usize,
+    /// Pairs judged now whose verdict carries an `error`.
+    pub errors: usize,
+    /// A partial last line (from a killed run) was dropped from the output.
+    pub repaired: bool,
+}
+
+/// Judges every pair of `pairs_path` not yet in `out_path`, appending a verdict line
+/// per pair as it finishes. Safe to kill and rerun: nothing is lost or duplicated.
+pub fn judge_file(
+    judge: &mut Judge<'_>,
+    pairs_path: &Path,
+    out_path: &Path,
+    progress: &dyn Progress,
+) -> Result<FileSummary> {
+    let records = read_pairs(pairs_path)?;
+    let mut log = VerdictLog::open(out_path)?;
+    let base = pairs_path.parent().unwrap_or(Path::new("."));
+    let todo: Vec<Pair> = records
+        .iter()
+        .filter(|r| !log.done().contains(&r.id))
+        .map(|r| r.to_pair(base))
+        .collect();
+    let mut summary = FileSummary {
+        total: records.len(),
+        skipped: records.len() - todo.len(),
+        repaired: log.repaired(),
+        ..FileSummary::default()
+    };
+    progress.start("judging", records.len() as u64, summary.skipped as u64);
+    let mut write_error = None;
+    let result = judge.judge_batch(&todo, |_, verdict| {
+        summary.judged += 1;
+        summary.errors += usize::from(verdict.error.is_some());
+        if let Err(e) = log.append(&verdict) {
+            write_error = Some(e);
+            return false;
+        }
+        progress.advance(1);
+        true
+    });
+    progress.finish();
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    result.map(|()| summary)
+}

@@ -1,0 +1,105 @@
+//! The judge: prompts, fast (logit) and reason (generate) modes, swap debiasing and the
+//! continuous-batching scheduler. See `docs` in the README for the protocol.
+
+mod file;
+mod prompt;
+mod sampler;
+mod scheduler;
+mod verdict;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use file::{judge_file, FileSummary};
+pub use prompt::{Template, DEFAULT_SYSTEM, DEFAULT_USER};
+pub use sampler::SamplingParams;
+pub use scheduler::{Judge, JudgeStats};
+pub use verdict::{Choice, Order, OrderVerdict, TokenCounts, Verdict};
+
+/// How the judge reaches its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// No generation: the assistant turn opens with `[[` and p(A) is read from the
+    /// logits of the two letters there.
+    #[default]
+    Fast,
+    /// Generate reasoning until `[[`, read p(A) there, and parse the written verdict.
+    Reason,
+}
+
+/// Settings of a judge session. `Default` gives fast mode with swap debiasing.
+#[derive(Debug, Clone)]
+pub struct JudgeParams {
+    pub mode: Mode,
+    /// Judge both presentation orders and average (on by default).
+    pub swap: bool,
+    /// Most tokens of reasoning per order (reason mode).
+    pub max_tokens: u32,
+    pub sampling: SamplingParams,
+    pub seed: u64,
+    /// Threads for llama.cpp (0 = physical cores).
+    pub threads: usize,
+    /// Pairs in flight at once, each on its own KV sequences.
+    pub parallel: usize,
+    /// Context positions each pair may use: prompt(s) plus generated tokens.
+    pub ctx_per_pair: u32,
+    /// Tokens per llama.cpp decode call.
+    pub batch_tokens: u32,
+    pub template: Template,
+}
+
+impl Default for JudgeParams {
+    fn default() -> Self {
+        JudgeParams {
+            mode: Mode::Fast,
+            swap: true,
+            max_tokens: 256,
+            sampling: SamplingParams::default(),
+            seed: 0,
+            threads: 0,
+            parallel: 8,
+            ctx_per_pair: 2048,
+            batch_tokens: 1024,
+            template: Template::default(),
+        }
+    }
+}
+
+/// An image attached to a pair.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Path(PathBuf),
+    /// Encoded bytes (PNG, JPEG, ...), e.g. from a benchmark parquet or the C ABI.
+    Bytes(Arc<[u8]>),
+}
+
+/// A preference pair to judge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub id: String,
+    pub question: String,
+    pub response_a: String,
+    pub response_b: String,
+    pub image: Option<ImageSource>,
+}
+
+impl Pair {
+    /// A text-only pair.
+    pub fn text(
+        id: impl Into<String>,
+        question: impl Into<String>,
+        response_a: impl Into<String>,
+        response_b: impl Into<String>,
+    ) -> Pair {
+        Pair {
+            id: id.into(),
+            question: question.into(),
+            response_a: response_a.into(),
+            response_b: response_b.into(),
+            image: None,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The judge prompt: template text, chat formatting and tokenization.
+//!
+//! User-supplied text (question and answers) is tokenized with special-token parsing
+//! off, so an answer containing `<|im_end|>` or similar cannot forge chat turns. Only
+//! the template's own text is parsed for special tokens.
+
+use std::path::Path;
+
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
+use llama_cpp_2::token::LlamaToken;
+use serde::Deserialize;
+
+use crate::engine::Model;
+use crate::{Error, Result};
+
+/// The default system line: an impartial, image-grounded comparison.
+pub const DEFAULT_SYSTEM: &str = "You are an impartial judge. You compare two answers to a question about an image. \
+Judge only by what the image shows and what the question asks: prefer the answer that is correct, specific and complete. \
+Ignore answer length, style and the order in which the answers appear.";
+
+/// The default user turn. `{question}`, `{answer_a}` and `{answer_b}` are filled in; the
+/// image (when there is one) is placed before the question.
+pub const DEFAULT_USER: &str = "Question: {question}\n\n[Answer A]\n{answer_a}\n[End of Answer A]\n\n[Answer B]\n{answer_b}\n[End of Answer B]\n\n\
+Explain briefly which answer is better. Then give your verdict on the last line: [[A]] if Answer A is better, [[B]] if Answer B is better.";
+
+/// A judge prompt template, loadable from a JSON file
+/// `{"system": "...", "user": "...", "chat_template": "chatml"}` (`chat_template` is
+/// optional: a llama.cpp built-in template name for models whose GGUF has none).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub system: String,
+    pub user: String,
+    #[serde(default)]
+    pub chat_template: Option<String>,
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Template {
+            system: DEFAULT_SYSTEM.into(),
+            user: DEFAULT_USER.into(),
+            chat_template: None,
+        }
+    }
+}
+
+const PLACEHOLDERS: [&str; 3] = ["{question}", "{answer_a}", "{answer_b}"];
+// Private-use code points stand in for user text while the chat template is applied;
+// the rendered prompt is then split on them.
+const MARKERS: [char; 3] = ['\u{F0001}', '\u{F0002}', '\u{F0003}'];
+
+impl Template {
+    pub fn from_file(path: &Path) -> Result<Template> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let template: Template = serde_json::from_str(&text)
+            .map_err(|e| Error::Template(format!("{}: {e}", path.display())))?;
+        template.validate()?;
+        Ok(template)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for p in PLACEHOLDERS {
+            let n = self.user.matches(p).count();
+            if n != 1 {
+                return Err(Error::Template(format!(
+                    "the user text must contain {p} exactly once (found {n})"
+                )));
+            }
+        }
+        if PLACEHOLDERS.iter().any(|p| self.system.contains(p)) {
+            return Err(Error::Template("placeholders belong in the user text, not the system text".into()));
+        }
+        Ok(())
+    }
+}
+
+/// One piece of a rendered prompt: template text (may hold special tokens) or user text.
+#[derive(Debug)]
+enum Piece<'a> {
+    Template(&'a str),
+    User(String),
+}
+
+/// Renders and tokenizes judge prompts for one model.
+pub(crate) struct PromptBuilder {
+    /// The chat-formatted prompt with markers in place of the user text.
+    rendered: String,
+    add_bos: bool,
+}
+
+impl PromptBuilder {
+    pub(crate) fn new(model: &Model, template: &Template) -> Result<Self> {
+        template.validate()?;
+        let llama = &model.llama;
+        let chat = match &template.chat_template {
+            Some(name) => LlamaChatTemplate::new(name)
+                .map_err(|_| Error::Template("chat_template contains a NUL byte".into()))?,
+            None => llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
+        };
+        let mut user = template.user.clone();
+        for (p, m) in PLACEHOLDERS.iter().zip(MARKERS) {
+            user = user.replace(p, &m.to_string());
+        }
+        let messages = [
+            LlamaChatMessage::new("system".into(), template.system.clone()),
+            LlamaChatMessage::new("user".into(), user),
+        ]
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Template(e.to_string()))?;
+        let rendered = llama
+            .apply_chat_template(&chat, &messages, true)
+            .map_err(|e| Error::Template(format!("the chat template cannot be applied: {e}")))?;
+        for m in MARKERS {
+            if rendered.matches(m).count() != 1 {
+                return Err(Error::Template("the chat template dropped or repeated the user text".into()));
+            }
+        }
+        Ok(PromptBuilder {
+            rendered,
+            add_bos: llama.vocab().should_add_bos(),
+        })
+    }
+
+    /// Tokens of the prompt for one presentation order.
+    pub(crate) fn tokens(
+        &self,
+        model: &Model,
+        question: &str,
+        first: &str,
+        second: &str,
+    ) -> Vec<LlamaToken> {
+        let values = [question, first, second];
+        let mut pieces = Vec::new();
+        let mut rest = self.rendered.as_str();
+        loop {
+            let next = MARKERS
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| rest.find(*m).map(|at| (at, i)))
+                .min();
+            let Some((at, which)) = next else {
+                pieces.push(Piece::Template(rest));
+                break;
+            };
+            let (mut before, after) = rest.split_at(at);
+            // Keep a space that precedes user text with the user text, so "Question: what"
+            // tokenizes as it would in running text (" what" is one token in most BPEs).
+            let mut value = values[which].to_string();
+            if let Some(stripped) = before.strip_suffix(' ') {
+                before = stripped;
+                value.insert(0, ' ');
+            }
+            pieces.push(Piece::Template(before));
+            pieces.push(Piece::User(value));
+            rest = &after[MARKERS[which].len_utf8()..];
+        }
+        let vocab = model.llama.vocab();
+        let mut tokens = Vec::new();
+        if self.add_bos {
+            tokens.push(vocab.bos());
+        }
+        for piece in &pieces {
+            match piece {
+                Piece::Template(t) if !t.is_empty() => {
+                    tokens.extend(vocab.tokenize(t.as_bytes(), false, true))
+                }
+                Piece::User(t) => tokens.extend(vocab.tokenize(t.as_bytes(), false, false)),
+                Piece::Template(_) => {}
+            }
+        }
+        tokens
+    }
+}
+
+/// Token ids that carry the verdict: the prefix `[[` and the letters after it.
+#[derive(Debug, Clone)]
+pub(crate) struct VerdictTokens {
+    /// Tokens of `[[` as it appears before the letter (may be empty if a BPE merges `[[A`).
+    pub prefix: Vec<LlamaToken>,
+    pub a: LlamaToken,
+    pub b: LlamaToken,
+    /// A line break and the prefix: appended when reasoning ends without a verdict.
+    pub forced_tail: Vec<LlamaToken>,
+}
+
+impl VerdictTokens {
+    pub(crate) fn find(model: &Model) -> Result<Self> {
+        let vocab = model.llama.vocab();
+        let ta = vocab.tokenize(b"[[A", false, false);
+        let tb = vocab.tokenize(b"[[B", false, false);
+        let common = ta.iter().zip(&tb).take_while(|(x, y)| x == y).count();
+        if ta.len() != common + 1 || tb.len() != common + 1 {
+            return Err(Error::Engine(format!(
+                "the tokenizer splits \"[[A\" and \"[[B\" differently ({ta:?} vs {tb:?}); the verdict cannot be read from one token"
+            )));
+        }
+        let mut forced_tail = vocab.tokenize(b"\n", false, false);
+        forced_tail.extend_from_slice(&ta[..common]);
+        Ok(VerdictTokens {
+            forced_tail,
+            prefix: ta[..common].to_vec(),
+            a: ta[common],
+            b: tb[common],
+        })
+    }
+
+    /// p(A) from the logits at the verdict position: softmax over the two letters only.
+    pub(crate) fn p_first(&self, logits: &[f32]) -> f64 {
+        let la = f64::from(logits[self.a.0 as usize]);
+        let lb = f64::from(logits[self.b.0 as usize]);
+        1.0 / (1.0 + (lb - la).exp())
+    }
+}

@@ -1,0 +1,516 @@
+//! A judge session and its batch scheduler.
+//!
+//! Every pair in flight owns one KV sequence per presentation order. With swap
+//! debiasing the two orders' prompts share a token prefix (system, image, question):
+//! it is decoded once on the first sequence and copied to the second
+//! (`llama_memory_seq_cp`, which in a unified KV cache only tags the same cells), then
+//! the two suffixes are decoded in the same batch. Each scheduler step builds one batch
+//! from every live sequence: one token per generating sequence, then prompt chunks of
+//! newly admitted pairs (continuous batching). A finished pair frees its sequences and
+//! the next pair takes its slot.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::token::LlamaToken;
+
+use super::prompt::{PromptBuilder, VerdictTokens};
+use super::sampler::Sampler;
+use super::verdict::parse_shown_verdict;
+use super::{Choice, ImageSource, JudgeParams, Mode, Order, OrderVerdict, Pair, TokenCounts, Verdict};
+use crate::engine::{backend, default_threads, Model};
+use crate::{Error, Result};
+
+/// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
+const MAX_SEQUENCES: usize = 256;
+
+/// llama.cpp mutates the model while creating a context, so contexts are created one
+/// at a time even when judges are opened from many threads.
+static CONTEXT_CREATION: Mutex<()> = Mutex::new(());
+
+/// Throughput counters of a judge session, for benchmarks and progress reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JudgeStats {
+    /// Prompt tokens decoded, and wall time of the steps that decoded them.
+    pub prompt_tokens: u64,
+    pub prompt_time: Duration,
+    /// Generated tokens decoded, and wall time of the steps that decoded only those.
+    pub generated_tokens: u64,
+    pub generation_time: Duration,
+    pub decode_calls: u64,
+}
+
+/// A judging session on a model: one llama.cpp context. Use it from one thread at a
+/// time; open one judge per thread to judge in parallel on a shared [`Model`].
+pub struct Judge<'m> {
+    model: &'m Model,
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    params: JudgeParams,
+    prompt: PromptBuilder,
+    verdict_tokens: VerdictTokens,
+    stats: JudgeStats,
+}
+
+impl std::fmt::Debug for Judge<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judge").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+impl<'m> Judge<'m> {
+    pub fn new(model: &'m Model, params: JudgeParams) -> Result<Judge<'m>> {
+        if params.parallel == 0 {
+            return Err(Error::InvalidArgument("parallel must be at least 1".into()));
+        }
+        let orders = if params.swap { 2 } else { 1 };
+        if params.parallel * orders > MAX_SEQUENCES {
+            return Err(Error::InvalidArgument(format!(
+                "{} pairs in flight need {} sequences; llama.cpp allows {MAX_SEQUENCES}",
+                params.parallel,
+                params.parallel * orders
+            )));
+        }
+        if params.ctx_per_pair < 16 || params.batch_tokens == 0 {
+            return Err(Error::InvalidArgument(
+                "ctx_per_pair must be at least 16 and batch_tokens at least 1".into(),
+            ));
+        }
+        if params.mode == Mode::Reason && params.max_tokens == 0 {
+            return Err(Error::InvalidArgument("reason mode needs max_tokens >= 1".into()));
+        }
+        let prompt = PromptBuilder::new(model, &params.template)?;
+        let verdict_tokens = VerdictTokens::find(model)?;
+        let threads = if params.threads == 0 { default_threads() } else { params.threads } as i32;
+        let n_ctx = u32::try_from(params.parallel)
+            .ok()
+            .and_then(|p| p.checked_mul(params.ctx_per_pair))
+            .ok_or_else(|| Error::InvalidArgument("parallel x ctx_per_pair is too large".into()))?;
+        let ctx_params = LlamaContextParams::default()
+            .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
+            .with_n_batch(params.batch_tokens)
+            .with_n_ubatch(params.batch_tokens.min(512))
+            .with_n_seq_max((params.parallel * orders) as u32)
+            .with_kv_unified(true)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let ctx = {
+            let _guard = CONTEXT_CREATION.lock().unwrap_or_else(|e| e.into_inner());
+            model
+                .llama
+                .new_context(backend()?, ctx_params)
+                .map_err(|e| Error::Engine(format!("cannot create a context of {n_ctx} tokens: {e}")))?
+        };
+        Ok(Judge {
+            model,
+            ctx,
+            batch: LlamaBatch::new(params.batch_tokens as usize, 1),
+            params,
+            prompt,
+            verdict_tokens,
+            stats: JudgeStats::default(),
+        })
+    }
+
+    pub fn params(&self) -> &JudgeParams {
+        &self.params
+    }
+
+    pub fn stats(&self) -> JudgeStats {
+        self.stats
+    }
+
+    /// Judges one pair. A problem with the pair itself (empty text, too long, missing
+    /// image) is reported in the verdict's `error`; `Err` means the engine failed.
+    pub fn judge_pair(&mut self, pair: &Pair) -> Result<Verdict> {
+        let mut out = None;
+        self.judge_batch(std::slice::from_ref(pair), |_, v| {
+            out = Some(v);
+            true
+        })?;
+        out.ok_or_else(|| Error::Engine("the scheduler finished without a verdict".into()))
+    }
+
+    /// Judges `pairs`, calling `on_verdict(index, verdict)` as each pair finishes (in
+    /// completion order, not input order). Returning `false` from it cancels the rest
+    /// with [`Error::Cancelled`]. A pair's own problems go into its verdict's `error`
+    /// and the batch goes on.
+    pub fn judge_batch(
+        &mut self,
+        pairs: &[Pair],
+        mut on_verdict: impl FnMut(usize, Verdict) -> bool,
+    ) -> Result<()> {
+        let result = self.run(pairs, &mut on_verdict);
+        // Whatever happened, leave no sequence behind for the next call.
+        self.ctx.clear_kv_cache();
+        result
+    }
+
+    fn run(&mut self, pairs: &[Pair], on_verdict: &mut dyn FnMut(usize, Verdict) -> bool) -> Result<()> {
+        let mut slots: Vec<Option<PairRun>> = (0..self.params.parallel).map(|_| None).collect();
+        let mut next = 0;
+        loop {
+            // Admit pairs into free slots; a pair that cannot be prepared is answered now.
+            for slot in 0..slots.len() {
+                while slots[slot].is_none() && next < pairs.len() {
+                    let index = next;
+                    next += 1;
+                    match self.prepare(&pairs[index]) {
+                        Ok(prepared) => slots[slot] = Some(self.start(index, slot, prepared, &pairs[index])),
+                        Err(reason) => {
+                            if !on_verdict(index, Verdict::failed(&pairs[index].id, reason)) {
+                                return Err(Error::Cancelled);
+                            }
+                        }
+                    }
+                }
+            }
+            if slots.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            self.step(&mut slots)?;
+            for slot in &mut slots {
+                if slot.as_ref().is_some_and(PairRun::finished) {
+                    let run = slot.take().expect("checked above");
+                    for order in &run.orders {
+                        self.ctx
+                            .clear_kv_cache_seq(Some(order.seq as u32), None, None)
+                            .map_err(|e| Error::Engine(e.to_string()))?;
+                    }
+                    let index = run.index;
+                    if !on_verdict(index, run.into_verdict(&pairs[index].id, self.params.mode)) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks a pair and tokenizes its prompt(s); `Err` is the pair's error message.
+    fn prepare(&self, pair: &Pair) -> std::result::Result<Prepared, String> {
+        for (what, text) in [
+            ("question", &pair.question),
+            ("response_a", &pair.response_a),
+            ("response_b", &pair.response_b),
+        ] {
+            if text.trim().is_empty() {
+                return Err(format!("{what} is empty"));
+            }
+        }
+        if let Some(image) = &pair.image {
+            if let ImageSource::Path(path) = image {
+                if !path.is_file() {
+                    return Err(format!("image not found: {}", path.display()));
+                }
+            }
+            if !self.model.has_vision() {
+                return Err("the pair has an image but no mmproj is loaded (pass --mmproj)".into());
+            }
+            return Err("image pairs are not judged yet: the image path is still being built".into());
+        }
+        let mut orders = vec![(Order::AB, &pair.response_a, &pair.response_b)];
+        if self.params.swap {
+            orders.push((Order::BA, &pair.response_b, &pair.response_a));
+        }
+        let prompts: Vec<(Order, Vec<LlamaToken>)> = orders
+            .into_iter()
+            .map(|(order, first, second)| {
+                let mut tokens = self.prompt.tokens(self.model, &pair.question, first, second);
+                if self.params.mode == Mode::Fast {
+                    tokens.extend_from_slice(&self.verdict_tokens.prefix);
+                }
+                (order, tokens)
+            })
+            .collect();
+        // The shared prefix: tokens both orders start with; each order keeps at least
+        // one token of its own so its logits are computed on its own sequence.
+        let shared_len = match prompts.as_slice() {
+            [(_, x), (_, y)] => x
+                .iter()
+                .zip(y)
+                .take_while(|(a, b)| a == b)
+                .count()
+                .min(x.len().min(y.len()) - 1),
+            _ => 0,
+        };
+        let shared = prompts[0].1[..shared_len].to_vec();
+        let suffixes: Vec<(Order, Vec<LlamaToken>)> = prompts
+            .into_iter()
+            .map(|(order, tokens)| (order, tokens[shared_len..].to_vec()))
+            .collect();
+        let prompt_tokens = shared.len() + suffixes.iter().map(|(_, s)| s.len()).sum::<usize>();
+        let generation = match self.params.mode {
+            Mode::Fast => 0,
+            // Reasoning, plus the verdict prefix appended if the judge writes no verdict.
+            Mode::Reason => {
+                suffixes.len() * (self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len())
+            }
+        };
+        let needed = prompt_tokens + generation;
+        if needed > self.params.ctx_per_pair as usize {
+            return Err(format!(
+                "the pair is too long for the context: it needs {needed} positions ({prompt_tokens} prompt + {generation} for reasoning) \
+                 but each pair has {} (raise --ctx-per-pair or lower --max-tokens)",
+                self.params.ctx_per_pair
+            ));
+        }
+        Ok(Prepared { shared, suffixes })
+    }
+
+    fn start(&self, index: usize, slot: usize, prepared: Prepared, pair: &Pair) -> PairRun {
+        let n_orders = if self.params.swap { 2 } else { 1 };
+        let shared_len = prepared.shared.len() as i32;
+        let orders = prepared
+            .suffixes
+            .into_iter()
+            .enumerate()
+            .map(|(k, (order, suffix))| OrderRun {
+                order,
+                seq: (slot * n_orders + k) as i32,
+                suffix,
+                fed: 0,
+                pos: shared_len,
+                pending: None,
+                output: None,
+                text: Vec::new(),
+                generated: 0,
+                p_at_marker: None,
+                p_shown_a: None,
+                shown: None,
+                forcing: false,
+                done: false,
+                sampler: Sampler::new(
+                    self.params.sampling,
+                    self.params.seed,
+                    &format!("{}/{order:?}", pair.id),
+                ),
+            })
+            .collect();
+        PairRun {
+            index,
+            shared: prepared.shared,
+            shared_fed: 0,
+            copied: false,
+            orders,
+            started: Instant::now(),
+        }
+    }
+
+    /// Builds one batch from every live sequence, decodes it and consumes its logits.
+    fn step(&mut self, slots: &mut [Option<PairRun>]) -> Result<()> {
+        let started = Instant::now();
+        self.batch.clear();
+        let mut room = self.params.batch_tokens as usize;
+        let mut generated = 0u64;
+        let mut prompt = 0u64;
+        let mut added = 0i32;
+        let add_err = |e: llama_cpp_2::llama_batch::BatchAddError| Error::Engine(e.to_string());
+
+        // Generating sequences first: one token each keeps their latency flat.
+        for run in slots.iter_mut().flatten() {
+            for order in &mut run.orders {
+                if let Some(token) = order.pending.take() {
+                    self.batch.add(token, order.pos, &[order.seq], true).map_err(add_err)?;
+                    order.output = Some(added);
+                    order.pos += 1;
+                    added += 1;
+                    generated += 1;
+                    room -= 1;
+                }
+            }
+        }
+        // Then prompt chunks, in slot order, as far as the batch has room.
+        for run in slots.iter_mut().flatten() {
+            if room == 0 {
+                break;
+            }
+            if run.shared_fed < run.shared.len() {
+                let n = room.min(run.shared.len() - run.shared_fed);
+                let seq = run.orders[0].seq;
+                for (offset, &token) in run.shared[run.shared_fed..run.shared_fed + n].iter().enumerate() {
+                    let pos = (run.shared_fed + offset) as i32;
+                    self.batch.add(token, pos, &[seq], false).map_err(add_err)?;
+                }
+                run.shared_fed += n;
+                added += n as i32;
+                prompt += n as u64;
+                room -= n;
+                // The copy needs the prefix decoded: it happens in a later step.
+                continue;
+            }
+            if !run.copied {
+                let (first, rest) = run.orders.split_first().expect("a pair has an order");
+                for order in rest {
+                    self.ctx
+                        .copy_kv_cache_seq(first.seq, order.seq, None, Some(run.shared.len() as u32))
+                        .map_err(|e| Error::Engine(e.to_string()))?;
+                }
+                run.copied = true;
+            }
+            for order in &mut run.orders {
+                if room == 0 || order.fed == order.suffix.len() {
+                    continue;
+                }
+                let n = room.min(order.suffix.len() - order.fed);
+                let end = order.fed + n;
+                for i in order.fed..end {
+                    let last = i + 1 == order.suffix.len();
+                    self.batch.add(order.suffix[i], order.pos, &[order.seq], last).map_err(add_err)?;
+                    if last {
+                        order.output = Some(added);
+                    }
+                    order.pos += 1;
+                    added += 1;
+                }
+                order.fed = end;
+                prompt += n as u64;
+                room -= n;
+            }
+        }
+        if added == 0 {
+            return Err(Error::Engine("scheduler stalled: no sequence had work".into()));
+        }
+        self.ctx
+            .decode(&mut self.batch)
+            .map_err(|e| Error::Engine(format!("decode failed: {e}")))?;
+
+        let vocab = self.model.llama.vocab();
+        for run in slots.iter_mut().flatten() {
+            for order in &mut run.orders {
+                if let Some(i) = order.output.take() {
+                    let logits = self.ctx.get_logits_ith(i);
+                    order.consume(logits, &self.verdict_tokens, &self.params, &vocab);
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        self.stats.decode_calls += 1;
+        self.stats.prompt_tokens += prompt;
+        self.stats.generated_tokens += generated;
+        if prompt > 0 {
+            self.stats.prompt_time += elapsed;
+        } else {
+            self.stats.generation_time += elapsed;
+        }
+        Ok(())
+    }
+}
+
+struct Prepared {
+    shared: Vec<LlamaToken>,
+    suffixes: Vec<(Order, Vec<LlamaToken>)>,
+}
+
+struct PairRun {
+    index: usize,
+    shared: Vec<LlamaToken>,
+    shared_fed: usize,
+    copied: bool,
+    orders: Vec<OrderRun>,
+    started: Instant,
+}
+
+impl PairRun {
+    fn finished(&self) -> bool {
+        self.orders.iter().all(|o| o.done)
+    }
+
+    fn into_verdict(self, id: &str, mode: Mode) -> Verdict {
+        let tokens = TokenCounts {
+            prompt: (self.shared.len() + self.orders.iter().map(|o| o.suffix.len()).sum::<usize>()) as u32,
+            generated: self.orders.iter().map(|o| o.generated).sum(),
+        };
+        let orders = self
+            .orders
+            .into_iter()
+            .map(|o| {
+                let to_original = |c: Choice| if o.order == Order::BA { c.swapped() } else { c };
+                let p_a = o.p_shown_a.map(|p| if o.order == Order::BA { 1.0 - p } else { p });
+                let verdict = match mode {
+                    Mode::Fast => p_a.map_or(Choice::None, Choice::from_p_a),
+                    Mode::Reason => o.shown.map_or(Choice::None, to_original),
+                };
+                let reasoning = (mode == Mode::Reason).then(|| String::from_utf8_lossy(&o.text).into_owned());
+                let verdict = if o.forcing { p_a.map_or(Choice::None, Choice::from_p_a) } else { verdict };
+                OrderVerdict { order: o.order, verdict, p_a, forced: o.forcing, reasoning }
+            })
+            .collect();
+        let ms = self.started.elapsed().as_secs_f64() * 1e3;
+        Verdict::combine(id.to_string(), orders, tokens, ms)
+    }
+}
+
+struct OrderRun {
+    order: Order,
+    seq: i32,
+    suffix: Vec<LlamaToken>,
+    fed: usize,
+    pos: i32,
+    /// A sampled token waiting to be decoded.
+    pending: Option<LlamaToken>,
+    /// Where this sequence's logits are in the current batch.
+    output: Option<i32>,
+    text: Vec<u8>,
+    generated: u32,
+    /// p(shown A) read at the latest `[[` in the generated text.
+    p_at_marker: Option<f64>,
+    p_shown_a: Option<f64>,
+    shown: Option<Choice>,
+    /// The judge wrote no verdict; the verdict prefix was appended to read p(A).
+    forcing: bool,
+    done: bool,
+    sampler: Sampler,
+}
+
+impl OrderRun {
+    fn consume(
+        &mut self,
+        logits: &[f32],
+        verdict: &VerdictTokens,
+        params: &JudgeParams,
+        vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+    ) {
+        if params.mode == Mode::Fast || self.forcing {
+            let p = verdict.p_first(logits);
+            self.p_shown_a = Some(p);
+            self.shown = Some(Choice::from_p_a(p));
+            self.done = true;
+            return;
+        }
+        if !verdict.prefix.is_empty() && self.text.ends_with(b"[[") {
+            self.p_at_marker = Some(verdict.p_first(logits));
+        }
+        let token = LlamaToken(self.sampler.sample(logits) as i32);
+        if vocab.is_eog(token) {
+            self.force_verdict(None, verdict);
+            return;
+        }
+        self.generated += 1;
+        self.text.extend(vocab.token_to_piece(token, false, None));
+        if let Some(shown) = parse_shown_verdict(&String::from_utf8_lossy(&self.text)) {
+            self.shown = Some(shown);
+            self.p_shown_a = self.p_at_marker;
+            self.done = true;
+        } else if self.generated >= params.max_tokens {
+            self.force_verdict(Some(token), verdict);
+        } else {
+            self.pending = Some(token);
+        }
+    }
+
+    /// The reasoning ended without a written verdict: append the verdict prefix (after
+    /// the last sampled token, if it is not yet decoded) and read p(A) there. The order
+    /// is marked `forced`, so this is never mistaken for a verdict the judge wrote.
+    fn force_verdict(&mut self, undecoded: Option<LlamaToken>, verdict: &VerdictTokens) {
+        if verdict.prefix.is_empty() {
+            self.done = true;
+            return;
+        }
+        self.suffix.extend(undecoded);
+        self.suffix.extend_from_slice(&verdict.forced_tail);
+        self.forcing = true;
+    }
+}
