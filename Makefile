@@ -27,7 +27,8 @@ demo: model build
 	@$(BIN) show $(VLMJUDGE_CACHE)/demo/verdicts.jsonl --pairs examples/pairs.jsonl
 
 test: model
-	cargo test --release --locked --all-targets
+	cargo build --release --locked --benches
+	cargo test --release --locked
 
 bench: model
 	cargo bench --locked --bench judge_throughput

@@ -59,9 +59,9 @@ pub struct JudgeArgs {
     top_p: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Context positions per pair (prompts of both orders plus reasoning).
-    #[arg(long, default_value_t = 2048)]
-    ctx_per_pair: u32,
+    /// Context positions per sequence (one order of one pair: prompt plus reasoning).
+    #[arg(long, default_value_t = 1024)]
+    ctx_per_seq: u32,
     /// Prompt template (JSON: {"system": ..., "user": ... with {question}, {answer_a}, {answer_b}}).
     #[arg(long)]
     template: Option<PathBuf>,
@@ -102,7 +102,7 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         threads: args.threads.unwrap_or(0),
         parallel: args.parallel,
-        ctx_per_pair: args.ctx_per_pair,
+        ctx_per_seq: args.ctx_per_seq,
         template,
         ..JudgeParams::default()
     };

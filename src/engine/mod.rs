@@ -18,7 +18,8 @@ pub use model::{Model, ModelInfo, ModelParams};
 use crate::{Error, Result};
 
 /// The one llama.cpp backend of this process, initialised on first use.
-pub(crate) fn backend() -> Result<&'static LlamaBackend> {
+#[doc(hidden)]
+pub fn backend() -> Result<&'static LlamaBackend> {
     static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {

@@ -19,6 +19,13 @@ pub struct ModelParams {
     pub threads: usize,
     /// Memory-map the weights instead of reading them into RAM.
     pub use_mmap: bool,
+    /// Make a pair's result independent of what else is in the batch (on by default).
+    /// llama.cpp's CPU fast paths (AMX/repacked weight layouts and flash attention)
+    /// round differently depending on how many tokens share a decode call, which moves
+    /// a 135M model's logits by up to ~0.5. With this on, weights stay in the plain CPU
+    /// layout and judges run without flash attention, so a pair judged alone and inside
+    /// a batch of 16 gets the same p(A). Turn it off for maximum prefill speed.
+    pub batch_invariant: bool,
 }
 
 impl Default for ModelParams {
@@ -27,6 +34,7 @@ impl Default for ModelParams {
             gpu_layers: 0,
             threads: 0,
             use_mmap: true,
+            batch_invariant: true,
         }
     }
 }
@@ -42,6 +50,8 @@ pub struct ModelInfo {
     pub n_vocab: i32,
     pub n_params: u64,
     pub size_bytes: u64,
+    /// Loaded with [`ModelParams::batch_invariant`].
+    pub batch_invariant: bool,
 }
 
 /// A GGUF language model with an optional multimodal projector (mmproj).
@@ -84,9 +94,16 @@ impl Model {
                 reason: "it is a multimodal projector (mmproj); pass it as the mmproj, not the model".into(),
             });
         }
-        let llama_params = LlamaModelParams::default()
-            .with_n_gpu_layers(params.gpu_layers)
-            .with_use_mmap(params.use_mmap);
+        let mut llama_params = Box::pin(
+            LlamaModelParams::default()
+                .with_n_gpu_layers(params.gpu_layers)
+                .with_use_mmap(params.use_mmap),
+        );
+        if params.batch_invariant {
+            // Every tensor (the pattern matches any name) in the plain CPU buffer type:
+            // no AMX or repacked layouts, whose kernels depend on the batch shape.
+            llama_params.as_mut().add_cpu_buft_override(c".");
+        }
         let llama = {
             let capture = Capture::start();
             LlamaModel::load_from_file(backend, model_path, &llama_params).map_err(|e| {
@@ -110,12 +127,20 @@ impl Model {
             n_vocab: llama.n_vocab(),
             n_params: llama.n_params(),
             size_bytes: llama.size(),
+            batch_invariant: params.batch_invariant,
         };
         Ok(Model { llama, mtmd, info })
     }
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// The underlying llama-cpp-2 model, for baselines and experiments that need the
+    /// raw engine. Not covered by semver: it follows the pinned llama-cpp-2 release.
+    #[doc(hidden)]
+    pub fn llama_model(&self) -> &LlamaModel {
+        &self.llama
     }
 
     /// True when an mmproj is loaded, so pairs may carry images.

@@ -44,8 +44,9 @@ pub struct JudgeParams {
     pub threads: usize,
     /// Pairs in flight at once, each on its own KV sequences.
     pub parallel: usize,
-    /// Context positions each pair may use: prompt(s) plus generated tokens.
-    pub ctx_per_pair: u32,
+    /// Context positions of each sequence (one per order of each pair in flight): the
+    /// prompt plus generated tokens. KV memory is parallel x orders x ctx_per_seq.
+    pub ctx_per_seq: u32,
     /// Tokens per llama.cpp decode call.
     pub batch_tokens: u32,
     pub template: Template,
@@ -61,7 +62,7 @@ impl Default for JudgeParams {
             seed: 0,
             threads: 0,
             parallel: 8,
-            ctx_per_pair: 2048,
+            ctx_per_seq: 1024,
             batch_tokens: 1024,
             template: Template::default(),
         }

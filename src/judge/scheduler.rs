@@ -1,10 +1,16 @@
 //! A judge session and its batch scheduler.
 //!
-//! Every pair in flight owns one KV sequence per presentation order. With swap
-//! debiasing the two orders' prompts share a token prefix (system, image, question):
-//! it is decoded once on the first sequence and copied to the second
-//! (`llama_memory_seq_cp`, which in a unified KV cache only tags the same cells), then
-//! the two suffixes are decoded in the same batch. Each scheduler step builds one batch
+//! Every pair in flight owns one KV sequence per presentation order, each in its own
+//! KV stream (llama.cpp's non-unified cache). With swap debiasing the two orders'
+//! prompts share a token prefix (system, image, question): it is decoded once on the
+//! first sequence and copied to the second (`llama_memory_seq_cp`, a buffer copy
+//! between streams), then the two suffixes are decoded in the same batch.
+//!
+//! Why separate streams: in a shared (unified) cache a sequence's cells land wherever
+//! other sequences left room, which changes the summation order inside attention and
+//! moved p(A) by up to 0.005 between a pair judged alone and in a batch. In its own
+//! stream a sequence always occupies cells 0..n, so its result does not depend on what
+//! else is in flight. Each scheduler step builds one batch
 //! from every live sequence: one token per generating sequence, then prompt chunks of
 //! newly admitted pairs (continuous batching). A finished pair frees its sequences and
 //! the next pair takes its slot.
@@ -74,9 +80,9 @@ impl<'m> Judge<'m> {
                 params.parallel * orders
             )));
         }
-        if params.ctx_per_pair < 16 || params.batch_tokens == 0 {
+        if params.ctx_per_seq < 16 || params.batch_tokens == 0 {
             return Err(Error::InvalidArgument(
-                "ctx_per_pair must be at least 16 and batch_tokens at least 1".into(),
+                "ctx_per_seq must be at least 16 and batch_tokens at least 1".into(),
             ));
         }
         if params.mode == Mode::Reason && params.max_tokens == 0 {
@@ -85,16 +91,23 @@ impl<'m> Judge<'m> {
         let prompt = PromptBuilder::new(model, &params.template)?;
         let verdict_tokens = VerdictTokens::find(model)?;
         let threads = if params.threads == 0 { default_threads() } else { params.threads } as i32;
-        let n_ctx = u32::try_from(params.parallel)
+        let n_seq = params.parallel * orders;
+        let n_ctx = u32::try_from(n_seq)
             .ok()
-            .and_then(|p| p.checked_mul(params.ctx_per_pair))
-            .ok_or_else(|| Error::InvalidArgument("parallel x ctx_per_pair is too large".into()))?;
+            .and_then(|n| n.checked_mul(params.ctx_per_seq))
+            .ok_or_else(|| Error::InvalidArgument("parallel x ctx_per_seq is too large".into()))?;
+        let flash_attention = if model.info().batch_invariant {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+        } else {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO
+        };
         let ctx_params = LlamaContextParams::default()
+            .with_flash_attention_policy(flash_attention)
             .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
             .with_n_batch(params.batch_tokens)
             .with_n_ubatch(params.batch_tokens.min(512))
-            .with_n_seq_max((params.parallel * orders) as u32)
-            .with_kv_unified(true)
+            .with_n_seq_max(n_seq as u32)
+            .with_kv_unified(false)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let ctx = {
@@ -121,6 +134,15 @@ impl<'m> Judge<'m> {
 
     pub fn stats(&self) -> JudgeStats {
         self.stats
+    }
+
+    /// The prompt tokens of a pair in its given (AB) order, exactly as the judge decodes
+    /// them; `Err` is the pair's error message.
+    pub fn prompt_tokens(&self, pair: &Pair) -> std::result::Result<Vec<LlamaToken>, String> {
+        let prepared = self.prepare(pair)?;
+        let mut tokens = prepared.shared;
+        tokens.extend_from_slice(&prepared.suffixes[0].1);
+        Ok(tokens)
     }
 
     /// Judges one pair. A problem with the pair itself (empty text, too long, missing
@@ -241,20 +263,19 @@ impl<'m> Judge<'m> {
             .into_iter()
             .map(|(order, tokens)| (order, tokens[shared_len..].to_vec()))
             .collect();
-        let prompt_tokens = shared.len() + suffixes.iter().map(|(_, s)| s.len()).sum::<usize>();
+        // Each order's sequence holds its whole prompt plus its reasoning and, if the
+        // judge writes no verdict, the appended verdict prefix.
+        let prompt_tokens = shared.len() + suffixes.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
         let generation = match self.params.mode {
             Mode::Fast => 0,
-            // Reasoning, plus the verdict prefix appended if the judge writes no verdict.
-            Mode::Reason => {
-                suffixes.len() * (self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len())
-            }
+            Mode::Reason => self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len(),
         };
         let needed = prompt_tokens + generation;
-        if needed > self.params.ctx_per_pair as usize {
+        if needed > self.params.ctx_per_seq as usize {
             return Err(format!(
                 "the pair is too long for the context: it needs {needed} positions ({prompt_tokens} prompt + {generation} for reasoning) \
-                 but each pair has {} (raise --ctx-per-pair or lower --max-tokens)",
-                self.params.ctx_per_pair
+                 but each sequence has {} (raise --ctx-per-seq or lower --max-tokens)",
+                self.params.ctx_per_seq
             ));
         }
         Ok(Prepared { shared, suffixes })
@@ -344,8 +365,9 @@ impl<'m> Judge<'m> {
             if !run.copied {
                 let (first, rest) = run.orders.split_first().expect("a pair has an order");
                 for order in rest {
+                    // Across streams llama.cpp copies whole buffers (p0/p1 must be open).
                     self.ctx
-                        .copy_kv_cache_seq(first.seq, order.seq, None, Some(run.shared.len() as u32))
+                        .copy_kv_cache_seq(first.seq, order.seq, None, None)
                         .map_err(|e| Error::Engine(e.to_string()))?;
                 }
                 run.copied = true;

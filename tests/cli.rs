@@ -1,0 +1,179 @@
+//! The `vlmjudge` command: batch judging, resume after a kill, errors and exit codes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::demo_model_path;
+
+fn vlmjudge() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vlmjudge"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn write_pairs(path: &Path, n: usize) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for i in 0..n {
+        let line = serde_json::json!({
+            "id": format!("q{i}"),
+            "image": null,
+            "question": format!("Which number is larger, {i} or {}?", i + 7),
+            "response_a": format!("{} is larger.", i + 7),
+            "response_b": format!("{i} is larger."),
+            "label": "A",
+        });
+        writeln!(f, "{line}").unwrap();
+    }
+}
+
+/// Ids in a verdicts file, with how often each appears; every line must be valid JSON.
+fn ids_in(path: &Path) -> HashMap<String, usize> {
+    let mut ids = HashMap::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("every line is a whole JSON object");
+        *ids.entry(v["id"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    ids
+}
+
+#[test]
+fn killing_mid_run_and_rerunning_neither_loses_nor_duplicates_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pairs, out) = (dir.path().join("pairs.jsonl"), dir.path().join("verdicts.jsonl"));
+    write_pairs(&pairs, 16);
+    let args = |cmd: &mut Command| {
+        cmd.args(["judge", "--mode", "reason", "--max-tokens", "16", "--parallel", "2", "--quiet", "--model"])
+            .arg(demo_model_path())
+            .arg("--pairs")
+            .arg(&pairs)
+            .arg("--out")
+            .arg(&out);
+    };
+    let mut child = {
+        let mut cmd = vlmjudge();
+        args(&mut cmd);
+        cmd.spawn().unwrap()
+    };
+    // Kill it once some, but not all, verdicts are written.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let lines = std::fs::read_to_string(&out).map(|s| s.lines().count()).unwrap_or(0);
+        if lines >= 3 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = ids_in(&out).len();
+    assert!(before >= 3 && before < 16, "killed after {before} verdicts");
+
+    // Simulate a kill in the middle of a write: a partial last line.
+    std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"{\"id\": \"q2").unwrap();
+
+    let mut cmd = vlmjudge();
+    args(&mut cmd);
+    let rerun = cmd.output().unwrap();
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    let ids = ids_in(&out);
+    assert_eq!(ids.len(), 16);
+    assert!(ids.values().all(|&n| n == 1), "duplicates: {ids:?}");
+}
+
+#[test]
+fn one_pair_form_prints_a_readable_verdict() {
+    let out = vlmjudge()
+        .args(["judge", "--question", "How many legs does a cat have?", "--a", "Four.", "--b", "Seven.", "--model"])
+        .arg(demo_model_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("verdict: "), "{text}");
+    assert!(text.contains("order AB") && text.contains("order BA"), "{text}");
+}
+
+#[test]
+fn a_missing_model_exits_1_with_error_and_cause() {
+    let out = vlmjudge()
+        .args(["judge", "--model", "/nonexistent/m.gguf", "--question", "q", "--a", "x", "--b", "y"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: cannot load the judge"), "{err}");
+    assert!(err.contains("caused by: /nonexistent/m.gguf"), "{err}");
+}
+
+#[test]
+fn a_usage_error_exits_1() {
+    let out = vlmjudge().args(["judge", "--model", "m.gguf", "--pairs", "p.jsonl"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn invalid_utf8_in_the_pairs_file_is_a_user_error_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = dir.path().join("pairs.jsonl");
+    write_pairs(&pairs, 2);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&pairs)
+        .unwrap()
+        .write_all(b"{\"id\": \"bad\", \"question\": \"\xff\xfe\"}\n")
+        .unwrap();
+    let out = vlmjudge()
+        .args(["judge", "--quiet", "--model"])
+        .arg(demo_model_path())
+        .arg("--pairs")
+        .arg(&pairs)
+        .arg("--out")
+        .arg(dir.path().join("v.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("pairs.jsonl:3: invalid UTF-8"), "{err}");
+}
+
+#[test]
+fn a_bad_pair_gets_an_error_line_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = dir.path().join("pairs.jsonl");
+    write_pairs(&pairs, 2);
+    let extra = [
+        serde_json::json!({"id": "no-image", "image": "missing.png", "question": "q", "response_a": "a", "response_b": "b"}),
+        serde_json::json!({"id": "empty", "question": "q", "response_a": "", "response_b": "b"}),
+    ];
+    let mut f = std::fs::OpenOptions::new().append(true).open(&pairs).unwrap();
+    for e in extra {
+        writeln!(f, "{e}").unwrap();
+    }
+    let out_path = dir.path().join("v.jsonl");
+    let out = vlmjudge()
+        .args(["judge", "--quiet", "--model"])
+        .arg(demo_model_path())
+        .arg("--pairs")
+        .arg(&pairs)
+        .arg("--out")
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: HashMap<String, serde_json::Value> = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["id"].as_str().unwrap().to_string(), v))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines["no-image"]["error"].as_str().unwrap().contains("image not found"));
+    assert!(lines["empty"]["error"].as_str().unwrap().contains("response_a is empty"));
+    assert!(lines["q0"]["error"].is_null());
+    assert!(lines["q1"]["p_a"].is_f64());
+}
