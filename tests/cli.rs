@@ -16,6 +16,18 @@ fn vlmjudge() -> Command {
     cmd
 }
 
+/// `vlmjudge judge` on a pairs file, fast mode, quiet.
+fn judge_file(pairs: &Path, out: &Path) -> Command {
+    let mut cmd = vlmjudge();
+    cmd.args(["judge", "--quiet", "--model"])
+        .arg(demo_model_path())
+        .arg("--pairs")
+        .arg(pairs)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
 fn write_pairs(path: &Path, n: usize) {
     let mut f = std::fs::File::create(path).unwrap();
     for i in 0..n {
@@ -127,15 +139,7 @@ fn invalid_utf8_in_the_pairs_file_is_a_user_error_naming_the_line() {
         .unwrap()
         .write_all(b"{\"id\": \"bad\", \"question\": \"\xff\xfe\"}\n")
         .unwrap();
-    let out = vlmjudge()
-        .args(["judge", "--quiet", "--model"])
-        .arg(demo_model_path())
-        .arg("--pairs")
-        .arg(&pairs)
-        .arg("--out")
-        .arg(dir.path().join("v.jsonl"))
-        .output()
-        .unwrap();
+    let out = judge_file(&pairs, &dir.path().join("v.jsonl")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("pairs.jsonl:3: invalid UTF-8"), "{err}");
@@ -155,15 +159,7 @@ fn a_bad_pair_gets_an_error_line_and_the_batch_goes_on() {
         writeln!(f, "{e}").unwrap();
     }
     let out_path = dir.path().join("v.jsonl");
-    let out = vlmjudge()
-        .args(["judge", "--quiet", "--model"])
-        .arg(demo_model_path())
-        .arg("--pairs")
-        .arg(&pairs)
-        .arg("--out")
-        .arg(&out_path)
-        .output()
-        .unwrap();
+    let out = judge_file(&pairs, &out_path).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines: HashMap<String, serde_json::Value> = std::fs::read_to_string(&out_path)
         .unwrap()
