@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 use vlmjudge::engine::{backend, default_threads, Model, ModelParams};
@@ -116,7 +115,9 @@ fn main() {
 /// greedily decode `count` tokens one at a time. Returns (prefill, decode) tokens/s.
 fn raw_loop(model: &Model, prompts: &[Vec<LlamaToken>], counts: &[u32], threads: usize) -> (f64, f64) {
     let llama = model.llama_model();
-    let params = LlamaContextParams::default()
+    // The same base settings as the judge's contexts (flash attention policy included).
+    let params = model
+        .base_context_params()
         .with_n_ctx(std::num::NonZeroU32::new(1024))
         .with_n_batch(1024)
         .with_n_ubatch(512)

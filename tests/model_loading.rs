@@ -12,6 +12,13 @@ fn load(path: &std::path::Path) -> Error {
     Model::load(path, None, &ModelParams::default()).expect_err("must not load")
 }
 
+/// Writes `bytes` to a temporary file and tries to load it as a model.
+fn load_bytes(bytes: &[u8]) -> Error {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(bytes).unwrap();
+    load(f.path())
+}
+
 #[test]
 fn a_missing_model_file_is_an_io_error_naming_the_path() {
     let err = load(std::path::Path::new("/nonexistent/model.gguf"));
@@ -21,27 +28,21 @@ fn a_missing_model_file_is_an_io_error_naming_the_path() {
 
 #[test]
 fn a_non_gguf_file_is_rejected_by_its_magic() {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(b"this is a text file, not a model\n").unwrap();
-    let err = load(f.path());
+    let err = load_bytes(b"this is a text file, not a model\n");
     assert!(err.to_string().contains("GGUF magic"), "{err}");
 }
 
 #[test]
 fn a_truncated_gguf_is_rejected_with_the_missing_size() {
     let bytes = std::fs::read(demo_model_path()).unwrap();
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes[..bytes.len() / 2]).unwrap();
-    let err = load(f.path());
+    let err = load_bytes(&bytes[..bytes.len() / 2]);
     assert!(err.to_string().contains("truncated"), "{err}");
 }
 
 #[test]
 fn a_gguf_cut_inside_its_header_is_rejected() {
     let bytes = std::fs::read(demo_model_path()).unwrap();
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes[..4096]).unwrap();
-    let err = load(f.path());
+    let err = load_bytes(&bytes[..4096]);
     assert!(matches!(err, Error::InvalidGguf { .. }), "{err:?}");
 }
 
@@ -52,18 +53,14 @@ fn a_gguf_with_corrupt_metadata_is_rejected() {
     for b in &mut bytes[24..4096] {
         *b = 0xff;
     }
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes).unwrap();
-    let err = load(f.path());
+    let err = load_bytes(&bytes);
     assert!(matches!(err, Error::InvalidGguf { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot be parsed"), "{err}");
 }
 
 #[test]
 fn an_unsupported_gguf_version_is_rejected() {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(b"GGUF\x09\x00\x00\x00").unwrap();
-    let err = load(f.path());
+    let err = load_bytes(b"GGUF\x09\x00\x00\x00");
     assert!(err.to_string().contains("version 9"), "{err}");
 }
 

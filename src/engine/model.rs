@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::mtmd::{MtmdContext, MtmdContextParams};
@@ -141,6 +142,18 @@ impl Model {
     #[doc(hidden)]
     pub fn llama_model(&self) -> &LlamaModel {
         &self.llama
+    }
+
+    /// Context parameters every context on this model starts from: flash attention off
+    /// when the model is batch-invariant (its CPU kernel rounds by batch shape).
+    #[doc(hidden)]
+    pub fn base_context_params(&self) -> LlamaContextParams {
+        let flash_attention = if self.info.batch_invariant {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+        } else {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO
+        };
+        LlamaContextParams::default().with_flash_attention_policy(flash_attention)
     }
 
     /// True when an mmproj is loaded, so pairs may carry images.

@@ -10,15 +10,16 @@
 //! other sequences left room, which changes the summation order inside attention and
 //! moved p(A) by up to 0.005 between a pair judged alone and in a batch. In its own
 //! stream a sequence always occupies cells 0..n, so its result does not depend on what
-//! else is in flight. Each scheduler step builds one batch
-//! from every live sequence: one token per generating sequence, then prompt chunks of
-//! newly admitted pairs (continuous batching). A finished pair frees its sequences and
+//! else is in flight.
+//!
+//! Each scheduler step builds one batch from every live sequence: one token per
+//! generating sequence, then prompt chunks of newly admitted pairs (continuous
+//! batching). A finished pair frees its sequences and
 //! the next pair takes its slot.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
@@ -96,13 +97,8 @@ impl<'m> Judge<'m> {
             .ok()
             .and_then(|n| n.checked_mul(params.ctx_per_seq))
             .ok_or_else(|| Error::InvalidArgument("parallel x ctx_per_seq is too large".into()))?;
-        let flash_attention = if model.info().batch_invariant {
-            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
-        } else {
-            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO
-        };
-        let ctx_params = LlamaContextParams::default()
-            .with_flash_attention_policy(flash_attention)
+        let ctx_params = model
+            .base_context_params()
             .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
             .with_n_batch(params.batch_tokens)
             .with_n_ubatch(params.batch_tokens.min(512))
