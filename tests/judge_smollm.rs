@@ -92,8 +92,6 @@ fn fast_mode_gives_a_pair_the_same_result_alone_and_in_a_batch_of_16() {
 }
 
 #[test]
-#[ignore = "known bug: with large decode batches (batch_tokens >= 512) mixing many KV streams, \
-            a reason-mode BA sequence diverges from the same pair judged alone; see issue 2 note"]
 fn reason_mode_gives_a_pair_the_same_result_alone_and_in_a_batch_of_16() {
     assert_same_alone_and_in_batch(Mode::Reason);
 }

@@ -47,7 +47,8 @@ pub struct JudgeParams {
     /// Context positions of each sequence (one per order of each pair in flight): the
     /// prompt plus generated tokens. KV memory is parallel x orders x ctx_per_seq.
     pub ctx_per_seq: u32,
-    /// Tokens per llama.cpp decode call.
+    /// Prompt tokens decoded per scheduler step, between two generation steps: more
+    /// admits new pairs faster, fewer keeps generating pairs' latency flat.
     pub batch_tokens: u32,
     pub template: Template,
 }

@@ -12,9 +12,9 @@
 //! stream a sequence always occupies cells 0..n, so its result does not depend on what
 //! else is in flight.
 //!
-//! Each scheduler step builds one batch from every live sequence: one token per
-//! generating sequence, then prompt chunks of newly admitted pairs (continuous
-//! batching). A finished pair frees its sequences and
+//! Each scheduler step decodes the next token of every generating sequence in one
+//! call, then prompt segments of newly admitted pairs, each in a call of its own
+//! (continuous batching; see [`Judge::step`] for why segments are not merged). A finished pair frees its sequences and
 //! the next pair takes its slot.
 
 use std::sync::Mutex;
@@ -97,11 +97,14 @@ impl<'m> Judge<'m> {
             .ok()
             .and_then(|n| n.checked_mul(params.ctx_per_seq))
             .ok_or_else(|| Error::InvalidArgument("parallel x ctx_per_seq is too large".into()))?;
+        // One decode call carries a whole prompt segment (at most ctx_per_seq tokens)
+        // or one token per sequence.
+        let call_tokens = params.ctx_per_seq.max(n_seq as u32);
         let ctx_params = model
             .base_context_params()
             .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
-            .with_n_batch(params.batch_tokens)
-            .with_n_ubatch(params.batch_tokens.min(512))
+            .with_n_batch(call_tokens)
+            .with_n_ubatch(call_tokens.min(512))
             .with_n_seq_max(n_seq as u32)
             .with_kv_unified(false)
             .with_n_threads(threads)
@@ -116,7 +119,7 @@ impl<'m> Judge<'m> {
         Ok(Judge {
             model,
             ctx,
-            batch: LlamaBatch::new(params.batch_tokens as usize, 1),
+            batch: LlamaBatch::new(call_tokens as usize, 1),
             params,
             prompt,
             verdict_tokens,
@@ -291,7 +294,6 @@ impl<'m> Judge<'m> {
                 fed: 0,
                 pos: shared_len,
                 pending: None,
-                output: None,
                 text: Vec::new(),
                 generated: 0,
                 p_at_marker: None,
@@ -310,110 +312,115 @@ impl<'m> Judge<'m> {
             index,
             shared: prepared.shared,
             shared_fed: 0,
-            copied: false,
             orders,
             started: Instant::now(),
         }
     }
 
-    /// Builds one batch from every live sequence, decodes it and consumes its logits.
+    /// One scheduler step: a decode call with the next token of every generating
+    /// sequence, then whole prompt segments (a shared prefix, a suffix, an appended
+    /// verdict prefix) of waiting sequences, each in a decode call of its own, until
+    /// `batch_tokens` prompt tokens are spent.
+    ///
+    /// Why one call per segment: llama.cpp splits a call into micro-batches with an
+    /// equal number of tokens per sequence, so a segment decoded beside other
+    /// sequences' segments is cut into different chunks, and chunking changes the
+    /// rounding. Decoded alone, a segment is always cut the same way, so a pair's
+    /// result does not depend on the rest of the batch. Generation steps carry one
+    /// token per sequence, which splits the same way whatever else is in flight.
     fn step(&mut self, slots: &mut [Option<PairRun>]) -> Result<()> {
-        let started = Instant::now();
-        self.batch.clear();
+        self.decode_generation(slots)?;
         let mut room = self.params.batch_tokens as usize;
-        let mut generated = 0u64;
-        let mut prompt = 0u64;
-        let mut added = 0i32;
-        let add_err = |e: llama_cpp_2::llama_batch::BatchAddError| Error::Engine(e.to_string());
-
-        // Generating sequences first: one token each keeps their latency flat.
-        for run in slots.iter_mut().flatten() {
-            for order in &mut run.orders {
-                if let Some(token) = order.pending.take() {
-                    self.batch.add(token, order.pos, &[order.seq], true).map_err(add_err)?;
-                    order.output = Some(added);
-                    order.pos += 1;
-                    added += 1;
-                    generated += 1;
-                    room -= 1;
-                }
-            }
-        }
-        // Then prompt chunks, in slot order, as far as the batch has room.
         for run in slots.iter_mut().flatten() {
             if room == 0 {
                 break;
             }
             if run.shared_fed < run.shared.len() {
-                let n = room.min(run.shared.len() - run.shared_fed);
                 let seq = run.orders[0].seq;
-                for (offset, &token) in run.shared[run.shared_fed..run.shared_fed + n].iter().enumerate() {
-                    let pos = (run.shared_fed + offset) as i32;
-                    self.batch.add(token, pos, &[seq], false).map_err(add_err)?;
-                }
-                run.shared_fed += n;
-                added += n as i32;
-                prompt += n as u64;
-                room -= n;
-                // The copy needs the prefix decoded: it happens in a later step.
-                continue;
-            }
-            if !run.copied {
+                let shared = std::mem::take(&mut run.shared);
+                let decoded = self.decode_segment(seq, 0, &shared, false);
+                run.shared = shared;
+                decoded?;
+                run.shared_fed = run.shared.len();
+                room = room.saturating_sub(run.shared.len());
+                // llama.cpp applies the copy before the next decode, so the suffixes
+                // may follow at once. Across streams it copies whole buffers, so the
+                // positions must be left open.
                 let (first, rest) = run.orders.split_first().expect("a pair has an order");
                 for order in rest {
-                    // Across streams llama.cpp copies whole buffers (p0/p1 must be open).
                     self.ctx
                         .copy_kv_cache_seq(first.seq, order.seq, None, None)
                         .map_err(|e| Error::Engine(e.to_string()))?;
                 }
-                run.copied = true;
             }
             for order in &mut run.orders {
                 if room == 0 || order.fed == order.suffix.len() {
                     continue;
                 }
-                let n = room.min(order.suffix.len() - order.fed);
-                let end = order.fed + n;
-                for i in order.fed..end {
-                    let last = i + 1 == order.suffix.len();
-                    self.batch.add(order.suffix[i], order.pos, &[order.seq], last).map_err(add_err)?;
-                    if last {
-                        order.output = Some(added);
-                    }
-                    order.pos += 1;
-                    added += 1;
-                }
-                order.fed = end;
-                prompt += n as u64;
-                room -= n;
+                let segment = order.suffix[order.fed..].to_vec();
+                let logits_at = self.decode_segment(order.seq, order.pos, &segment, true)?;
+                order.fed = order.suffix.len();
+                order.pos += segment.len() as i32;
+                room = room.saturating_sub(segment.len());
+                let vocab = self.model.llama.vocab();
+                let logits = self.ctx.get_logits_ith(logits_at);
+                order.consume(logits, &self.verdict_tokens, &self.params, &vocab);
             }
         }
-        if added == 0 {
-            return Err(Error::Engine("scheduler stalled: no sequence had work".into()));
+        Ok(())
+    }
+
+    /// Decodes the pending token of every generating sequence in one call.
+    fn decode_generation(&mut self, slots: &mut [Option<PairRun>]) -> Result<()> {
+        let started = Instant::now();
+        self.batch.clear();
+        let mut outputs = Vec::new();
+        for (r, run) in slots.iter_mut().enumerate().filter_map(|(r, s)| s.as_mut().map(|run| (r, run))) {
+            for (o, order) in run.orders.iter_mut().enumerate() {
+                if let Some(token) = order.pending.take() {
+                    self.batch
+                        .add(token, order.pos, &[order.seq], true)
+                        .map_err(|e| Error::Engine(e.to_string()))?;
+                    order.pos += 1;
+                    outputs.push((r, o));
+                }
+            }
+        }
+        if outputs.is_empty() {
+            return Ok(());
         }
         self.ctx
             .decode(&mut self.batch)
             .map_err(|e| Error::Engine(format!("decode failed: {e}")))?;
-
         let vocab = self.model.llama.vocab();
-        for run in slots.iter_mut().flatten() {
-            for order in &mut run.orders {
-                if let Some(i) = order.output.take() {
-                    let logits = self.ctx.get_logits_ith(i);
-                    order.consume(logits, &self.verdict_tokens, &self.params, &vocab);
-                }
-            }
+        for (i, &(r, o)) in outputs.iter().enumerate() {
+            let order = &mut slots[r].as_mut().expect("live slot").orders[o];
+            order.consume(self.ctx.get_logits_ith(i as i32), &self.verdict_tokens, &self.params, &vocab);
         }
-        let elapsed = started.elapsed();
         self.stats.decode_calls += 1;
-        self.stats.prompt_tokens += prompt;
-        self.stats.generated_tokens += generated;
-        if prompt > 0 {
-            self.stats.prompt_time += elapsed;
-        } else {
-            self.stats.generation_time += elapsed;
-        }
+        self.stats.generated_tokens += outputs.len() as u64;
+        self.stats.generation_time += started.elapsed();
         Ok(())
+    }
+
+    /// Decodes `tokens` on one sequence from position `pos` in a call of its own,
+    /// optionally with logits for the last token; returns that token's batch index.
+    fn decode_segment(&mut self, seq: i32, pos: i32, tokens: &[LlamaToken], logits: bool) -> Result<i32> {
+        let started = Instant::now();
+        self.batch.clear();
+        for (i, &token) in tokens.iter().enumerate() {
+            let last = logits && i + 1 == tokens.len();
+            self.batch
+                .add(token, pos + i as i32, &[seq], last)
+                .map_err(|e| Error::Engine(e.to_string()))?;
+        }
+        self.ctx
+            .decode(&mut self.batch)
+            .map_err(|e| Error::Engine(format!("decode failed: {e}")))?;
+        self.stats.decode_calls += 1;
+        self.stats.prompt_tokens += tokens.len() as u64;
+        self.stats.prompt_time += started.elapsed();
+        Ok(tokens.len() as i32 - 1)
     }
 }
 
@@ -426,7 +433,6 @@ struct PairRun {
     index: usize,
     shared: Vec<LlamaToken>,
     shared_fed: usize,
-    copied: bool,
     orders: Vec<OrderRun>,
     started: Instant,
 }
@@ -469,8 +475,6 @@ struct OrderRun {
     pos: i32,
     /// A sampled token waiting to be decoded.
     pending: Option<LlamaToken>,
-    /// Where this sequence's logits are in the current batch.
-    output: Option<i32>,
     text: Vec<u8>,
     generated: u32,
     /// p(shown A) read at the latest `[[` in the generated text.
