@@ -79,14 +79,21 @@ fn main() {
 
     // (b) reason mode: 16 pairs in flight vs one at a time.
     let reason = |parallel| JudgeParams { mode: Mode::Reason, parallel, ..base.clone() };
-    let (t16, v16, _) = run(&model, reason(16), &pairs);
-    let (t1, _, _) = run(&model, reason(1), &pairs);
+    let (t16, v16, j16) = run(&model, reason(16), &pairs);
+    let (t1, _, j1) = run(&model, reason(1), &pairs);
     let gen: u32 = v16.iter().map(|v| v.tokens.generated).sum();
+    let gen_rate = |j: &Judge<'_>| j.stats().generated_tokens as f64 / j.stats().generation_time.as_secs_f64();
     println!(
         "(b) reason: {:.2} pairs/s with 16 in flight vs {:.2} pairs/s one at a time -> {:.2}x ({gen} tokens generated)",
         n as f64 / t16.as_secs_f64(),
         n as f64 / t1.as_secs_f64(),
         t1.as_secs_f64() / t16.as_secs_f64()
+    );
+    println!(
+        "    generation steps alone: {:.0} tok/s with 16 in flight vs {:.0} tok/s one at a time -> {:.2}x",
+        gen_rate(&j16),
+        gen_rate(&j1),
+        gen_rate(&j16) / gen_rate(&j1)
     );
 
     // (c) prefill (fast mode, one order, one pair at a time) and decode (reason mode

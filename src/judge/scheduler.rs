@@ -311,7 +311,7 @@ impl<'m> Judge<'m> {
         PairRun {
             index,
             shared: prepared.shared,
-            shared_fed: 0,
+            shared_decoded: false,
             orders,
             started: Instant::now(),
         }
@@ -335,13 +335,9 @@ impl<'m> Judge<'m> {
             if room == 0 {
                 break;
             }
-            if run.shared_fed < run.shared.len() {
-                let seq = run.orders[0].seq;
-                let shared = std::mem::take(&mut run.shared);
-                let decoded = self.decode_segment(seq, 0, &shared, false);
-                run.shared = shared;
-                decoded?;
-                run.shared_fed = run.shared.len();
+            if !run.shared_decoded && !run.shared.is_empty() {
+                self.decode_segment(run.orders[0].seq, 0, &run.shared, false)?;
+                run.shared_decoded = true;
                 room = room.saturating_sub(run.shared.len());
                 // llama.cpp applies the copy before the next decode, so the suffixes
                 // may follow at once. Across streams it copies whole buffers, so the
@@ -432,7 +428,7 @@ struct Prepared {
 struct PairRun {
     index: usize,
     shared: Vec<LlamaToken>,
-    shared_fed: usize,
+    shared_decoded: bool,
     orders: Vec<OrderRun>,
     started: Instant,
 }
