@@ -54,7 +54,10 @@ impl Error {
     /// True when the error comes from what the user gave (files, arguments), not from a
     /// failure inside the engine. The CLI maps this to exit code 1 (else 2).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Engine(_))
+        match self {
+            Error::Engine(_) => false,
+            _ => true,
+        }
     }
 }
 

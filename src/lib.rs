@@ -19,10 +19,23 @@
 pub mod data;
 pub mod engine;
 mod error;
+pub mod fixture;
+pub(crate) mod fsutil;
+pub mod gguf;
 pub mod judge;
 pub mod progress;
 
 pub use error::{Error, Result};
+
+/// The cache for downloaded and generated models: `$VLMJUDGE_CACHE`, default
+/// `~/.cache/vlmjudge`.
+pub fn cache_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("VLMJUDGE_CACHE").filter(|d| !d.is_empty()) {
+        return dir.into();
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| ".".into());
+    home.join(".cache/vlmjudge")
+}
 
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

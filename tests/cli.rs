@@ -83,7 +83,7 @@ fn killing_mid_run_and_rerunning_neither_loses_nor_duplicates_a_line() {
     child.kill().unwrap();
     child.wait().unwrap();
     let before = ids_in(&out).len();
-    assert!(before >= 3 && before < 16, "killed after {before} verdicts");
+    assert!((3..16).contains(&before), "killed after {before} verdicts");
 
     // Simulate a kill in the middle of a write: a partial last line.
     std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"{\"id\": \"q2").unwrap();

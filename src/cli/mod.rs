@@ -2,6 +2,7 @@
 //! library and prints; errors print as `error: ...` then `caused by: ...` lines, with
 //! exit code 1 for user errors and 2 for internal ones.
 
+mod dev;
 mod judge;
 mod progress;
 mod show;
@@ -28,6 +29,8 @@ enum Command {
     Show(show::ShowArgs),
     /// Print llama.cpp's build and CPU features (e.g. whether AVX-512 is compiled in).
     SystemInfo,
+    /// Developer tools: generated test models.
+    Dev(dev::DevArgs),
 }
 
 /// Marks an error the user can fix (bad arguments or input): exit code 1.
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Judge(args) => judge::run(args),
         Command::Show(args) => show::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
             println!("{}", vlmjudge::engine::system_info());

@@ -23,7 +23,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<()> {
             .collect(),
         None => HashMap::new(),
     };
-    println!("{:<16} {:<7} {:>6} {:<10} {:<6} {}", "id", "verdict", "p(A)", "consistent", "label", "note");
+    println!("{:<16} {:<7} {:>6} {:<10} {:<6} note", "id", "verdict", "p(A)", "consistent", "label");
     let (mut right, mut labelled) = (0, 0);
     for v in &verdicts {
         let label = labels.get(&v.id).map_or("", String::as_str);

@@ -3,9 +3,13 @@
 //! A [`Model`] is immutable once loaded and may be shared across threads; each
 //! worker opens its own context on it (see [`crate::judge::Judge`]).
 
+mod context;
 mod gguf;
+mod image;
 mod logs;
 mod model;
+mod raw;
+mod vision;
 
 use std::sync::OnceLock;
 
@@ -13,7 +17,11 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 
 pub use gguf::{check_gguf, GgufSummary};
 pub use logs::{set_log_sink, LogLevel, LogSink};
+pub(crate) use context::{Context, ContextParams};
+pub use image::{decode_image, ImageLimits, RgbImage};
 pub use model::{Model, ModelInfo, ModelParams};
+pub(crate) use vision::{EncodedImage, ImagePart};
+pub use vision::ImageStats;
 
 use crate::{Error, Result};
 

@@ -1,13 +1,12 @@
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::mtmd::{MtmdContext, MtmdContextParams};
 
 use super::gguf::check_gguf;
 use super::logs::Capture;
+use super::vision::{ImageStats, Vision};
 use super::{backend, default_threads};
 use crate::{Error, Result};
 
@@ -27,6 +26,9 @@ pub struct ModelParams {
     /// layout and judges run without flash attention, so a pair judged alone and inside
     /// a batch of 16 gets the same p(A). Turn it off for maximum prefill speed.
     pub batch_invariant: bool,
+    /// Encoded images kept in memory (LRU, keyed by content hash) so pairs that share
+    /// an image encode it once; 0 turns the cache off.
+    pub image_cache_entries: usize,
 }
 
 impl Default for ModelParams {
@@ -36,6 +38,7 @@ impl Default for ModelParams {
             threads: 0,
             use_mmap: true,
             batch_invariant: true,
+            image_cache_entries: 64,
         }
     }
 }
@@ -61,7 +64,7 @@ pub struct ModelInfo {
 /// encoder keeps its output inside its own state, so encodes are serialised by a lock.
 pub struct Model {
     pub(crate) llama: LlamaModel,
-    pub(crate) mtmd: Option<Mutex<MtmdContext>>,
+    pub(crate) vision: Option<Vision>,
     info: ModelInfo,
 }
 
@@ -115,8 +118,15 @@ impl Model {
                 }
             })?
         };
-        let mtmd = match mmproj_path {
-            Some(path) => Some(Mutex::new(load_mmproj(path, &llama, params)?)),
+        let threads = if params.threads == 0 { default_threads() } else { params.threads };
+        let vision = match mmproj_path {
+            Some(path) => Some(Vision::load(
+                path,
+                &llama,
+                threads,
+                params.gpu_layers > 0,
+                params.image_cache_entries,
+            )?),
             None => None,
         };
         let info = ModelInfo {
@@ -130,7 +140,7 @@ impl Model {
             size_bytes: llama.size(),
             batch_invariant: params.batch_invariant,
         };
-        Ok(Model { llama, mtmd, info })
+        Ok(Model { llama, vision, info })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -148,48 +158,27 @@ impl Model {
     /// when the model is batch-invariant (its CPU kernel rounds by batch shape).
     #[doc(hidden)]
     pub fn base_context_params(&self) -> LlamaContextParams {
-        let flash_attention = if self.info.batch_invariant {
+        LlamaContextParams::default().with_flash_attention_policy(self.flash_attention())
+    }
+
+    /// Flash attention off when the model is batch-invariant: its CPU kernel rounds by
+    /// batch shape.
+    pub(crate) fn flash_attention(&self) -> llama_cpp_sys_2::llama_flash_attn_type {
+        if self.info.batch_invariant {
             llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
         } else {
             llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO
-        };
-        LlamaContextParams::default().with_flash_attention_policy(flash_attention)
+        }
     }
 
     /// True when an mmproj is loaded, so pairs may carry images.
     pub fn has_vision(&self) -> bool {
-        self.mtmd.is_some()
+        self.vision.is_some()
     }
-}
 
-fn load_mmproj(path: &Path, llama: &LlamaModel, params: &ModelParams) -> Result<MtmdContext> {
-    let summary = check_gguf(path)?;
-    if summary.architecture.as_deref() != Some("clip") {
-        return Err(Error::MmprojLoad {
-            path: path.into(),
-            detail: format!(
-                "it is not an mmproj (general.architecture is {:?}, expected \"clip\")",
-                summary.architecture.unwrap_or_default()
-            ),
-        });
+    /// How many images were encoded and how many came from the cache (zeros without
+    /// an mmproj).
+    pub fn image_stats(&self) -> ImageStats {
+        self.vision.as_ref().map(Vision::stats).unwrap_or_default()
     }
-    let path_str = path.to_str().ok_or_else(|| Error::MmprojLoad {
-        path: path.into(),
-        detail: "the path is not valid UTF-8".into(),
-    })?;
-    let threads = if params.threads == 0 { default_threads() } else { params.threads };
-    let mtmd_params = MtmdContextParams {
-        use_gpu: params.gpu_layers > 0,
-        print_timings: false,
-        n_threads: threads as i32,
-        ..MtmdContextParams::default()
-    };
-    let capture = Capture::start();
-    MtmdContext::init_from_file(path_str, llama, &mtmd_params).map_err(|e| {
-        let detail = capture.reason();
-        Error::MmprojLoad {
-            path: path.into(),
-            detail: if detail.is_empty() { e.to_string() } else { detail },
-        }
-    })
 }

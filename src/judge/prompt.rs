@@ -49,6 +49,8 @@ const PLACEHOLDERS: [&str; 3] = ["{question}", "{answer_a}", "{answer_b}"];
 // Private-use code points stand in for user text while the chat template is applied;
 // the rendered prompt is then split on them.
 const MARKERS: [char; 3] = ['\u{F0001}', '\u{F0002}', '\u{F0003}'];
+/// Where the image goes: the start of the user turn, followed by a line break.
+const IMAGE_MARKER: char = '\u{F0004}';
 
 impl Template {
     pub fn from_file(path: &Path) -> Result<Template> {
@@ -82,10 +84,20 @@ enum Piece<'a> {
     User(String),
 }
 
+/// A prompt's tokens on either side of the image (all in `after_image` when the pair
+/// has none).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PromptTokens {
+    pub before_image: Vec<LlamaToken>,
+    pub after_image: Vec<LlamaToken>,
+}
+
 /// Renders and tokenizes judge prompts for one model.
 pub(crate) struct PromptBuilder {
-    /// The chat-formatted prompt with markers in place of the user text.
-    rendered: String,
+    /// The chat-formatted prompt with markers in place of the user text and the image.
+    with_image: String,
+    /// The same without the image marker, for text-only pairs.
+    text_only: String,
     add_bos: bool,
 }
 
@@ -98,7 +110,7 @@ impl PromptBuilder {
                 .map_err(|_| Error::Template("chat_template contains a NUL byte".into()))?,
             None => llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
         };
-        let mut user = template.user.clone();
+        let mut user = format!("{IMAGE_MARKER}\n{}", template.user);
         for (p, m) in PLACEHOLDERS.iter().zip(MARKERS) {
             user = user.replace(p, &m.to_string());
         }
@@ -112,13 +124,14 @@ impl PromptBuilder {
         let rendered = llama
             .apply_chat_template(&chat, &messages, true)
             .map_err(|e| Error::Template(format!("the chat template cannot be applied: {e}")))?;
-        for m in MARKERS {
+        for m in MARKERS.into_iter().chain([IMAGE_MARKER]) {
             if rendered.matches(m).count() != 1 {
                 return Err(Error::Template("the chat template dropped or repeated the user text".into()));
             }
         }
         Ok(PromptBuilder {
-            rendered,
+            text_only: rendered.replace(&format!("{IMAGE_MARKER}\n"), ""),
+            with_image: rendered,
             add_bos: llama.vocab().should_add_bos(),
         })
     }
@@ -130,10 +143,33 @@ impl PromptBuilder {
         question: &str,
         first: &str,
         second: &str,
-    ) -> Vec<LlamaToken> {
+        with_image: bool,
+    ) -> PromptTokens {
         let values = [question, first, second];
+        let vocab = model.llama.vocab();
+        let mut before_image = Vec::new();
+        if self.add_bos {
+            before_image.push(vocab.bos());
+        }
+        let rendered = if with_image {
+            let (head, tail) = self.with_image.split_once(IMAGE_MARKER).expect("checked in new");
+            before_image.extend(vocab.tokenize(head.as_bytes(), false, true));
+            tail
+        } else {
+            self.text_only.as_str()
+        };
+        let mut after_image = self.tokenize_filled(model, rendered, values);
+        if !with_image {
+            before_image.append(&mut after_image);
+            std::mem::swap(&mut before_image, &mut after_image);
+        }
+        PromptTokens { before_image, after_image }
+    }
+
+    /// Tokenizes rendered template text with the user values put in for their markers.
+    fn tokenize_filled(&self, model: &Model, rendered: &str, values: [&str; 3]) -> Vec<LlamaToken> {
         let mut pieces = Vec::new();
-        let mut rest = self.rendered.as_str();
+        let mut rest = rendered;
         loop {
             let next = MARKERS
                 .iter()
@@ -158,9 +194,6 @@ impl PromptBuilder {
         }
         let vocab = model.llama.vocab();
         let mut tokens = Vec::new();
-        if self.add_bos {
-            tokens.push(vocab.bos());
-        }
         for piece in &pieces {
             match piece {
                 Piece::Template(t) if !t.is_empty() => {

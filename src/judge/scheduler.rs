@@ -17,26 +17,20 @@
 //! (continuous batching; see [`Judge::step`] for why segments are not merged). A finished pair frees its sequences and
 //! the next pair takes its slot.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use llama_cpp_2::context::LlamaContext;
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
 use super::prompt::{PromptBuilder, VerdictTokens};
 use super::sampler::Sampler;
 use super::verdict::parse_shown_verdict;
 use super::{Choice, ImageSource, JudgeParams, Mode, Order, OrderVerdict, Pair, TokenCounts, Verdict};
-use crate::engine::{backend, default_threads, Model};
+use crate::engine::{backend, default_threads, Context, ContextParams, EncodedImage, ImagePart, Model};
 use crate::{Error, Result};
 
 /// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
 const MAX_SEQUENCES: usize = 256;
-
-/// llama.cpp mutates the model while creating a context, so contexts are created one
-/// at a time even when judges are opened from many threads.
-static CONTEXT_CREATION: Mutex<()> = Mutex::new(());
 
 /// Throughput counters of a judge session, for benchmarks and progress reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -48,14 +42,15 @@ pub struct JudgeStats {
     pub generated_tokens: u64,
     pub generation_time: Duration,
     pub decode_calls: u64,
+    /// Image embeddings decoded (their time counts as prompt time).
+    pub image_tokens: u64,
 }
 
 /// A judging session on a model: one llama.cpp context. Use it from one thread at a
 /// time; open one judge per thread to judge in parallel on a shared [`Model`].
 pub struct Judge<'m> {
     model: &'m Model,
-    ctx: LlamaContext<'m>,
-    batch: LlamaBatch<'static>,
+    ctx: Context<'m>,
     params: JudgeParams,
     prompt: PromptBuilder,
     verdict_tokens: VerdictTokens,
@@ -100,26 +95,21 @@ impl<'m> Judge<'m> {
         // One decode call carries a whole prompt segment (at most ctx_per_seq tokens)
         // or one token per sequence.
         let call_tokens = params.ctx_per_seq.max(n_seq as u32);
-        let ctx_params = model
-            .base_context_params()
-            .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
-            .with_n_batch(call_tokens)
-            .with_n_ubatch(call_tokens.min(512))
-            .with_n_seq_max(n_seq as u32)
-            .with_kv_unified(false)
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads);
-        let ctx = {
-            let _guard = CONTEXT_CREATION.lock().unwrap_or_else(|e| e.into_inner());
-            model
-                .llama
-                .new_context(backend()?, ctx_params)
-                .map_err(|e| Error::Engine(format!("cannot create a context of {n_ctx} tokens: {e}")))?
-        };
+        backend()?;
+        let ctx = Context::new(
+            model,
+            ContextParams {
+                n_ctx,
+                n_batch: call_tokens,
+                n_ubatch: call_tokens.min(512),
+                n_seq_max: n_seq as u32,
+                kv_unified: false,
+                threads,
+            },
+        )?;
         Ok(Judge {
             model,
             ctx,
-            batch: LlamaBatch::new(call_tokens as usize, 1),
             params,
             prompt,
             verdict_tokens,
@@ -135,11 +125,19 @@ impl<'m> Judge<'m> {
         self.stats
     }
 
-    /// The prompt tokens of a pair in its given (AB) order, exactly as the judge decodes
-    /// them; `Err` is the pair's error message.
+    /// The prompt tokens of a text pair in its given (AB) order, exactly as the judge
+    /// decodes them; `Err` is the pair's error message.
     pub fn prompt_tokens(&self, pair: &Pair) -> std::result::Result<Vec<LlamaToken>, String> {
+        if pair.image.is_some() {
+            return Err("an image pair's prompt is not only tokens".into());
+        }
         let prepared = self.prepare(pair)?;
-        let mut tokens = prepared.shared;
+        let mut tokens = Vec::new();
+        for segment in prepared.shared {
+            if let Segment::Tokens(t) = segment {
+                tokens.extend(t);
+            }
+        }
         tokens.extend_from_slice(&prepared.suffixes[0].1);
         Ok(tokens)
     }
@@ -166,7 +164,7 @@ impl<'m> Judge<'m> {
     ) -> Result<()> {
         let result = self.run(pairs, &mut on_verdict);
         // Whatever happened, leave no sequence behind for the next call.
-        self.ctx.clear_kv_cache();
+        self.ctx.clear_memory();
         result
     }
 
@@ -175,12 +173,12 @@ impl<'m> Judge<'m> {
         let mut next = 0;
         loop {
             // Admit pairs into free slots; a pair that cannot be prepared is answered now.
-            for slot in 0..slots.len() {
-                while slots[slot].is_none() && next < pairs.len() {
+            for (slot_index, slot) in slots.iter_mut().enumerate() {
+                while slot.is_none() && next < pairs.len() {
                     let index = next;
                     next += 1;
                     match self.prepare(&pairs[index]) {
-                        Ok(prepared) => slots[slot] = Some(self.start(index, slot, prepared, &pairs[index])),
+                        Ok(prepared) => *slot = Some(self.start(index, slot_index, prepared, &pairs[index])),
                         Err(reason) => {
                             if !on_verdict(index, Verdict::failed(&pairs[index].id, reason)) {
                                 return Err(Error::Cancelled);
@@ -197,9 +195,7 @@ impl<'m> Judge<'m> {
                 if slot.as_ref().is_some_and(PairRun::finished) {
                     let run = slot.take().expect("checked above");
                     for order in &run.orders {
-                        self.ctx
-                            .clear_kv_cache_seq(Some(order.seq as u32), None, None)
-                            .map_err(|e| Error::Engine(e.to_string()))?;
+                        self.ctx.remove_sequence(order.seq)?;
                     }
                     let index = run.index;
                     if !on_verdict(index, run.into_verdict(&pairs[index].id, self.params.mode)) {
@@ -221,29 +217,33 @@ impl<'m> Judge<'m> {
                 return Err(format!("{what} is empty"));
             }
         }
-        if let Some(image) = &pair.image {
-            if let ImageSource::Path(path) = image {
-                if !path.is_file() {
-                    return Err(format!("image not found: {}", path.display()));
-                }
+        if let Some(ImageSource::Path(path)) = &pair.image {
+            if !path.is_file() {
+                return Err(format!("image not found: {}", path.display()));
             }
-            if !self.model.has_vision() {
+        }
+        let image = match (&pair.image, &self.model.vision) {
+            (None, _) => None,
+            (Some(_), None) => {
                 return Err("the pair has an image but no mmproj is loaded (pass --mmproj)".into());
             }
-            return Err("image pairs are not judged yet: the image path is still being built".into());
-        }
+            (Some(source), Some(vision)) => Some(vision.encode(source)?),
+        };
         let mut orders = vec![(Order::AB, &pair.response_a, &pair.response_b)];
         if self.params.swap {
             orders.push((Order::BA, &pair.response_b, &pair.response_a));
         }
+        let mut before_image = Vec::new();
         let prompts: Vec<(Order, Vec<LlamaToken>)> = orders
             .into_iter()
             .map(|(order, first, second)| {
-                let mut tokens = self.prompt.tokens(self.model, &pair.question, first, second);
+                let mut tokens = self.prompt.tokens(self.model, &pair.question, first, second, image.is_some());
                 if self.params.mode == Mode::Fast {
-                    tokens.extend_from_slice(&self.verdict_tokens.prefix);
+                    tokens.after_image.extend_from_slice(&self.verdict_tokens.prefix);
                 }
-                (order, tokens)
+                // Both orders show the same system text and image.
+                before_image = tokens.before_image;
+                (order, tokens.after_image)
             })
             .collect();
         // The shared prefix: tokens both orders start with; each order keeps at least
@@ -257,14 +257,25 @@ impl<'m> Judge<'m> {
                 .min(x.len().min(y.len()) - 1),
             _ => 0,
         };
-        let shared = prompts[0].1[..shared_len].to_vec();
+        let common = prompts[0].1[..shared_len].to_vec();
         let suffixes: Vec<(Order, Vec<LlamaToken>)> = prompts
             .into_iter()
             .map(|(order, tokens)| (order, tokens[shared_len..].to_vec()))
             .collect();
+        let image_pos = image.as_ref().map_or(0, |i| i.n_pos as usize);
+        let shared_pos = before_image.len() + image_pos + common.len();
+        let shared_tokens = before_image.len() + image.as_ref().map_or(0, |i| i.n_tokens) + common.len();
+        let shared: Vec<Segment> = [
+            Segment::Tokens(before_image),
+            image.map_or(Segment::Tokens(Vec::new()), Segment::Image),
+            Segment::Tokens(common),
+        ]
+        .into_iter()
+        .filter(|s| !matches!(s, Segment::Tokens(t) if t.is_empty()))
+        .collect();
         // Each order's sequence holds its whole prompt plus its reasoning and, if the
         // judge writes no verdict, the appended verdict prefix.
-        let prompt_tokens = shared.len() + suffixes.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+        let prompt_tokens = shared_pos + suffixes.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
         let generation = match self.params.mode {
             Mode::Fast => 0,
             Mode::Reason => self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len(),
@@ -272,17 +283,23 @@ impl<'m> Judge<'m> {
         let needed = prompt_tokens + generation;
         if needed > self.params.ctx_per_seq as usize {
             return Err(format!(
-                "the pair is too long for the context: it needs {needed} positions ({prompt_tokens} prompt + {generation} for reasoning) \
+                "the pair is too long for the context: it needs {needed} positions ({prompt_tokens} prompt{} + {generation} for reasoning) \
                  but each sequence has {} (raise --ctx-per-seq or lower --max-tokens)",
+                if image_pos > 0 { format!(", of which {image_pos} for the image") } else { String::new() },
                 self.params.ctx_per_seq
             ));
         }
-        Ok(Prepared { shared, suffixes })
+        Ok(Prepared {
+            shared,
+            shared_pos: shared_pos as i32,
+            shared_tokens,
+            suffixes,
+        })
     }
 
     fn start(&self, index: usize, slot: usize, prepared: Prepared, pair: &Pair) -> PairRun {
         let n_orders = if self.params.swap { 2 } else { 1 };
-        let shared_len = prepared.shared.len() as i32;
+        let shared_pos = prepared.shared_pos;
         let orders = prepared
             .suffixes
             .into_iter()
@@ -292,7 +309,7 @@ impl<'m> Judge<'m> {
                 seq: (slot * n_orders + k) as i32,
                 suffix,
                 fed: 0,
-                pos: shared_len,
+                pos: shared_pos,
                 pending: None,
                 text: Vec::new(),
                 generated: 0,
@@ -311,6 +328,7 @@ impl<'m> Judge<'m> {
         PairRun {
             index,
             shared: prepared.shared,
+            shared_tokens: prepared.shared_tokens,
             shared_decoded: false,
             orders,
             started: Instant::now(),
@@ -336,17 +354,15 @@ impl<'m> Judge<'m> {
                 break;
             }
             if !run.shared_decoded && !run.shared.is_empty() {
-                self.decode_segment(run.orders[0].seq, 0, &run.shared, false)?;
+                self.decode_shared(run.orders[0].seq, &run.shared)?;
                 run.shared_decoded = true;
-                room = room.saturating_sub(run.shared.len());
+                room = room.saturating_sub(run.shared_tokens);
                 // llama.cpp applies the copy before the next decode, so the suffixes
                 // may follow at once. Across streams it copies whole buffers, so the
                 // positions must be left open.
                 let (first, rest) = run.orders.split_first().expect("a pair has an order");
                 for order in rest {
-                    self.ctx
-                        .copy_kv_cache_seq(first.seq, order.seq, None, None)
-                        .map_err(|e| Error::Engine(e.to_string()))?;
+                    self.ctx.copy_sequence(first.seq, order.seq);
                 }
             }
             for order in &mut run.orders {
@@ -359,7 +375,7 @@ impl<'m> Judge<'m> {
                 order.pos += segment.len() as i32;
                 room = room.saturating_sub(segment.len());
                 let vocab = self.model.llama.vocab();
-                let logits = self.ctx.get_logits_ith(logits_at);
+                let logits = self.ctx.logits(logits_at)?;
                 order.consume(logits, &self.verdict_tokens, &self.params, &vocab);
             }
         }
@@ -369,14 +385,12 @@ impl<'m> Judge<'m> {
     /// Decodes the pending token of every generating sequence in one call.
     fn decode_generation(&mut self, slots: &mut [Option<PairRun>]) -> Result<()> {
         let started = Instant::now();
-        self.batch.clear();
+        self.ctx.clear_batch();
         let mut outputs = Vec::new();
         for (r, run) in slots.iter_mut().enumerate().filter_map(|(r, s)| s.as_mut().map(|run| (r, run))) {
             for (o, order) in run.orders.iter_mut().enumerate() {
                 if let Some(token) = order.pending.take() {
-                    self.batch
-                        .add(token, order.pos, &[order.seq], true)
-                        .map_err(|e| Error::Engine(e.to_string()))?;
+                    self.ctx.push(token, order.pos, order.seq, true)?;
                     order.pos += 1;
                     outputs.push((r, o));
                 }
@@ -385,13 +399,11 @@ impl<'m> Judge<'m> {
         if outputs.is_empty() {
             return Ok(());
         }
-        self.ctx
-            .decode(&mut self.batch)
-            .map_err(|e| Error::Engine(format!("decode failed: {e}")))?;
+        self.ctx.decode()?;
         let vocab = self.model.llama.vocab();
         for (i, &(r, o)) in outputs.iter().enumerate() {
             let order = &mut slots[r].as_mut().expect("live slot").orders[o];
-            order.consume(self.ctx.get_logits_ith(i as i32), &self.verdict_tokens, &self.params, &vocab);
+            order.consume(self.ctx.logits(i as i32)?, &self.verdict_tokens, &self.params, &vocab);
         }
         self.stats.decode_calls += 1;
         self.stats.generated_tokens += outputs.len() as u64;
@@ -399,20 +411,48 @@ impl<'m> Judge<'m> {
         Ok(())
     }
 
+    /// Decodes a pair's shared prefix on `seq` from position 0: each token run and each
+    /// image chunk in calls of its own, so the result does not depend on the batch.
+    fn decode_shared(&mut self, seq: i32, shared: &[Segment]) -> Result<()> {
+        let mut pos = 0;
+        for segment in shared {
+            match segment {
+                Segment::Tokens(tokens) => {
+                    self.decode_segment(seq, pos, tokens, false)?;
+                    pos += tokens.len() as i32;
+                }
+                Segment::Image(image) => {
+                    for part in &image.parts {
+                        match part {
+                            ImagePart::Text(tokens) => {
+                                self.decode_segment(seq, pos, tokens, false)?;
+                                pos += tokens.len() as i32;
+                            }
+                            ImagePart::Chunk(chunk) => {
+                                let started = Instant::now();
+                                pos = self.ctx.decode_image(chunk, pos, seq)?;
+                                self.stats.decode_calls += 1;
+                                self.stats.image_tokens += chunk.n_tokens() as u64;
+                                self.stats.prompt_time += started.elapsed();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Decodes `tokens` on one sequence from position `pos` in a call of its own,
     /// optionally with logits for the last token; returns that token's batch index.
     fn decode_segment(&mut self, seq: i32, pos: i32, tokens: &[LlamaToken], logits: bool) -> Result<i32> {
         let started = Instant::now();
-        self.batch.clear();
+        self.ctx.clear_batch();
         for (i, &token) in tokens.iter().enumerate() {
             let last = logits && i + 1 == tokens.len();
-            self.batch
-                .add(token, pos + i as i32, &[seq], last)
-                .map_err(|e| Error::Engine(e.to_string()))?;
+            self.ctx.push(token, pos + i as i32, seq, last)?;
         }
-        self.ctx
-            .decode(&mut self.batch)
-            .map_err(|e| Error::Engine(format!("decode failed: {e}")))?;
+        self.ctx.decode()?;
         self.stats.decode_calls += 1;
         self.stats.prompt_tokens += tokens.len() as u64;
         self.stats.prompt_time += started.elapsed();
@@ -420,14 +460,25 @@ impl<'m> Judge<'m> {
     }
 }
 
+/// A piece of a pair's shared prefix, decoded in calls of its own.
+enum Segment {
+    Tokens(Vec<LlamaToken>),
+    Image(Arc<EncodedImage>),
+}
+
 struct Prepared {
-    shared: Vec<LlamaToken>,
+    shared: Vec<Segment>,
+    /// KV positions the shared prefix fills.
+    shared_pos: i32,
+    /// Tokens (image embeddings included) in the shared prefix.
+    shared_tokens: usize,
     suffixes: Vec<(Order, Vec<LlamaToken>)>,
 }
 
 struct PairRun {
     index: usize,
-    shared: Vec<LlamaToken>,
+    shared: Vec<Segment>,
+    shared_tokens: usize,
     shared_decoded: bool,
     orders: Vec<OrderRun>,
     started: Instant,
@@ -440,7 +491,7 @@ impl PairRun {
 
     fn into_verdict(self, id: &str, mode: Mode) -> Verdict {
         let tokens = TokenCounts {
-            prompt: (self.shared.len() + self.orders.iter().map(|o| o.suffix.len()).sum::<usize>()) as u32,
+            prompt: (self.shared_tokens + self.orders.iter().map(|o| o.suffix.len()).sum::<usize>()) as u32,
             generated: self.orders.iter().map(|o| o.generated).sum(),
         };
         let orders = self

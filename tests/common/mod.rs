@@ -48,3 +48,30 @@ pub fn sample_pairs(n: usize) -> Vec<Pair> {
         })
         .collect()
 }
+
+/// A generated fixture (tiny-vlm or smollm2-vision, seed 0), written once per test
+/// binary into a temporary directory: generating takes a fraction of a second, and a
+/// fresh copy can never be stale.
+pub fn fixture(kind: vlmjudge::fixture::FixtureKind) -> vlmjudge::fixture::FixtureFiles {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static BUILT: OnceLock<Mutex<HashMap<&'static str, vlmjudge::fixture::FixtureFiles>>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    built
+        .entry(kind.name())
+        .or_insert_with(|| {
+            vlmjudge::fixture::write_fixture(kind, &dir.path().join(kind.name()), 0, &demo_model_path())
+                .expect("fixture builds")
+        })
+        .clone()
+}
+
+/// A solid-colour PNG of `width` x `height`.
+pub fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}

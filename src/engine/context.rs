@@ -1,0 +1,183 @@
+//! A llama.cpp context with its own token batch: the decode loop of a judge.
+//!
+//! The judge drives llama.cpp directly (not through llama-cpp-2's context) because
+//! image embeddings are decoded by mtmd into the same `llama_context` as the text.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_sys_2 as sys;
+
+use super::raw::model_ptr;
+use super::vision::ImageChunk;
+use super::Model;
+use crate::{Error, Result};
+
+/// llama.cpp mutates the model while creating a context, so contexts are created one
+/// at a time even when judges are opened from many threads.
+static CONTEXT_CREATION: Mutex<()> = Mutex::new(());
+
+/// The shape of a context.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContextParams {
+    pub n_ctx: u32,
+    /// Most tokens per decode call.
+    pub n_batch: u32,
+    pub n_ubatch: u32,
+    pub n_seq_max: u32,
+    /// One KV stream per sequence (non-unified), so each sequence's attention sums in
+    /// the same order whatever else is in flight.
+    pub kv_unified: bool,
+    pub threads: i32,
+}
+
+/// A llama.cpp context on a [`Model`]. Use from one thread at a time.
+pub(crate) struct Context<'m> {
+    ptr: NonNull<sys::llama_context>,
+    batch: sys::llama_batch,
+    batch_capacity: usize,
+    n_batch: u32,
+    n_vocab: usize,
+    model: &'m Model,
+    _not_sync: PhantomData<std::cell::Cell<()>>,
+}
+
+// SAFETY: a llama_context may move between threads; it is never used from two at once
+// (the type is not Sync and every method takes &mut self or reads finished output).
+unsafe impl Send for Context<'_> {}
+
+impl<'m> Context<'m> {
+    pub(crate) fn new(model: &'m Model, params: ContextParams) -> Result<Context<'m>> {
+        // SAFETY: plain value constructor.
+        let mut cp = unsafe { sys::llama_context_default_params() };
+        cp.n_ctx = params.n_ctx;
+        cp.n_batch = params.n_batch;
+        cp.n_ubatch = params.n_ubatch;
+        cp.n_seq_max = params.n_seq_max;
+        cp.kv_unified = params.kv_unified;
+        cp.n_threads = params.threads;
+        cp.n_threads_batch = params.threads;
+        cp.no_perf = true;
+        cp.flash_attn_type = model.flash_attention();
+        let raw = {
+            let _guard = CONTEXT_CREATION.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: the model pointer is valid while `model` lives, which outlives 'm.
+            unsafe { sys::llama_init_from_model(model_ptr(&model.llama), cp) }
+        };
+        let ptr = NonNull::new(raw).ok_or_else(|| {
+            Error::Engine(format!(
+                "cannot create a context of {} tokens for {} sequences (out of memory?)",
+                params.n_ctx, params.n_seq_max
+            ))
+        })?;
+        let capacity = params.n_batch as usize;
+        // SAFETY: allocates token/pos/seq/logits arrays for `capacity` tokens, one sequence each.
+        let batch = unsafe { sys::llama_batch_init(capacity as i32, 0, 1) };
+        Ok(Context {
+            ptr,
+            batch,
+            batch_capacity: capacity,
+            n_batch: params.n_batch,
+            n_vocab: model.info().n_vocab as usize,
+            model,
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// Empties the pending batch.
+    pub(crate) fn clear_batch(&mut self) {
+        self.batch.n_tokens = 0;
+    }
+
+    /// Adds a token for sequence `seq` at position `pos`; returns its batch index.
+    pub(crate) fn push(&mut self, token: LlamaToken, pos: i32, seq: i32, logits: bool) -> Result<i32> {
+        let i = self.batch.n_tokens as usize;
+        if i >= self.batch_capacity {
+            return Err(Error::Engine(format!("a decode call holds at most {} tokens", self.batch_capacity)));
+        }
+        // SAFETY: i < capacity, and llama_batch_init allocated every array for capacity
+        // tokens with room for one sequence id each.
+        unsafe {
+            *self.batch.token.add(i) = token.0;
+            *self.batch.pos.add(i) = pos;
+            *self.batch.n_seq_id.add(i) = 1;
+            *(*self.batch.seq_id.add(i)) = seq;
+            *self.batch.logits.add(i) = i8::from(logits);
+        }
+        self.batch.n_tokens += 1;
+        Ok(i as i32)
+    }
+
+    /// Decodes the pending batch.
+    pub(crate) fn decode(&mut self) -> Result<()> {
+        if self.batch.n_tokens == 0 {
+            return Ok(());
+        }
+        // SAFETY: the context and batch are valid; the batch is not freed during the call.
+        let status = unsafe { sys::llama_decode(self.ptr.as_ptr(), self.batch) };
+        match status {
+            0 => Ok(()),
+            1 => Err(Error::Engine("decode failed: no room left in the KV cache".into())),
+            2 => Err(Error::Engine("decode aborted".into())),
+            s => Err(Error::Engine(format!("decode failed (status {s})"))),
+        }
+    }
+
+    /// The logits of batch index `i` of the last decode (which must have asked for them).
+    pub(crate) fn logits(&self, i: i32) -> Result<&[f32]> {
+        // SAFETY: returns null for an index without logits; otherwise n_vocab floats
+        // that stay valid until the next decode, which needs &mut self.
+        let ptr = unsafe { sys::llama_get_logits_ith(self.ptr.as_ptr(), i) };
+        if ptr.is_null() {
+            return Err(Error::Engine(format!("no logits for batch index {i}")));
+        }
+        Ok(unsafe { std::slice::from_raw_parts(ptr, self.n_vocab) })
+    }
+
+    /// Decodes an image chunk's embeddings on `seq` from position `pos` (in calls of at
+    /// most n_batch tokens); returns the position after it.
+    pub(crate) fn decode_image(&mut self, chunk: &ImageChunk, pos: i32, seq: i32) -> Result<i32> {
+        let vision = self
+            .model
+            .vision
+            .as_ref()
+            .ok_or_else(|| Error::Engine("an image chunk without a loaded mmproj".into()))?;
+        vision.decode_chunk(self.ptr.as_ptr(), chunk, pos, seq, self.n_batch as i32)
+    }
+
+    /// Forgets every sequence.
+    pub(crate) fn clear_memory(&mut self) {
+        // SAFETY: valid context; clearing data too.
+        unsafe { sys::llama_memory_clear(sys::llama_get_memory(self.ptr.as_ptr()), true) }
+    }
+
+    /// Forgets sequence `seq`.
+    pub(crate) fn remove_sequence(&mut self, seq: i32) -> Result<()> {
+        // SAFETY: valid context; -1/-1 is the whole sequence.
+        let ok = unsafe { sys::llama_memory_seq_rm(sys::llama_get_memory(self.ptr.as_ptr()), seq, -1, -1) };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Engine(format!("cannot free KV sequence {seq}")))
+        }
+    }
+
+    /// Copies sequence `src` into `dst`. Across non-unified streams llama.cpp copies the
+    /// whole buffer at the start of the next decode, so positions are not selectable.
+    pub(crate) fn copy_sequence(&mut self, src: i32, dst: i32) {
+        // SAFETY: valid context and sequence ids below n_seq_max.
+        unsafe { sys::llama_memory_seq_cp(sys::llama_get_memory(self.ptr.as_ptr()), src, dst, -1, -1) }
+    }
+}
+
+impl Drop for Context<'_> {
+    fn drop(&mut self) {
+        // SAFETY: both were allocated by llama.cpp in `new` and are freed once.
+        unsafe {
+            sys::llama_batch_free(self.batch);
+            sys::llama_free(self.ptr.as_ptr());
+        }
+    }
+}

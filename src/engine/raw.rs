@@ -1,0 +1,18 @@
+//! Raw llama.cpp handles behind llama-cpp-2's safe types.
+//!
+//! llama-cpp-2 keeps its pointers private, but the image path needs them: mtmd encodes
+//! images against the `llama_model` and decodes their embeddings into a
+//! `llama_context`. The crate is pinned to an exact release, whose `LlamaModel` is
+//! `#[repr(transparent)]` over a `NonNull<llama_model>`.
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_sys_2::llama_model;
+
+const _: () = assert!(std::mem::size_of::<LlamaModel>() == std::mem::size_of::<*mut llama_model>());
+
+/// The `llama_model` pointer of a loaded model. Valid as long as `model` lives.
+pub(crate) fn model_ptr(model: &LlamaModel) -> *mut llama_model {
+    // SAFETY: LlamaModel is repr(transparent) over Ptr<llama_model>, itself
+    // repr(transparent) over NonNull<llama_model> (llama-cpp-2 =0.1.160, pinned).
+    unsafe { *(model as *const LlamaModel).cast::<*mut llama_model>() }
+}

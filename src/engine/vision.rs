@@ -1,0 +1,329 @@
+//! The image path: mmproj loading, image encoding through llama.cpp's mtmd, and a
+//! cache of encoded images keyed by content hash.
+//!
+//! An image becomes a list of parts: the image's embeddings (one or more chunks, e.g.
+//! tiles) and, for models that frame images with special tokens, text tokens between
+//! them. Encoding is the expensive step, so each distinct image is encoded once and its
+//! parts are kept in an LRU cache; decoding the cached embeddings into a sequence is
+//! what every pair that shows the image pays.
+
+use std::ffi::CString;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_sys_2 as sys;
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+use super::gguf::check_gguf;
+use super::image::{decode_image, ImageLimits};
+use super::logs::Capture;
+use super::raw::model_ptr;
+use crate::judge::ImageSource;
+use crate::{Error, Result};
+
+/// Counters of the image path, for progress reports and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageStats {
+    /// Images run through the vision encoder.
+    pub encoded: u64,
+    /// Images served from the cache without encoding.
+    pub cache_hits: u64,
+}
+
+/// An encoded image, ready to decode into any sequence.
+#[derive(Debug)]
+pub struct EncodedImage {
+    pub(crate) parts: Vec<ImagePart>,
+    /// KV positions the image occupies (equal to its tokens except for M-RoPE models).
+    pub n_pos: i32,
+    /// Tokens (embeddings plus framing text) it adds to the prompt.
+    pub n_tokens: usize,
+}
+
+#[derive(Debug)]
+pub(crate) enum ImagePart {
+    /// Framing tokens (e.g. `<fake_token_around_image>`), decoded as text.
+    Text(Vec<LlamaToken>),
+    Chunk(ImageChunk),
+}
+
+/// One mtmd image chunk and its computed embeddings.
+#[derive(Debug)]
+pub(crate) struct ImageChunk {
+    ptr: NonNull<sys::mtmd_input_chunk>,
+    embeddings: Vec<f32>,
+    n_tokens: usize,
+    pub(crate) n_pos: i32,
+}
+
+impl ImageChunk {
+    pub(crate) fn n_tokens(&self) -> usize {
+        self.n_tokens
+    }
+}
+
+// SAFETY: an owned chunk copy is plain data, only read after creation.
+unsafe impl Send for ImageChunk {}
+unsafe impl Sync for ImageChunk {}
+
+impl Drop for ImageChunk {
+    fn drop(&mut self) {
+        // SAFETY: the chunk is an owned copy made by mtmd_input_chunk_copy.
+        unsafe { sys::mtmd_input_chunk_free(self.ptr.as_ptr()) }
+    }
+}
+
+struct MtmdContext(NonNull<sys::mtmd_context>);
+
+// SAFETY: tokenizing and reading the model's flags are thread-safe in mtmd; encoding
+// writes the context's output buffer and is serialised by `Vision::encoder`.
+unsafe impl Send for MtmdContext {}
+unsafe impl Sync for MtmdContext {}
+
+impl Drop for MtmdContext {
+    fn drop(&mut self) {
+        // SAFETY: created by mtmd_init_from_file, freed once.
+        unsafe { sys::mtmd_free(self.0.as_ptr()) }
+    }
+}
+
+/// A loaded mmproj with its image cache.
+pub(crate) struct Vision {
+    ctx: MtmdContext,
+    /// Held while encoding: mtmd keeps the encoder output inside the context.
+    encoder: Mutex<()>,
+    n_embd: usize,
+    limits: ImageLimits,
+    cache: Option<Mutex<LruCache<[u8; 32], Arc<EncodedImage>>>>,
+    encoded: AtomicU64,
+    cache_hits: AtomicU64,
+}
+
+impl Vision {
+    pub(crate) fn load(
+        path: &Path,
+        llama: &LlamaModel,
+        threads: usize,
+        use_gpu: bool,
+        cache_entries: usize,
+    ) -> Result<Vision> {
+        let summary = check_gguf(path)?;
+        let mmproj_error = |detail: String| Error::MmprojLoad { path: path.into(), detail };
+        if summary.architecture.as_deref() != Some("clip") {
+            return Err(mmproj_error(format!(
+                "it is not an mmproj (general.architecture is {:?}, expected \"clip\")",
+                summary.architecture.unwrap_or_default()
+            )));
+        }
+        let cpath = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| mmproj_error("the path contains a NUL byte".into()))?;
+        // SAFETY: plain value constructor.
+        let mut params = unsafe { sys::mtmd_context_params_default() };
+        params.use_gpu = use_gpu;
+        params.print_timings = false;
+        params.n_threads = threads as i32;
+        params.warmup = false;
+        let capture = Capture::start();
+        // SAFETY: valid C string and model pointer; params by value.
+        let raw = unsafe { sys::mtmd_init_from_file(cpath.as_ptr(), model_ptr(llama), params) };
+        let ctx = NonNull::new(raw).map(MtmdContext).ok_or_else(|| {
+            let detail = capture.reason();
+            mmproj_error(if detail.is_empty() { "mtmd_init_from_file failed".into() } else { detail })
+        })?;
+        // SAFETY: valid context.
+        if !unsafe { sys::mtmd_support_vision(ctx.0.as_ptr()) } {
+            return Err(mmproj_error("it has no vision encoder (audio-only projectors are not supported)".into()));
+        }
+        // SAFETY: valid model pointer.
+        let n_embd = unsafe { sys::llama_model_n_embd_inp(model_ptr(llama)) } as usize;
+        Ok(Vision {
+            ctx,
+            encoder: Mutex::new(()),
+            n_embd,
+            limits: ImageLimits::default(),
+            cache: NonZeroUsize::new(cache_entries).map(|n| Mutex::new(LruCache::new(n))),
+            encoded: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn stats(&self) -> ImageStats {
+        ImageStats {
+            encoded: self.encoded.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Reads, decodes and encodes an image, or returns it from the cache. The error is
+    /// a message for the pair's `error` field.
+    pub(crate) fn encode(&self, source: &ImageSource) -> std::result::Result<Arc<EncodedImage>, String> {
+        let (bytes, name) = match source {
+            ImageSource::Path(path) => {
+                let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => format!("image not found: {}", path.display()),
+                    _ => format!("cannot read the image {}: {e}", path.display()),
+                })?;
+                (std::borrow::Cow::Owned(bytes), Some(path.as_path()))
+            }
+            ImageSource::Bytes(bytes) => (std::borrow::Cow::Borrowed(&bytes[..]), None),
+        };
+        let key: [u8; 32] = Sha256::digest(&bytes).into();
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+                self.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(Arc::clone(hit));
+            }
+        }
+        let rgb = decode_image(&bytes, name, &self.limits)?;
+        let encoded = Arc::new(self.encode_rgb(rgb.width, rgb.height, &rgb.pixels)?);
+        self.encoded.fetch_add(1, Ordering::Relaxed);
+        if let Some(cache) = &self.cache {
+            cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, Arc::clone(&encoded));
+        }
+        Ok(encoded)
+    }
+
+    fn encode_rgb(&self, width: u32, height: u32, pixels: &[u8]) -> std::result::Result<EncodedImage, String> {
+        let ctx = self.ctx.0.as_ptr();
+        // SAFETY: pixels holds width*height RGB triples; mtmd copies them.
+        let bitmap = Owned::new(unsafe { sys::mtmd_bitmap_init(width, height, pixels.as_ptr()) }, |p| unsafe {
+            sys::mtmd_bitmap_free(p)
+        })
+        .ok_or("mtmd could not take the image")?;
+        let chunks = Owned::new(unsafe { sys::mtmd_input_chunks_init() }, |p| unsafe { sys::mtmd_input_chunks_free(p) })
+            .ok_or("mtmd could not allocate chunks")?;
+        // SAFETY: returns a static string.
+        let marker = unsafe { std::ffi::CStr::from_ptr(sys::mtmd_default_marker()) };
+        let text = sys::mtmd_input_text {
+            text: marker.as_ptr(),
+            text_len: marker.to_bytes().len(),
+            add_special: false,
+            parse_special: true,
+        };
+        let bitmaps = [bitmap.0.as_ptr().cast_const()];
+        let capture = Capture::start();
+        // SAFETY: valid context, chunks, text and one bitmap for the one marker.
+        let status = unsafe { sys::mtmd_tokenize(ctx, chunks.0.as_ptr(), &text, bitmaps.as_ptr(), 1) };
+        if status != 0 {
+            let reason = capture.reason();
+            return Err(format!("the image could not be preprocessed (mtmd status {status}){}", suffix(&reason)));
+        }
+        let mut parts = Vec::new();
+        let (mut n_pos, mut n_tokens) = (0i32, 0usize);
+        // SAFETY: indices below the chunk count; chunk pointers live as long as `chunks`.
+        let count = unsafe { sys::mtmd_input_chunks_size(chunks.0.as_ptr()) };
+        for i in 0..count {
+            let chunk = unsafe { sys::mtmd_input_chunks_get(chunks.0.as_ptr(), i) };
+            let kind = unsafe { sys::mtmd_input_chunk_get_type(chunk) };
+            if kind == sys::MTMD_INPUT_CHUNK_TYPE_TEXT {
+                let mut n = 0usize;
+                let ptr = unsafe { sys::mtmd_input_chunk_get_tokens_text(chunk, &mut n) };
+                if !ptr.is_null() && n > 0 {
+                    let tokens = unsafe { std::slice::from_raw_parts(ptr, n) };
+                    parts.push(ImagePart::Text(tokens.iter().map(|&t| LlamaToken(t)).collect()));
+                    n_pos += n as i32;
+                    n_tokens += n;
+                }
+            } else if kind == sys::MTMD_INPUT_CHUNK_TYPE_IMAGE {
+                let image = self.encode_chunk(chunk)?;
+                n_pos += image.n_pos;
+                n_tokens += image.n_tokens;
+                parts.push(ImagePart::Chunk(image));
+            } else {
+                return Err("the mmproj produced a non-image chunk for an image".into());
+            }
+        }
+        Ok(EncodedImage { parts, n_pos, n_tokens })
+    }
+
+    fn encode_chunk(&self, chunk: *const sys::mtmd_input_chunk) -> std::result::Result<ImageChunk, String> {
+        // SAFETY: `chunk` is a valid image chunk; the copy is owned by the ImageChunk.
+        let copy = NonNull::new(unsafe { sys::mtmd_input_chunk_copy(chunk) }).ok_or("mtmd could not copy a chunk")?;
+        let mut owned = ImageChunk {
+            ptr: copy,
+            embeddings: Vec::new(),
+            n_tokens: 0,
+            n_pos: unsafe { sys::mtmd_input_chunk_get_n_pos(copy.as_ptr()) },
+        };
+        let n_tokens = unsafe { sys::mtmd_input_chunk_get_n_tokens(copy.as_ptr()) };
+        let _encoding = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
+        let capture = Capture::start();
+        // SAFETY: valid context and chunk; the output buffer is read before the lock is
+        // released, so no other encode can overwrite it.
+        let status = unsafe { sys::mtmd_encode_chunk(self.ctx.0.as_ptr(), owned.ptr.as_ptr()) };
+        if status != 0 {
+            return Err(format!("the image encoder failed (status {status}){}", suffix(&capture.reason())));
+        }
+        let out = unsafe { sys::mtmd_get_output_embd(self.ctx.0.as_ptr()) };
+        if out.is_null() {
+            return Err("the image encoder returned no embeddings".into());
+        }
+        let embeddings = unsafe { std::slice::from_raw_parts(out, n_tokens * self.n_embd) }.to_vec();
+        owned.embeddings = embeddings;
+        owned.n_tokens = n_tokens;
+        Ok(owned)
+    }
+
+    /// Decodes a chunk's embeddings into `lctx` on `seq` from `pos`; returns the next
+    /// position. Needs no lock: the mtmd context is only read here.
+    pub(crate) fn decode_chunk(
+        &self,
+        lctx: *mut sys::llama_context,
+        chunk: &ImageChunk,
+        pos: i32,
+        seq: i32,
+        n_batch: i32,
+    ) -> Result<i32> {
+        let mut next = pos;
+        // SAFETY: valid contexts and chunk; llama.cpp only reads the embeddings although
+        // the signature takes a mutable pointer.
+        let status = unsafe {
+            sys::mtmd_helper_decode_image_chunk(
+                self.ctx.0.as_ptr(),
+                lctx,
+                chunk.ptr.as_ptr(),
+                chunk.embeddings.as_ptr().cast_mut(),
+                pos,
+                seq,
+                n_batch,
+                &mut next,
+                None,
+                std::ptr::null_mut(),
+            )
+        };
+        if status != 0 {
+            return Err(Error::Engine(format!("decoding an image's embeddings failed (status {status})")));
+        }
+        Ok(next)
+    }
+}
+
+fn suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
+/// An owned mtmd object freed by its destructor function.
+struct Owned<T>(NonNull<T>, unsafe fn(*mut T));
+
+impl<T> Owned<T> {
+    fn new(ptr: *mut T, free: unsafe fn(*mut T)) -> Option<Owned<T>> {
+        NonNull::new(ptr).map(|p| Owned(p, free))
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from the matching allocator and is freed once.
+        unsafe { (self.1)(self.0.as_ptr()) }
+    }
+}

@@ -1,0 +1,19 @@
+//! GGUF files in pure Rust: read metadata and tensor tables, write new files.
+//!
+//! The engine leaves model loading to llama.cpp; this module is for the files the
+//! project makes itself (generated test models, LoRA adapters, merged checkpoints) and
+//! for copying metadata such as the tokenizer from one file to another. The format is
+//! the one in llama.cpp's `ggml/include/gguf.h` (version 3, little-endian).
+
+mod read;
+mod types;
+mod value;
+mod write;
+
+pub use read::{GgufFile, TensorInfo};
+pub use types::GgmlType;
+pub use value::Value;
+pub use write::GgufWriter;
+
+/// The default alignment of the tensor data section (`general.alignment`).
+pub const DEFAULT_ALIGNMENT: u64 = 32;
