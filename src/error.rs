@@ -33,6 +33,8 @@ pub enum Error {
     Engine(String),
     #[error("cancelled")]
     Cancelled,
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -56,6 +58,7 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::Engine(_) => false,
+            Error::Hub(e) => e.is_user_error(),
             _ => true,
         }
     }

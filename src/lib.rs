@@ -22,6 +22,7 @@ mod error;
 pub mod fixture;
 pub(crate) mod fsutil;
 pub mod gguf;
+pub mod hub;
 pub mod judge;
 pub mod progress;
 

@@ -5,6 +5,7 @@
 mod dev;
 mod judge;
 mod progress;
+mod pull;
 mod show;
 
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     Judge(judge::JudgeArgs),
     /// Print a verdicts file as a table (with accuracy when the pairs carry labels).
     Show(show::ShowArgs),
+    /// Download a GGUF model and its mmproj from the Hugging Face Hub into the cache.
+    Pull(pull::PullArgs),
     /// Print llama.cpp's build and CPU features (e.g. whether AVX-512 is compiled in).
     SystemInfo,
     /// Developer tools: generated test models.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Judge(args) => judge::run(args),
         Command::Show(args) => show::run(args),
+        Command::Pull(args) => pull::run(args),
         Command::Dev(args) => dev::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
