@@ -20,8 +20,8 @@ pub use logs::{set_log_sink, LogLevel, LogSink};
 pub(crate) use context::{Context, ContextParams};
 pub use image::{decode_image, ImageLimits, RgbImage};
 pub use model::{Model, ModelInfo, ModelParams};
-pub(crate) use vision::{EncodedImage, ImagePart};
-pub use vision::ImageStats;
+pub(crate) use vision::ImagePart;
+pub use vision::{EncodedImage, ImageStats};
 
 use crate::{Error, Result};
 

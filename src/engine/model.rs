@@ -6,7 +6,7 @@ use llama_cpp_2::model::LlamaModel;
 
 use super::gguf::check_gguf;
 use super::logs::Capture;
-use super::vision::{ImageStats, Vision};
+use super::vision::{EncodedImage, ImageStats, Vision};
 use super::{backend, default_threads};
 use crate::{Error, Result};
 
@@ -174,6 +174,16 @@ impl Model {
     /// True when an mmproj is loaded, so pairs may carry images.
     pub fn has_vision(&self) -> bool {
         self.vision.is_some()
+    }
+
+    /// Reads, decodes and encodes an image (or takes it from the cache), e.g. to warm
+    /// the cache before a batch. `Err` is a message about the image (the same a pair
+    /// with it would carry), or says that no mmproj is loaded.
+    pub fn encode_image(&self, image: &crate::judge::ImageSource) -> std::result::Result<std::sync::Arc<EncodedImage>, String> {
+        match &self.vision {
+            Some(vision) => vision.encode(image),
+            None => Err("no mmproj is loaded".into()),
+        }
     }
 
     /// How many images were encoded and how many came from the cache (zeros without
