@@ -38,7 +38,8 @@ fn write_images(dir: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 fn pair(i: usize, image: &Path, swapped: bool) -> Pair {
-    let (a, b) = (format!("There are {} circles in the picture.", i % 5 + 1), format!("There are {} squares.", i % 4 + 2));
+    let (a, b) =
+        (format!("There are {} circles in the picture.", i % 5 + 1), format!("There are {} squares.", i % 4 + 2));
     let (a, b) = if swapped { (b, a) } else { (a, b) };
     Pair {
         id: format!("p{i}"),

@@ -30,9 +30,16 @@ fn bench_pairs(n: usize) -> Vec<Pair> {
             let (name, legs) = things[i % things.len()];
             Pair::text(
                 format!("b{i}"),
-                format!("Look at the picture of the {name} (item {i}). How many legs does it have, and what is it doing?"),
-                format!("The {name} has {legs} legs. It is standing still on the ground, facing left, in bright light."),
-                format!("The {name} has {} legs. It is standing still on the ground, facing left, in bright light.", legs + 1 + i % 3),
+                format!(
+                    "Look at the picture of the {name} (item {i}). How many legs does it have, and what is it doing?"
+                ),
+                format!(
+                    "The {name} has {legs} legs. It is standing still on the ground, facing left, in bright light."
+                ),
+                format!(
+                    "The {name} has {} legs. It is standing still on the ground, facing left, in bright light.",
+                    legs + 1 + i % 3
+                ),
             )
         })
         .collect()
@@ -157,8 +164,5 @@ fn raw_loop(model: &Model, prompts: &[Vec<LlamaToken>], counts: &[u32], threads:
         decode_time += started.elapsed();
         decode_tokens += u64::from(count);
     }
-    (
-        prefill_tokens as f64 / prefill_time.as_secs_f64(),
-        decode_tokens as f64 / decode_time.as_secs_f64(),
-    )
+    (prefill_tokens as f64 / prefill_time.as_secs_f64(), decode_tokens as f64 / decode_time.as_secs_f64())
 }

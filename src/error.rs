@@ -24,11 +24,7 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("{path}:{line}: {reason}")]
-    InvalidInput {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
+    InvalidInput { path: PathBuf, line: usize, reason: String },
     #[error("llama.cpp failed: {0}")]
     Engine(String),
     #[error("cancelled")]
@@ -47,10 +43,7 @@ fn detail_suffix(detail: &str) -> String {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// True when the error comes from what the user gave (files, arguments), not from a

@@ -19,12 +19,7 @@ fn vlmjudge() -> Command {
 /// `vlmjudge judge` on a pairs file, fast mode, quiet.
 fn judge_file(pairs: &Path, out: &Path) -> Command {
     let mut cmd = vlmjudge();
-    cmd.args(["judge", "--quiet", "--model"])
-        .arg(demo_model_path())
-        .arg("--pairs")
-        .arg(pairs)
-        .arg("--out")
-        .arg(out);
+    cmd.args(["judge", "--quiet", "--model"]).arg(demo_model_path()).arg("--pairs").arg(pairs).arg("--out").arg(out);
     cmd
 }
 

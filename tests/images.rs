@@ -56,20 +56,18 @@ fn image_pair(id: &str, image: ImageSource) -> Pair {
 fn judge_all(model: &Model, params: JudgeParams, pairs: &[Pair]) -> Vec<Verdict> {
     let mut judge = Judge::new(model, params).unwrap();
     let mut out: Vec<Option<Verdict>> = vec![None; pairs.len()];
-    judge.judge_batch(pairs, |i, v| {
-        out[i] = Some(v);
-        true
-    })
-    .unwrap();
+    judge
+        .judge_batch(pairs, |i, v| {
+            out[i] = Some(v);
+            true
+        })
+        .unwrap();
     out.into_iter().map(Option::unwrap).collect()
 }
 
 fn colour_pairs() -> Vec<Pair> {
     let (_, red, blue) = images();
-    vec![
-        image_pair("red", ImageSource::Path(red.clone())),
-        image_pair("blue", ImageSource::Path(blue.clone())),
-    ]
+    vec![image_pair("red", ImageSource::Path(red.clone())), image_pair("blue", ImageSource::Path(blue.clone()))]
 }
 
 fn assert_deterministic_and_image_conditioned(kind: FixtureKind, mode: Mode) -> Vec<Verdict> {
@@ -141,7 +139,8 @@ fn an_image_pair_gets_the_same_result_alone_and_among_others() {
     let alone = judge_all(model, params(Mode::Fast), std::slice::from_ref(&target));
     let mut crowd: Vec<Pair> = (0..7)
         .map(|i| {
-            let mut p = image_pair(&format!("c{i}"), ImageSource::Path(if i % 2 == 0 { blue.clone() } else { red.clone() }));
+            let mut p =
+                image_pair(&format!("c{i}"), ImageSource::Path(if i % 2 == 0 { blue.clone() } else { red.clone() }));
             p.question = format!("{} Look closely{}", p.question, "!".repeat(i));
             p
         })
@@ -209,10 +208,8 @@ fn bad_images_get_clear_per_pair_errors() {
     assert!(error_of(model, write(d, "bomb2.png", &png_header_only(60_000, 60_000))).contains("limit"));
     // A bad image costs only its own pair.
     let (_, red, _) = images();
-    let pairs = [
-        image_pair("bad", write(d, "bad.png", b"garbage")),
-        image_pair("good", ImageSource::Path(red.clone())),
-    ];
+    let pairs =
+        [image_pair("bad", write(d, "bad.png", b"garbage")), image_pair("good", ImageSource::Path(red.clone()))];
     let v = judge_all(model, params(Mode::Fast), &pairs);
     assert!(v[0].error.is_some() && v[1].error.is_none());
 }
@@ -238,11 +235,9 @@ fn jpeg_webp_and_gif_images_are_judged_too() {
     let model = shared(FixtureKind::TinyVlm);
     let dir = tempfile::tempdir().unwrap();
     let image = image::RgbImage::from_fn(40, 40, |x, y| image::Rgb([(x * 6) as u8, (y * 6) as u8, 90]));
-    for (name, format) in [
-        ("a.jpg", image::ImageFormat::Jpeg),
-        ("a.webp", image::ImageFormat::WebP),
-        ("a.gif", image::ImageFormat::Gif),
-    ] {
+    for (name, format) in
+        [("a.jpg", image::ImageFormat::Jpeg), ("a.webp", image::ImageFormat::WebP), ("a.gif", image::ImageFormat::Gif)]
+    {
         let path = dir.path().join(name);
         image.save_with_format(&path, format).unwrap();
         let v = &judge_all(model, params(Mode::Fast), &[image_pair(name, ImageSource::Path(path))])[0];

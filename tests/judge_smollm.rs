@@ -6,12 +6,7 @@ use common::{demo_model, sample_pairs};
 use vlmjudge::judge::{Choice, ImageSource, Judge, JudgeParams, Mode, Order, Pair, Verdict};
 
 fn params(mode: Mode) -> JudgeParams {
-    JudgeParams {
-        mode,
-        max_tokens: 24,
-        ctx_per_seq: 256,
-        ..JudgeParams::default()
-    }
+    JudgeParams { mode, max_tokens: 24, ctx_per_seq: 256, ..JudgeParams::default() }
 }
 
 fn judge_all(params: JudgeParams, pairs: &[Pair]) -> Vec<Verdict> {
@@ -99,11 +94,7 @@ fn reason_mode_gives_a_pair_the_same_result_alone_and_in_a_batch_of_16() {
 #[test]
 fn swap_combination_is_the_mean_of_both_orders_with_ba_mapped_back() {
     let pair = sample_pairs(1).remove(0);
-    let swapped = Pair {
-        response_a: pair.response_b.clone(),
-        response_b: pair.response_a.clone(),
-        ..pair.clone()
-    };
+    let swapped = Pair { response_a: pair.response_b.clone(), response_b: pair.response_a.clone(), ..pair.clone() };
     let both = &judge_all(params(Mode::Fast), std::slice::from_ref(&pair))[0];
     let no_swap = JudgeParams { swap: false, ..params(Mode::Fast) };
     let ab = &judge_all(no_swap.clone(), std::slice::from_ref(&pair))[0];
@@ -131,11 +122,7 @@ fn bad_pairs_get_their_own_error_and_the_batch_goes_on() {
     let good = sample_pairs(2);
     let mut pairs = vec![good[0].clone()];
     pairs.push(Pair { id: "empty".into(), response_b: "   ".into(), ..good[0].clone() });
-    pairs.push(Pair {
-        id: "long".into(),
-        question: "Why? ".repeat(2000),
-        ..good[0].clone()
-    });
+    pairs.push(Pair { id: "long".into(), question: "Why? ".repeat(2000), ..good[0].clone() });
     pairs.push(Pair {
         id: "missing-image".into(),
         image: Some(ImageSource::Path("/nonexistent/cat.png".into())),

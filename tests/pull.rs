@@ -15,14 +15,10 @@ const REPO: &str = "test-org/TinyVLM-GGUF";
 
 /// `len` deterministic pseudo-random bytes after a GGUF magic.
 fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut out = b"GGUF".to_vec();
     while out.len() < len {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         out.push((state >> 33) as u8);
     }
     out
@@ -40,11 +36,7 @@ fn repo_files() -> Vec<FakeFile> {
 }
 
 fn content(path: &str) -> Vec<u8> {
-    repo_files()
-        .into_iter()
-        .find(|f| f.path == path)
-        .unwrap()
-        .content
+    repo_files().into_iter().find(|f| f.path == path).unwrap().content
 }
 
 fn start_hub() -> HubServer {
@@ -65,10 +57,7 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        Setup {
-            server: start_hub(),
-            cache: tempfile::tempdir().unwrap(),
-        }
+        Setup { server: start_hub(), cache: tempfile::tempdir().unwrap() }
     }
 
     fn config(&self) -> HubConfig {
@@ -80,19 +69,13 @@ impl Setup {
     }
 
     fn pull_with(&self, config: &HubConfig, quant: &str) -> vlmjudge::Result<Pulled> {
-        let params = PullParams {
-            quant: quant.into(),
-            ..PullParams::new(REPO)
-        };
+        let params = PullParams { quant: quant.into(), ..PullParams::new(REPO) };
         pull(config, &params, &NoProgress)
     }
 
     /// Where a repo file lands.
     fn cached(&self, path: &str) -> PathBuf {
-        self.cache
-            .path()
-            .join("models/hub/test-org/TinyVLM-GGUF/main")
-            .join(path)
+        self.cache.path().join("models/hub/test-org/TinyVLM-GGUF/main").join(path)
     }
 
     fn part(&self, path: &str) -> PathBuf {
@@ -101,11 +84,7 @@ impl Setup {
 
     fn downloads_of(&self, path: &str) -> Vec<hub_server::Request> {
         let target = format!("/cdn/{path}?");
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| r.is_download() && r.target.starts_with(&target))
-            .collect()
+        self.server.requests().into_iter().filter(|r| r.is_download() && r.target.starts_with(&target)).collect()
     }
 }
 
@@ -132,16 +111,8 @@ fn pulls_the_requested_quant_and_the_preferred_mmproj() {
     let mmproj = pulled.mmproj.as_ref().expect("the repo has an mmproj");
     assert_eq!(mmproj.path, setup.cached("mmproj-TinyVLM-f16.gguf"));
     assert_eq!(read(&mmproj.path), content("mmproj-TinyVLM-f16.gguf"));
-    assert_eq!(
-        pulled.dir,
-        setup
-            .cache
-            .path()
-            .join("models/hub/test-org/TinyVLM-GGUF/main")
-    );
-    assert!(
-        !pulled.model.reused && pulled.model.downloaded == 9000 && pulled.model.resumed_from == 0
-    );
+    assert_eq!(pulled.dir, setup.cache.path().join("models/hub/test-org/TinyVLM-GGUF/main"));
+    assert!(!pulled.model.reused && pulled.model.downloaded == 9000 && pulled.model.resumed_from == 0);
     assert_eq!(pulled.model.sha256.as_ref().map(String::len), Some(64));
 
     // Only the two chosen files were fetched, nothing else landed in the cache.
@@ -154,11 +125,7 @@ fn pulls_the_requested_quant_and_the_preferred_mmproj() {
     names.sort();
     assert_eq!(names, ["TinyVLM-Q8_0.gguf", "mmproj-TinyVLM-f16.gguf"]);
     // No token configured: no Authorization header anywhere.
-    assert!(setup
-        .server
-        .requests()
-        .iter()
-        .all(|r| r.header("authorization").is_none()));
+    assert!(setup.server.requests().iter().all(|r| r.header("authorization").is_none()));
 }
 
 #[test]
@@ -166,22 +133,15 @@ fn a_second_pull_downloads_nothing() {
     let setup = Setup::new();
     let first = setup.pull(PullParams::DEFAULT_QUANT).unwrap();
     assert_eq!(first.model.path, setup.cached("TinyVLM-Q4_K_M.gguf"));
-    let downloads = setup
-        .server
-        .count(|r| r.is_download() || r.target.contains("/resolve/"));
-    assert_eq!(
-        downloads, 4,
-        "two files, each a resolve redirect and a cdn download"
-    );
+    let downloads = setup.server.count(|r| r.is_download() || r.target.contains("/resolve/"));
+    assert_eq!(downloads, 4, "two files, each a resolve redirect and a cdn download");
 
     let second = setup.pull("Q4_K_M").unwrap();
     assert_eq!(second.model.path, first.model.path);
     assert!(second.model.reused && second.model.downloaded == 0);
     assert!(second.mmproj.as_ref().unwrap().reused);
     assert_eq!(
-        setup
-            .server
-            .count(|r| r.is_download() || r.target.contains("/resolve/")),
+        setup.server.count(|r| r.is_download() || r.target.contains("/resolve/")),
         downloads,
         "nothing more was downloaded"
     );
@@ -211,20 +171,14 @@ fn a_partial_download_resumes_with_a_range_request() {
 
     let pulled = setup.pull("Q4_K_M").unwrap();
     assert_eq!(read(&pulled.model.path), full);
-    assert_eq!(
-        (pulled.model.resumed_from, pulled.model.downloaded),
-        (3000, 3000)
-    );
+    assert_eq!((pulled.model.resumed_from, pulled.model.downloaded), (3000, 3000));
     assert!(!setup.part("TinyVLM-Q4_K_M.gguf").exists());
     let downloads = setup.downloads_of("TinyVLM-Q4_K_M.gguf");
     assert_eq!(downloads.len(), 1);
     assert_eq!(downloads[0].header("range"), Some("bytes=3000-"));
     assert_eq!(downloads[0].status, 206);
     // The mmproj had no part: a plain request.
-    assert_eq!(
-        setup.downloads_of("mmproj-TinyVLM-f16.gguf")[0].header("range"),
-        None
-    );
+    assert_eq!(setup.downloads_of("mmproj-TinyVLM-f16.gguf")[0].header("range"), None);
 }
 
 #[test]
@@ -240,10 +194,7 @@ fn a_server_ignoring_range_restarts_the_download() {
     assert_eq!(pulled.model.downloaded, 6000);
     let downloads = setup.downloads_of("TinyVLM-Q4_K_M.gguf");
     assert_eq!(downloads.len(), 1);
-    assert_eq!(
-        (downloads[0].header("range"), downloads[0].status),
-        (Some("bytes=3000-"), 200)
-    );
+    assert_eq!((downloads[0].header("range"), downloads[0].status), (Some("bytes=3000-"), 200));
 }
 
 #[test]
@@ -254,12 +205,7 @@ fn a_dropped_connection_keeps_the_part_and_the_next_pull_resumes() {
     assert!(matches!(error, HubError::Interrupted { .. }), "{error:?}");
     assert!(!error.is_user_error());
     assert!(error.to_string().contains("resumes"), "{error}");
-    assert_eq!(
-        std::fs::metadata(setup.part("TinyVLM-Q4_K_M.gguf"))
-            .unwrap()
-            .len(),
-        2500
-    );
+    assert_eq!(std::fs::metadata(setup.part("TinyVLM-Q4_K_M.gguf")).unwrap().len(), 2500);
     assert!(!setup.cached("TinyVLM-Q4_K_M.gguf").exists());
 
     setup.server.configure(|o| o.cut_after = None);
@@ -267,44 +213,27 @@ fn a_dropped_connection_keeps_the_part_and_the_next_pull_resumes() {
     assert_eq!(read(&pulled.model.path), content("TinyVLM-Q4_K_M.gguf"));
     assert_eq!(pulled.model.resumed_from, 2500);
     let last = setup.downloads_of("TinyVLM-Q4_K_M.gguf").pop().unwrap();
-    assert_eq!(
-        (last.header("range"), last.status),
-        (Some("bytes=2500-"), 206)
-    );
+    assert_eq!((last.header("range"), last.status), (Some("bytes=2500-"), 206));
 }
 
 #[test]
 fn a_corrupt_download_is_rejected_and_leaves_no_file() {
     let setup = Setup::new();
     setup.server.configure(|o| {
-        let file = o
-            .files
-            .iter_mut()
-            .find(|f| f.path == "TinyVLM-Q4_K_M.gguf")
-            .unwrap();
+        let file = o.files.iter_mut().find(|f| f.path == "TinyVLM-Q4_K_M.gguf").unwrap();
         file.served[4000] ^= 0x01;
     });
     let result = setup.pull("Q4_K_M");
     let error = hub_error(result);
     let message = error.to_string();
     match &error {
-        HubError::ChecksumMismatch {
-            url,
-            expected,
-            actual,
-        } => {
-            assert!(
-                url.ends_with("/test-org/TinyVLM-GGUF/resolve/main/TinyVLM-Q4_K_M.gguf"),
-                "{url}"
-            );
+        HubError::ChecksumMismatch { url, expected, actual } => {
+            assert!(url.ends_with("/test-org/TinyVLM-GGUF/resolve/main/TinyVLM-Q4_K_M.gguf"), "{url}");
             assert_ne!(expected, actual);
         }
         other => panic!("expected a checksum mismatch, got {other:?}"),
     }
-    assert!(
-        message.contains("sha256") && message.contains("TinyVLM-Q4_K_M.gguf"),
-        "{message}"
-    );
+    assert!(message.contains("sha256") && message.contains("TinyVLM-Q4_K_M.gguf"), "{message}");
     assert!(!error.is_user_error());
     assert!(!setup.cached("TinyVLM-Q4_K_M.gguf").exists());
     assert!(!setup.part("TinyVLM-Q4_K_M.gguf").exists());
@@ -315,19 +244,14 @@ fn a_missing_quant_lists_the_available_ones() {
     let setup = Setup::new();
     let error = hub_error(setup.pull("Q5_K_M"));
     match &error {
-        HubError::NoMatchingQuant {
-            available, quant, ..
-        } => {
+        HubError::NoMatchingQuant { available, quant, .. } => {
             assert_eq!(quant, "Q5_K_M");
             assert_eq!(available, &["Q4_K_M", "Q8_0"]);
         }
         other => panic!("expected no matching quant, got {other:?}"),
     }
     let message = error.to_string();
-    assert!(
-        message.contains(REPO) && message.contains("Q5_K_M") && message.contains("Q4_K_M, Q8_0"),
-        "{message}"
-    );
+    assert!(message.contains(REPO) && message.contains("Q5_K_M") && message.contains("Q4_K_M, Q8_0"), "{message}");
     assert!(error.is_user_error());
     assert_eq!(setup.server.count(|r| r.is_download()), 0);
 }
@@ -335,42 +259,19 @@ fn a_missing_quant_lists_the_available_ones() {
 #[test]
 fn the_token_goes_to_the_hub_and_not_to_the_cdn() {
     let setup = Setup::new();
-    setup
-        .server
-        .configure(|o| o.require_token = Some("hf_test_secret".into()));
+    setup.server.configure(|o| o.require_token = Some("hf_test_secret".into()));
 
     // Without a token: 401, and the message says what to do.
     let error = hub_error(setup.pull("Q8_0"));
-    assert!(
-        matches!(
-            error,
-            HubError::Unauthorized {
-                token_sent: false,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(matches!(error, HubError::Unauthorized { token_sent: false, .. }), "{error:?}");
     assert!(error.to_string().contains("HF_TOKEN"), "{error}");
     assert!(vlmjudge::Error::from(error).is_user_error());
 
     // A wrong token: refused, and never printed.
     let wrong = setup.config().with_token("hf_wrong_token");
     let error = hub_error(setup.pull_with(&wrong, "Q8_0"));
-    assert!(
-        matches!(
-            error,
-            HubError::Unauthorized {
-                token_sent: true,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(
-        !error.to_string().contains("hf_wrong_token")
-            && !format!("{error:?}").contains("hf_wrong_token")
-    );
+    assert!(matches!(error, HubError::Unauthorized { token_sent: true, .. }), "{error:?}");
+    assert!(!error.to_string().contains("hf_wrong_token") && !format!("{error:?}").contains("hf_wrong_token"));
 
     let config = setup.config().with_token("hf_test_secret");
     let pulled = setup.pull_with(&config, "Q8_0").unwrap();
@@ -393,39 +294,20 @@ fn an_unknown_repo_is_a_clear_user_error() {
     let setup = Setup::new();
     let params = PullParams::new("test-org/NoSuchModel-GGUF");
     let error = hub_error(pull(&setup.config(), &params, &NoProgress));
-    assert!(
-        matches!(error, HubError::RepoNotFound { status: 404, .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, HubError::RepoNotFound { status: 404, .. }), "{error:?}");
     let message = error.to_string();
-    assert!(
-        message.contains("test-org/NoSuchModel-GGUF") && message.contains("not found"),
-        "{message}"
-    );
-    assert!(
-        message.contains(&setup.server.url),
-        "names the URL: {message}"
-    );
+    assert!(message.contains("test-org/NoSuchModel-GGUF") && message.contains("not found"), "{message}");
+    assert!(message.contains(&setup.server.url), "names the URL: {message}");
     assert!(vlmjudge::Error::from(error).is_user_error());
 
-    let params = PullParams {
-        revision: "nope".into(),
-        ..PullParams::new(REPO)
-    };
+    let params = PullParams { revision: "nope".into(), ..PullParams::new(REPO) };
     let error = hub_error(pull(&setup.config(), &params, &NoProgress));
-    assert!(
-        matches!(error, HubError::RevisionNotFound { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, HubError::RevisionNotFound { .. }), "{error:?}");
     assert!(error.to_string().contains("revision nope"), "{error}");
 
     // A malformed id is refused before any request.
     let before = setup.server.requests().len();
-    let error = hub_error(pull(
-        &setup.config(),
-        &PullParams::new("no-owner"),
-        &NoProgress,
-    ));
+    let error = hub_error(pull(&setup.config(), &PullParams::new("no-owner"), &NoProgress));
     assert!(matches!(error, HubError::InvalidRepo { .. }) && error.is_user_error());
     assert_eq!(setup.server.requests().len(), before);
 }
@@ -433,9 +315,7 @@ fn an_unknown_repo_is_a_clear_user_error() {
 #[test]
 fn a_text_only_repo_pulls_without_an_mmproj() {
     let setup = Setup::new();
-    setup
-        .server
-        .configure(|o| o.files.retain(|f| !f.path.contains("mmproj")));
+    setup.server.configure(|o| o.files.retain(|f| !f.path.contains("mmproj")));
     let pulled = setup.pull("Q8_0").unwrap();
     assert!(pulled.mmproj.is_none());
     assert_eq!(read(&pulled.model.path), content("TinyVLM-Q8_0.gguf"));
@@ -457,11 +337,7 @@ fn vlmjudge_pull(server: &HubServer, cache: &Path, args: &[&str]) -> std::proces
 #[test]
 fn cli_pull_prints_the_judge_command() {
     let setup = Setup::new();
-    let out = vlmjudge_pull(
-        &setup.server,
-        setup.cache.path(),
-        &[REPO, "--quant", "Q8_0"],
-    );
+    let out = vlmjudge_pull(&setup.server, setup.cache.path(), &[REPO, "--quant", "Q8_0"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -472,23 +348,13 @@ fn cli_pull_prints_the_judge_command() {
         model.display(),
         mmproj.display()
     );
-    assert!(
-        stdout.lines().any(|l| l.trim() == command),
-        "no `{command}` in:\n{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!("model   {}", model.display())),
-        "{stdout}"
-    );
+    assert!(stdout.lines().any(|l| l.trim() == command), "no `{command}` in:\n{stdout}");
+    assert!(stdout.contains(&format!("model   {}", model.display())), "{stdout}");
     assert_eq!(read(&model), content("TinyVLM-Q8_0.gguf"));
     assert!(stderr.contains("downloaded"), "{stderr}");
 
     // Again: nothing downloaded, same command.
-    let again = vlmjudge_pull(
-        &setup.server,
-        setup.cache.path(),
-        &[REPO, "--quant", "Q8_0"],
-    );
+    let again = vlmjudge_pull(&setup.server, setup.cache.path(), &[REPO, "--quant", "Q8_0"]);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains(&command));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already in the cache"));
@@ -498,24 +364,13 @@ fn cli_pull_prints_the_judge_command() {
 #[test]
 fn cli_pull_errors_exit_1_with_the_reason() {
     let setup = Setup::new();
-    let out = vlmjudge_pull(
-        &setup.server,
-        setup.cache.path(),
-        &["test-org/NoSuchModel-GGUF"],
-    );
+    let out = vlmjudge_pull(&setup.server, setup.cache.path(), &["test-org/NoSuchModel-GGUF"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("error: cannot pull test-org/NoSuchModel-GGUF"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("error: cannot pull test-org/NoSuchModel-GGUF"), "{stderr}");
     assert!(stderr.contains("not found"), "{stderr}");
 
-    let out = vlmjudge_pull(
-        &setup.server,
-        setup.cache.path(),
-        &[REPO, "--quant", "IQ2_XXS"],
-    );
+    let out = vlmjudge_pull(&setup.server, setup.cache.path(), &[REPO, "--quant", "IQ2_XXS"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("available: Q4_K_M, Q8_0"), "{stderr}");
@@ -524,14 +379,8 @@ fn cli_pull_errors_exit_1_with_the_reason() {
 #[test]
 fn cli_pull_of_a_text_only_model_says_so() {
     let setup = Setup::new();
-    setup
-        .server
-        .configure(|o| o.files.retain(|f| !f.path.contains("mmproj")));
-    let out = vlmjudge_pull(
-        &setup.server,
-        setup.cache.path(),
-        &[REPO, "--quant", "Q4_K_M", "--quiet"],
-    );
+    setup.server.configure(|o| o.files.retain(|f| !f.path.contains("mmproj")));
+    let out = vlmjudge_pull(&setup.server, setup.cache.path(), &[REPO, "--quant", "Q4_K_M", "--quiet"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("text-only"), "{stdout}");

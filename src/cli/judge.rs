@@ -94,11 +94,7 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<()> {
         },
         swap: !args.no_swap,
         max_tokens: args.max_tokens,
-        sampling: SamplingParams {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-        },
+        sampling: SamplingParams { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p },
         seed: args.seed,
         threads: args.threads.unwrap_or(0),
         parallel: args.parallel,
@@ -106,10 +102,7 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<()> {
         template,
         ..JudgeParams::default()
     };
-    let model_params = ModelParams {
-        threads: params.threads,
-        ..ModelParams::default()
-    };
+    let model_params = ModelParams { threads: params.threads, ..ModelParams::default() };
     let model = Model::load(&args.model, args.mmproj.as_deref(), &model_params).context("cannot load the judge")?;
     let mut judge = Judge::new(&model, params)?;
 

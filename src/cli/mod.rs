@@ -91,8 +91,6 @@ pub fn main() -> ExitCode {
 fn is_user_error(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.downcast_ref::<UserError>().is_some()
-            || cause
-                .downcast_ref::<vlmjudge::Error>()
-                .is_some_and(vlmjudge::Error::is_user_error)
+            || cause.downcast_ref::<vlmjudge::Error>().is_some_and(vlmjudge::Error::is_user_error)
     })
 }

@@ -12,10 +12,7 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(quiet: bool) -> Bar {
-        Bar {
-            bar: Mutex::new(None),
-            visible: !quiet && std::io::stderr().is_terminal(),
-        }
+        Bar { bar: Mutex::new(None), visible: !quiet && std::io::stderr().is_terminal() }
     }
 
     fn with(&self, f: impl FnOnce(&ProgressBar)) {
@@ -27,11 +24,7 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, what: &str, total: u64, done: u64) {
-        let target = if self.visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
+        let target = if self.visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bar = ProgressBar::with_draw_target(Some(total), target);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")

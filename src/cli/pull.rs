@@ -31,11 +31,7 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.cache_dir {
         config.cache_dir = dir;
     }
-    let params = PullParams {
-        repo: args.repo,
-        quant: args.quant,
-        revision: args.revision,
-    };
+    let params = PullParams { repo: args.repo, quant: args.quant, revision: args.revision };
     if !args.quiet {
         eprintln!(
             "pulling {} ({}, revision {}) from {}",
@@ -46,8 +42,7 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
         );
     }
     let bar = Bar::new(args.quiet);
-    let pulled =
-        pull(&config, &params, &bar).with_context(|| format!("cannot pull {}", params.repo))?;
+    let pulled = pull(&config, &params, &bar).with_context(|| format!("cannot pull {}", params.repo))?;
 
     if !args.quiet {
         for file in std::iter::once(&pulled.model).chain(&pulled.mmproj) {
@@ -57,19 +52,11 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
     println!("model   {}", pulled.model.path.display());
     match &pulled.mmproj {
         Some(mmproj) => println!("mmproj  {}", mmproj.path.display()),
-        None => println!(
-            "mmproj  none in the repo: a text-only model (image pairs will get per-pair errors)"
-        ),
+        None => println!("mmproj  none in the repo: a text-only model (image pairs will get per-pair errors)"),
     }
     println!();
     println!("judge with:");
-    println!(
-        "  {}",
-        judge_command(
-            &pulled.model.path,
-            pulled.mmproj.as_ref().map(|m| m.path.as_path())
-        )
-    );
+    println!("  {}", judge_command(&pulled.model.path, pulled.mmproj.as_ref().map(|m| m.path.as_path())));
     Ok(())
 }
 
@@ -77,11 +64,7 @@ fn how_fetched(file: &PulledFile) -> String {
     if file.reused {
         format!("already in the cache ({})", human_size(file.size))
     } else if file.resumed_from > 0 {
-        format!(
-            "downloaded {} (resumed after {})",
-            human_size(file.downloaded),
-            human_size(file.resumed_from)
-        )
+        format!("downloaded {} (resumed after {})", human_size(file.downloaded), human_size(file.resumed_from))
     } else {
         format!("downloaded {}", human_size(file.downloaded))
     }
@@ -99,25 +82,16 @@ fn human_size(bytes: u64) -> String {
 
 /// The `vlmjudge judge` command line for the pulled files, paths quoted for a POSIX shell.
 fn judge_command(model: &Path, mmproj: Option<&Path>) -> String {
-    let mut command = format!(
-        "vlmjudge judge --model {}",
-        shell_quote(&model.to_string_lossy())
-    );
+    let mut command = format!("vlmjudge judge --model {}", shell_quote(&model.to_string_lossy()));
     if let Some(mmproj) = mmproj {
-        command.push_str(&format!(
-            " --mmproj {}",
-            shell_quote(&mmproj.to_string_lossy())
-        ));
+        command.push_str(&format!(" --mmproj {}", shell_quote(&mmproj.to_string_lossy())));
     }
     command.push_str(" --pairs pairs.jsonl --out verdicts.jsonl");
     command
 }
 
 fn shell_quote(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._+-=:,@%".contains(&b));
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+-=:,@%".contains(&b));
     if plain {
         text.to_string()
     } else {

@@ -17,10 +17,7 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> anyhow::Result<()> {
     let verdicts: Vec<Verdict> = read_jsonl(&args.verdicts)?.into_iter().map(|(_, v)| v).collect();
     let labels: HashMap<String, String> = match &args.pairs {
-        Some(p) => read_pairs(p)?
-            .into_iter()
-            .filter_map(|r| r.label.map(|l| (r.id, l)))
-            .collect(),
+        Some(p) => read_pairs(p)?.into_iter().filter_map(|r| r.label.map(|l| (r.id, l))).collect(),
         None => HashMap::new(),
     };
     println!("{:<16} {:<7} {:>6} {:<10} {:<6} note", "id", "verdict", "p(A)", "consistent", "label");

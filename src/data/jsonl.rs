@@ -11,11 +11,7 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>> {
     let mut records = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let number = i + 1;
-        let invalid = |reason: String| Error::InvalidInput {
-            path: path.to_path_buf(),
-            line: number,
-            reason,
-        };
+        let invalid = |reason: String| Error::InvalidInput { path: path.to_path_buf(), line: number, reason };
         let text = std::str::from_utf8(line).map_err(|e| invalid(format!("invalid UTF-8 ({e})")))?;
         if text.trim().is_empty() {
             continue;

@@ -58,12 +58,7 @@ impl VerdictLog {
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        Ok(VerdictLog {
-            path: path.into(),
-            file,
-            done,
-            repaired,
-        })
+        Ok(VerdictLog { path: path.into(), file, done, repaired })
     }
 
     /// Ids already in the file.
@@ -79,10 +74,7 @@ impl VerdictLog {
     pub fn append(&mut self, verdict: &Verdict) -> Result<()> {
         let mut line = serde_json::to_vec(verdict).map_err(|e| Error::Engine(e.to_string()))?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.flush())
-            .map_err(|e| Error::io(&self.path, e))?;
+        self.file.write_all(&line).and_then(|()| self.file.flush()).map_err(|e| Error::io(&self.path, e))?;
         self.done.insert(verdict.id.clone());
         Ok(())
     }

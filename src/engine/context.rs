@@ -139,11 +139,8 @@ impl<'m> Context<'m> {
     /// Decodes an image chunk's embeddings on `seq` from position `pos` (in calls of at
     /// most n_batch tokens); returns the position after it.
     pub(crate) fn decode_image(&mut self, chunk: &ImageChunk, pos: i32, seq: i32) -> Result<i32> {
-        let vision = self
-            .model
-            .vision
-            .as_ref()
-            .ok_or_else(|| Error::Engine("an image chunk without a loaded mmproj".into()))?;
+        let vision =
+            self.model.vision.as_ref().ok_or_else(|| Error::Engine("an image chunk without a loaded mmproj".into()))?;
         vision.decode_chunk(self.ptr.as_ptr(), chunk, pos, seq, self.n_batch as i32)
     }
 

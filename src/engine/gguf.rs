@@ -27,10 +27,7 @@ pub struct GgufSummary {
 
 /// Checks that `path` is a complete, parseable GGUF file.
 pub fn check_gguf(path: &Path) -> Result<GgufSummary> {
-    let invalid = |reason: String| Error::InvalidGguf {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let invalid = |reason: String| Error::InvalidGguf { path: path.to_path_buf(), reason };
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(invalid("not a regular file".into()));
@@ -53,13 +50,10 @@ pub fn check_gguf(path: &Path) -> Result<GgufSummary> {
         return Err(invalid(format!("unsupported GGUF version {version} (llama.cpp reads 2 and 3)")));
     }
 
-    let cpath = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| invalid("path contains a NUL byte".into()))?;
+    let cpath =
+        CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| invalid("path contains a NUL byte".into()))?;
     let capture = Capture::start();
-    let params = llama_cpp_sys_2::gguf_init_params {
-        no_alloc: true,
-        ctx: std::ptr::null_mut(),
-    };
+    let params = llama_cpp_sys_2::gguf_init_params { no_alloc: true, ctx: std::ptr::null_mut() };
     // SAFETY: cpath is a valid C string; with no_alloc and a null ctx gguf only reads metadata.
     let ctx = unsafe { llama_cpp_sys_2::gguf_init_from_file(cpath.as_ptr(), params) };
     if ctx.is_null() {
@@ -74,9 +68,7 @@ pub fn check_gguf(path: &Path) -> Result<GgufSummary> {
     let summary = unsafe { summarize(guard.0, version) };
     let needed = unsafe { data_end(guard.0) };
     if needed > file_len {
-        return Err(invalid(format!(
-            "truncated: its tensors need {needed} bytes but the file has {file_len}"
-        )));
+        return Err(invalid(format!("truncated: its tensors need {needed} bytes but the file has {file_len}")));
     }
     Ok(summary)
 }

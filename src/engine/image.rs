@@ -19,11 +19,7 @@ pub struct ImageLimits {
 
 impl Default for ImageLimits {
     fn default() -> Self {
-        ImageLimits {
-            max_side: 16_384,
-            max_pixels: 50_000_000,
-            max_file_bytes: 100 << 20,
-        }
+        ImageLimits { max_side: 16_384, max_pixels: 50_000_000, max_file_bytes: 100 << 20 }
     }
 }
 
@@ -56,11 +52,7 @@ pub fn decode_image(bytes: &[u8], name: Option<&Path>, limits: &ImageLimits) -> 
         return Err("the image is empty (0 bytes)".into());
     }
     if bytes.len() as u64 > limits.max_file_bytes {
-        return Err(format!(
-            "the image file is {} bytes, over the limit of {}",
-            bytes.len(),
-            limits.max_file_bytes
-        ));
+        return Err(format!("the image file is {} bytes, over the limit of {}", bytes.len(), limits.max_file_bytes));
     }
     let format = image::guess_format(bytes)
         .ok()
@@ -114,12 +106,6 @@ pub fn decode_image(bytes: &[u8], name: Option<&Path>, limits: &ImageLimits) -> 
     decode_limits.max_image_height = Some(limits.max_side);
     // RGBA8 output plus the decoder's own buffers.
     decode_limits.max_alloc = Some(limits.max_pixels * 4 * 2);
-    let image = reader(decode_limits)
-        .decode()
-        .map_err(|e| format!("cannot decode the {what} image: {e}"))?;
-    Ok(RgbImage {
-        width,
-        height,
-        pixels: image.into_rgb8().into_raw(),
-    })
+    let image = reader(decode_limits).decode().map_err(|e| format!("cannot decode the {what} image: {e}"))?;
+    Ok(RgbImage { width, height, pixels: image.into_rgb8().into_raw() })
 }

@@ -110,11 +110,7 @@ impl Capture {
         CAPTURED.with(|c| {
             let lines = c.borrow();
             let lines = lines.as_deref().unwrap_or_default();
-            let errors: Vec<&str> = lines
-                .iter()
-                .map(String::as_str)
-                .filter(|l| !l.is_empty())
-                .collect();
+            let errors: Vec<&str> = lines.iter().map(String::as_str).filter(|l| !l.is_empty()).collect();
             // The last few lines carry the cause; earlier ones are usually context.
             let start = errors.len().saturating_sub(3);
             errors[start..].join("; ")

@@ -15,10 +15,10 @@ use std::sync::OnceLock;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 
-pub use gguf::{check_gguf, GgufSummary};
-pub use logs::{set_log_sink, LogLevel, LogSink};
 pub(crate) use context::{Context, ContextParams};
+pub use gguf::{check_gguf, GgufSummary};
 pub use image::{decode_image, ImageLimits, RgbImage};
+pub use logs::{set_log_sink, LogLevel, LogSink};
 pub use model::{Model, ModelInfo, ModelParams};
 pub(crate) use vision::ImagePart;
 pub use vision::{EncodedImage, ImageStats};
@@ -53,8 +53,5 @@ pub fn system_info() -> String {
     if ptr.is_null() {
         return String::new();
     }
-    unsafe { std::ffi::CStr::from_ptr(ptr) }
-        .to_string_lossy()
-        .trim()
-        .to_string()
+    unsafe { std::ffi::CStr::from_ptr(ptr) }.to_string_lossy().trim().to_string()
 }

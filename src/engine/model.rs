@@ -33,13 +33,7 @@ pub struct ModelParams {
 
 impl Default for ModelParams {
     fn default() -> Self {
-        ModelParams {
-            gpu_layers: 0,
-            threads: 0,
-            use_mmap: true,
-            batch_invariant: true,
-            image_cache_entries: 64,
-        }
+        ModelParams { gpu_layers: 0, threads: 0, use_mmap: true, batch_invariant: true, image_cache_entries: 64 }
     }
 }
 
@@ -78,11 +72,7 @@ impl Model {
     /// Loads `model_path` and, if given, `mmproj_path`. Both files are validated first,
     /// so a missing, truncated, corrupt or non-GGUF file gets a precise error, and an
     /// mmproj that does not fit the model is rejected with llama.cpp's reason.
-    pub fn load(
-        model_path: impl AsRef<Path>,
-        mmproj_path: Option<&Path>,
-        params: &ModelParams,
-    ) -> Result<Model> {
+    pub fn load(model_path: impl AsRef<Path>, mmproj_path: Option<&Path>, params: &ModelParams) -> Result<Model> {
         let model_path = model_path.as_ref();
         let backend = backend()?;
         let summary = check_gguf(model_path)?;
@@ -98,11 +88,8 @@ impl Model {
                 reason: "it is a multimodal projector (mmproj); pass it as the mmproj, not the model".into(),
             });
         }
-        let mut llama_params = Box::pin(
-            LlamaModelParams::default()
-                .with_n_gpu_layers(params.gpu_layers)
-                .with_use_mmap(params.use_mmap),
-        );
+        let mut llama_params =
+            Box::pin(LlamaModelParams::default().with_n_gpu_layers(params.gpu_layers).with_use_mmap(params.use_mmap));
         if params.batch_invariant {
             // Every tensor (the pattern matches any name) in the plain CPU buffer type:
             // no AMX or repacked layouts, whose kernels depend on the batch shape.
@@ -120,13 +107,7 @@ impl Model {
         };
         let threads = if params.threads == 0 { default_threads() } else { params.threads };
         let vision = match mmproj_path {
-            Some(path) => Some(Vision::load(
-                path,
-                &llama,
-                threads,
-                params.gpu_layers > 0,
-                params.image_cache_entries,
-            )?),
+            Some(path) => Some(Vision::load(path, &llama, threads, params.gpu_layers > 0, params.image_cache_entries)?),
             None => None,
         };
         let info = ModelInfo {
@@ -179,7 +160,10 @@ impl Model {
     /// Reads, decodes and encodes an image (or takes it from the cache), e.g. to warm
     /// the cache before a batch. `Err` is a message about the image (the same a pair
     /// with it would carry), or says that no mmproj is loaded.
-    pub fn encode_image(&self, image: &crate::judge::ImageSource) -> std::result::Result<std::sync::Arc<EncodedImage>, String> {
+    pub fn encode_image(
+        &self,
+        image: &crate::judge::ImageSource,
+    ) -> std::result::Result<std::sync::Arc<EncodedImage>, String> {
         match &self.vision {
             Some(vision) => vision.encode(image),
             None => Err("no mmproj is loaded".into()),

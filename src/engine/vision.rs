@@ -196,8 +196,9 @@ impl Vision {
             sys::mtmd_bitmap_free(p)
         })
         .ok_or("mtmd could not take the image")?;
-        let chunks = Owned::new(unsafe { sys::mtmd_input_chunks_init() }, |p| unsafe { sys::mtmd_input_chunks_free(p) })
-            .ok_or("mtmd could not allocate chunks")?;
+        let chunks =
+            Owned::new(unsafe { sys::mtmd_input_chunks_init() }, |p| unsafe { sys::mtmd_input_chunks_free(p) })
+                .ok_or("mtmd could not allocate chunks")?;
         // SAFETY: returns a static string.
         let marker = unsafe { std::ffi::CStr::from_ptr(sys::mtmd_default_marker()) };
         let text = sys::mtmd_input_text {

@@ -49,11 +49,7 @@ impl GgufFile {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let mut r = Reader {
-            inner: BufReader::with_capacity(1 << 20, file),
-            limit: file_len,
-            path,
-        };
+        let mut r = Reader { inner: BufReader::with_capacity(1 << 20, file), limit: file_len, path };
         let magic = r.bytes(4)?;
         if magic != b"GGUF" {
             return Err(r.invalid("it does not start with the GGUF magic bytes"));
@@ -92,13 +88,7 @@ impl GgufFile {
             .max(1);
         let header_end = r.inner.stream_position().map_err(|e| Error::io(path, e))?;
         let data_offset = header_end.div_ceil(alignment) * alignment;
-        let gguf = GgufFile {
-            path: path.to_path_buf(),
-            version,
-            metadata,
-            tensors,
-            data_offset,
-        };
+        let gguf = GgufFile { path: path.to_path_buf(), version, metadata, tensors, data_offset };
         for t in &gguf.tensors {
             if let Some(n) = t.n_bytes() {
                 if data_offset + t.offset + n > file_len {
@@ -135,8 +125,7 @@ impl GgufFile {
             reason: format!("tensor {} has type {}, whose layout is not known here", info.name, info.ggml_type.name()),
         })?;
         let mut file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        file.seek(SeekFrom::Start(self.data_offset + info.offset))
-            .map_err(|e| Error::io(&self.path, e))?;
+        file.seek(SeekFrom::Start(self.data_offset + info.offset)).map_err(|e| Error::io(&self.path, e))?;
         let mut data = vec![0u8; n as usize];
         file.read_exact(&mut data).map_err(|e| Error::io(&self.path, e))?;
         Ok(data)
@@ -152,10 +141,7 @@ struct Reader<'p> {
 
 impl Reader<'_> {
     fn invalid(&self, reason: &str) -> Error {
-        Error::InvalidGguf {
-            path: self.path.into(),
-            reason: reason.into(),
-        }
+        Error::InvalidGguf { path: self.path.into(), reason: reason.into() }
     }
 
     fn bytes(&mut self, n: usize) -> Result<Vec<u8>> {

@@ -49,12 +49,7 @@ impl GgufWriter {
         if expected != data.len() as u64 {
             return Err(bad(format!("{} bytes given, {expected} expected", data.len())));
         }
-        let info = TensorInfo {
-            name: name.to_string(),
-            dims: dims.to_vec(),
-            ggml_type,
-            offset: 0,
-        };
+        let info = TensorInfo { name: name.to_string(), dims: dims.to_vec(), ggml_type, offset: 0 };
         self.tensors.push((info, data));
         Ok(())
     }
@@ -72,11 +67,7 @@ impl GgufWriter {
     }
 
     fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        let alignment = self
-            .get("general.alignment")
-            .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_ALIGNMENT)
-            .max(1);
+        let alignment = self.get("general.alignment").and_then(Value::as_u64).unwrap_or(DEFAULT_ALIGNMENT).max(1);
         let mut header = Vec::new();
         header.extend_from_slice(b"GGUF");
         header.extend(3u32.to_le_bytes());

@@ -20,11 +20,7 @@ impl HubConfig {
 
     /// A config without a token.
     pub fn new(endpoint: impl Into<String>, cache_dir: impl Into<PathBuf>) -> HubConfig {
-        HubConfig {
-            endpoint: endpoint.into(),
-            token: None,
-            cache_dir: cache_dir.into(),
-        }
+        HubConfig { endpoint: endpoint.into(), token: None, cache_dir: cache_dir.into() }
     }
 
     /// From the environment: `HF_ENDPOINT` (default `https://huggingface.co`), `HF_TOKEN`
@@ -33,23 +29,16 @@ impl HubConfig {
     /// `~/.cache/vlmjudge`). Empty variables count as unset.
     pub fn from_env() -> HubConfig {
         let home = env_path("HOME").unwrap_or_default();
-        let endpoint =
-            env_string("HF_ENDPOINT").unwrap_or_else(|| Self::DEFAULT_ENDPOINT.to_string());
+        let endpoint = env_string("HF_ENDPOINT").unwrap_or_else(|| Self::DEFAULT_ENDPOINT.to_string());
         let cache_dir = crate::cache_dir();
         let token = env_string("HF_TOKEN").or_else(|| {
             let path = env_path("HF_TOKEN_PATH").unwrap_or_else(|| {
-                env_path("HF_HOME")
-                    .unwrap_or_else(|| home.join(".cache/huggingface"))
-                    .join("token")
+                env_path("HF_HOME").unwrap_or_else(|| home.join(".cache/huggingface")).join("token")
             });
             let token = std::fs::read_to_string(path).ok()?;
             Some(token.trim().to_string()).filter(|t| !t.is_empty())
         });
-        HubConfig {
-            endpoint,
-            token,
-            cache_dir,
-        }
+        HubConfig { endpoint, token, cache_dir }
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> HubConfig {
@@ -64,12 +53,7 @@ impl HubConfig {
 
     /// `{cache_dir}/models/hub/{owner}/{name}/{revision}`.
     pub fn repo_dir(&self, repo: &RepoId, revision: &str) -> PathBuf {
-        self.cache_dir
-            .join("models")
-            .join("hub")
-            .join(&repo.owner)
-            .join(&repo.name)
-            .join(revision_dir(revision))
+        self.cache_dir.join("models").join("hub").join(&repo.owner).join(&repo.name).join(revision_dir(revision))
     }
 }
 
@@ -89,9 +73,7 @@ fn env_string(name: &str) -> Option<String> {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 /// `path` with `suffix` appended to its file name (`x.gguf` becomes `x.gguf.part`).
@@ -110,23 +92,14 @@ mod tests {
         let config = HubConfig::new("https://hf.example/", "/c");
         assert_eq!(config.base(), "https://hf.example");
         let repo = RepoId::parse("o/n").unwrap();
-        assert_eq!(
-            config.repo_dir(&repo, "main"),
-            Path::new("/c/models/hub/o/n/main")
-        );
-        assert_eq!(
-            with_suffix(Path::new("/c/x.gguf"), ".part"),
-            Path::new("/c/x.gguf.part")
-        );
+        assert_eq!(config.repo_dir(&repo, "main"), Path::new("/c/models/hub/o/n/main"));
+        assert_eq!(with_suffix(Path::new("/c/x.gguf"), ".part"), Path::new("/c/x.gguf.part"));
     }
 
     #[test]
     fn debug_hides_the_token() {
         let config = HubConfig::new("https://hf.example", "/c").with_token("hf_secret");
         let shown = format!("{config:?}");
-        assert!(
-            !shown.contains("hf_secret") && shown.contains("redacted"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hf_secret") && shown.contains("redacted"), "{shown}");
     }
 }

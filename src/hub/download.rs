@@ -33,11 +33,7 @@ pub(crate) struct Fetched {
 
 /// The download URL of a repo file.
 pub(crate) fn resolve_url(base: &str, repo: &RepoId, revision: &str, path: &str) -> String {
-    format!(
-        "{base}/{repo}/resolve/{}/{}",
-        revision_segment(revision),
-        encode_path(path)
-    )
+    format!("{base}/{repo}/resolve/{}/{}", revision_segment(revision), encode_path(path))
 }
 
 /// Makes `dest` hold `file` of `repo` at `revision`.
@@ -51,10 +47,7 @@ pub(crate) fn fetch(
 ) -> Result<Fetched, HubError> {
     let label = file.file_name();
     if dest.is_file() && matches_listing(dest, file, label, progress)? {
-        return Ok(Fetched {
-            reused: true,
-            ..Fetched::default()
-        });
+        return Ok(Fetched { reused: true, ..Fetched::default() });
     }
     if let Some(dir) = dest.parent() {
         fs::create_dir_all(dir).map_err(|e| HubError::io(dir, e))?;
@@ -74,13 +67,7 @@ pub(crate) fn fetch(
     }
     let mut hasher = Sha256::new();
     if have > 0 {
-        hash_into(
-            &part,
-            &mut hasher,
-            &format!("checking {label}.part"),
-            have,
-            progress,
-        )?;
+        hash_into(&part, &mut hasher, &format!("checking {label}.part"), have, progress)?;
     }
     let resumed_from = have;
 
@@ -94,11 +81,8 @@ pub(crate) fn fetch(
                 reason: "the server keeps refusing the byte range it was asked for".into(),
             });
         }
-        let headers: Vec<(&str, String)> = if have > 0 {
-            vec![("Range", format!("bytes={have}-"))]
-        } else {
-            Vec::new()
-        };
+        let headers: Vec<(&str, String)> =
+            if have > 0 { vec![("Range", format!("bytes={have}-"))] } else { Vec::new() };
         let (final_url, response) = client.get(&url, &headers)?;
         let status = response.status().as_u16();
         if status == 416 && have > 0 {
@@ -108,13 +92,7 @@ pub(crate) fn fetch(
             hasher = Sha256::new();
             continue;
         }
-        let response = client.check(
-            response,
-            &final_url,
-            &repo.to_string(),
-            revision,
-            Target::File,
-        )?;
+        let response = client.check(response, &final_url, &repo.to_string(), revision, Target::File)?;
         let append = match status {
             206 if have > 0 => {
                 check_content_range(&response, have, &url)?;
@@ -133,27 +111,11 @@ pub(crate) fn fetch(
                 false
             }
         };
-        let got = receive(
-            response,
-            &part,
-            append,
-            have,
-            file.size,
-            &mut hasher,
-            label,
-            &url,
-            progress,
-        )?;
+        let got = receive(response, &part, append, have, file.size, &mut hasher, label, &url, progress)?;
         downloaded += got - have;
         have = got;
         if have < file.size {
-            return Err(HubError::Interrupted {
-                url,
-                partial: part,
-                got: have,
-                expected: file.size,
-                source: None,
-            });
+            return Err(HubError::Interrupted { url, partial: part, got: have, expected: file.size, source: None });
         }
     }
 
@@ -161,19 +123,11 @@ pub(crate) fn fetch(
         let actual = hex(&hasher.finalize());
         if &actual != expected {
             remove(&part)?;
-            return Err(HubError::ChecksumMismatch {
-                url,
-                expected: expected.clone(),
-                actual,
-            });
+            return Err(HubError::ChecksumMismatch { url, expected: expected.clone(), actual });
         }
     }
     fs::rename(&part, dest).map_err(|e| HubError::io(dest, e))?;
-    Ok(Fetched {
-        reused: false,
-        downloaded,
-        resumed_from,
-    })
+    Ok(Fetched { reused: false, downloaded, resumed_from })
 }
 
 /// Streams the body into `part` (appended to, or truncated first), hashing as it goes.
@@ -220,11 +174,7 @@ fn receive(
             drop(out);
             progress.finish();
             remove(part)?;
-            return Err(HubError::SizeMismatch {
-                url: url.to_string(),
-                expected,
-                actual: got + n as u64,
-            });
+            return Err(HubError::SizeMismatch { url: url.to_string(), expected, actual: got + n as u64 });
         }
         if let Err(e) = out.write_all(&buffer[..n]) {
             break Err(HubError::io(part, e));
@@ -255,12 +205,7 @@ fn check_content_range(response: &Response<Body>, have: u64, url: &str) -> Resul
 }
 
 /// True when the file at `path` is `file` as listed: its sha256 when known, else its size.
-fn matches_listing(
-    path: &Path,
-    file: &RepoFile,
-    label: &str,
-    progress: &dyn Progress,
-) -> Result<bool, HubError> {
+fn matches_listing(path: &Path, file: &RepoFile, label: &str, progress: &dyn Progress) -> Result<bool, HubError> {
     let size = fs::metadata(path).map_err(|e| HubError::io(path, e))?.len();
     if size != file.size {
         return Ok(false);
@@ -269,23 +214,11 @@ fn matches_listing(
         return Ok(true);
     };
     let mut hasher = Sha256::new();
-    hash_into(
-        path,
-        &mut hasher,
-        &format!("checking {label}"),
-        size,
-        progress,
-    )?;
+    hash_into(path, &mut hasher, &format!("checking {label}"), size, progress)?;
     Ok(&hex(&hasher.finalize()) == expected)
 }
 
-fn hash_into(
-    path: &Path,
-    hasher: &mut Sha256,
-    what: &str,
-    size: u64,
-    progress: &dyn Progress,
-) -> Result<(), HubError> {
+fn hash_into(path: &Path, hasher: &mut Sha256, what: &str, size: u64, progress: &dyn Progress) -> Result<(), HubError> {
     let io = |e| HubError::io(path, e);
     let mut file = File::open(path).map_err(io)?;
     let mut buffer = vec![0; BUFFER];

@@ -5,45 +5,20 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HubError {
-    #[error(
-        "invalid repo id {repo:?}: expected OWNER/NAME, e.g. ggml-org/SmolVLM-256M-Instruct-GGUF"
-    )]
+    #[error("invalid repo id {repo:?}: expected OWNER/NAME, e.g. ggml-org/SmolVLM-256M-Instruct-GGUF")]
     InvalidRepo { repo: String },
     #[error("invalid revision {revision:?}")]
     InvalidRevision { revision: String },
     #[error("repository {repo} not found: {url} answered {status}{}; check the name, and set HF_TOKEN if the repo is private or gated", detail_suffix(.detail))]
-    RepoNotFound {
-        repo: String,
-        url: String,
-        status: u16,
-        detail: String,
-    },
+    RepoNotFound { repo: String, url: String, status: u16, detail: String },
     #[error("revision {revision} not found in {repo}: {url} answered 404{}", detail_suffix(.detail))]
-    RevisionNotFound {
-        repo: String,
-        revision: String,
-        url: String,
-        detail: String,
-    },
+    RevisionNotFound { repo: String, revision: String, url: String, detail: String },
     #[error("{url} answered 401 Unauthorized{}; {}", detail_suffix(.detail), unauthorized_hint(*.token_sent, .repo))]
-    Unauthorized {
-        repo: String,
-        url: String,
-        token_sent: bool,
-        detail: String,
-    },
+    Unauthorized { repo: String, url: String, token_sent: bool, detail: String },
     #[error("{url} answered 403 Forbidden{}; if {repo} is gated, accept its terms on the model page and set HF_TOKEN to a token of that account", detail_suffix(.detail))]
-    Forbidden {
-        repo: String,
-        url: String,
-        detail: String,
-    },
+    Forbidden { repo: String, url: String, detail: String },
     #[error("{url} answered HTTP {status}{}", detail_suffix(.detail))]
-    HttpStatus {
-        url: String,
-        status: u16,
-        detail: String,
-    },
+    HttpStatus { url: String, status: u16, detail: String },
     #[error("request to {url} failed")]
     Http {
         url: String,
@@ -55,31 +30,15 @@ pub enum HubError {
     #[error("{repo} has no .gguf files at revision {revision}")]
     NoGguf { repo: String, revision: String },
     #[error("{repo} has no GGUF model file for quant {quant}; available: {}", list_or_none(.available))]
-    NoMatchingQuant {
-        repo: String,
-        quant: String,
-        available: Vec<String>,
-    },
+    NoMatchingQuant { repo: String, quant: String, available: Vec<String> },
     #[error("several model files in {repo} match quant {quant} ({}); give one file name as the quant instead", .files.join(", "))]
-    AmbiguousQuant {
-        repo: String,
-        quant: String,
-        files: Vec<String>,
-    },
+    AmbiguousQuant { repo: String, quant: String, files: Vec<String> },
     #[error("{repo}: {file} is split into parts; split models are not supported yet (merge them with llama-gguf-split --merge, or pick another quant)")]
     SplitModel { repo: String, file: String },
     #[error("{url}: the download has sha256 {actual}, expected {expected}; the partial file was deleted, pull again to retry")]
-    ChecksumMismatch {
-        url: String,
-        expected: String,
-        actual: String,
-    },
+    ChecksumMismatch { url: String, expected: String, actual: String },
     #[error("{url}: the download has {actual} bytes, expected {expected}; the partial file was deleted, pull again to retry")]
-    SizeMismatch {
-        url: String,
-        expected: u64,
-        actual: u64,
-    },
+    SizeMismatch { url: String, expected: u64, actual: u64 },
     #[error("download of {url} stopped after {got} of {expected} bytes; {} is kept and the next pull resumes it", .partial.display())]
     Interrupted {
         url: String,
@@ -99,10 +58,7 @@ pub enum HubError {
 
 impl HubError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        HubError::Io {
-            path: path.into(),
-            source,
-        }
+        HubError::Io { path: path.into(), source }
     }
 
     /// True when the user can fix it (repo name, quant, token, cache directory); false

@@ -131,11 +131,5 @@ pub fn pull(config: &HubConfig, params: &PullParams, progress: &dyn Progress) ->
     };
     let model = fetch(chosen.model)?;
     let mmproj = chosen.mmproj.map(fetch).transpose()?;
-    Ok(Pulled {
-        repo,
-        revision: revision.to_string(),
-        dir,
-        model,
-        mmproj,
-    })
+    Ok(Pulled { repo, revision: revision.to_string(), dir, model, mmproj })
 }

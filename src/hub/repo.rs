@@ -16,26 +16,19 @@ pub struct RepoId {
 impl RepoId {
     /// Parses `OWNER/NAME`; both parts are letters, digits, `-`, `_` and `.` (as on the Hub).
     pub fn parse(text: &str) -> Result<RepoId, HubError> {
-        let invalid = || HubError::InvalidRepo {
-            repo: text.to_string(),
-        };
+        let invalid = || HubError::InvalidRepo { repo: text.to_string() };
         let (owner, name) = text.split_once('/').ok_or_else(invalid)?;
         let valid = |part: &str| {
             !part.is_empty()
                 && part != "."
                 && part != ".."
                 && part.len() <= 96
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         };
         if !valid(owner) || !valid(name) {
             return Err(invalid());
         }
-        Ok(RepoId {
-            owner: owner.to_string(),
-            name: name.to_string(),
-        })
+        Ok(RepoId { owner: owner.to_string(), name: name.to_string() })
     }
 }
 
@@ -51,13 +44,9 @@ pub(crate) fn check_revision(revision: &str) -> Result<(), HubError> {
     let bad = revision.is_empty()
         || revision.chars().any(char::is_control)
         || revision.contains('\\')
-        || revision
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..");
+        || revision.split('/').any(|part| part.is_empty() || part == "." || part == "..");
     if bad {
-        return Err(HubError::InvalidRevision {
-            revision: revision.to_string(),
-        });
+        return Err(HubError::InvalidRevision { revision: revision.to_string() });
     }
     Ok(())
 }
@@ -77,12 +66,7 @@ pub(crate) fn revision_dir(revision: &str) -> String {
 pub(crate) fn local_path(dir: &Path, repo_path: &str) -> Option<PathBuf> {
     let mut path = dir.to_path_buf();
     for part in repo_path.split('/') {
-        if part.is_empty()
-            || part == "."
-            || part == ".."
-            || part.contains('\\')
-            || part.contains(':')
-        {
+        if part.is_empty() || part == "." || part == ".." || part.contains('\\') || part.contains(':') {
             return None;
         }
         path.push(part);
@@ -97,18 +81,10 @@ mod tests {
     #[test]
     fn repo_ids() {
         let id = RepoId::parse("ggml-org/SmolVLM-256M-Instruct-GGUF").unwrap();
-        assert_eq!(
-            (id.owner.as_str(), id.name.as_str()),
-            ("ggml-org", "SmolVLM-256M-Instruct-GGUF")
-        );
+        assert_eq!((id.owner.as_str(), id.name.as_str()), ("ggml-org", "SmolVLM-256M-Instruct-GGUF"));
         assert_eq!(id.to_string(), "ggml-org/SmolVLM-256M-Instruct-GGUF");
-        for bad in [
-            "", "gpt2", "a/b/c", "/b", "a/", "../b", "a/..", "a b/c", "a/b?x",
-        ] {
-            assert!(
-                matches!(RepoId::parse(bad), Err(HubError::InvalidRepo { .. })),
-                "{bad}"
-            );
+        for bad in ["", "gpt2", "a/b/c", "/b", "a/", "../b", "a/..", "a b/c", "a/b?x"] {
+            assert!(matches!(RepoId::parse(bad), Err(HubError::InvalidRepo { .. })), "{bad}");
         }
     }
 
@@ -126,14 +102,8 @@ mod tests {
     #[test]
     fn local_paths_stay_inside() {
         let dir = Path::new("/cache/x");
-        assert_eq!(
-            local_path(dir, "a.gguf").unwrap(),
-            Path::new("/cache/x/a.gguf")
-        );
-        assert_eq!(
-            local_path(dir, "q/a.gguf").unwrap(),
-            Path::new("/cache/x/q/a.gguf")
-        );
+        assert_eq!(local_path(dir, "a.gguf").unwrap(), Path::new("/cache/x/a.gguf"));
+        assert_eq!(local_path(dir, "q/a.gguf").unwrap(), Path::new("/cache/x/q/a.gguf"));
         for bad in ["", "/a.gguf", "../a.gguf", "q/../../a", "a\\..\\b", "C:a"] {
             assert!(local_path(dir, bad).is_none(), "{bad}");
         }

@@ -24,14 +24,10 @@ pub(crate) fn choose<'a>(
 ) -> Result<Selection<'a>, HubError> {
     let ggufs: Vec<&RepoFile> = files.iter().filter(|f| is_gguf(f.file_name())).collect();
     if ggufs.is_empty() {
-        return Err(HubError::NoGguf {
-            repo: repo.to_string(),
-            revision: revision.to_string(),
-        });
+        return Err(HubError::NoGguf { repo: repo.to_string(), revision: revision.to_string() });
     }
-    let (mmprojs, models): (Vec<&RepoFile>, Vec<&RepoFile>) = ggufs
-        .into_iter()
-        .partition(|f| f.file_name().to_ascii_lowercase().contains("mmproj"));
+    let (mmprojs, models): (Vec<&RepoFile>, Vec<&RepoFile>) =
+        ggufs.into_iter().partition(|f| f.file_name().to_ascii_lowercase().contains("mmproj"));
 
     let by_name = is_gguf(quant);
     let matches: Vec<&RepoFile> = models
@@ -46,28 +42,18 @@ pub(crate) fn choose<'a>(
         })
         .collect();
     if matches.is_empty() {
-        let mut available: Vec<String> = models
-            .iter()
-            .map(|f| quant_tag(base_stem(f.file_name())).to_string())
-            .collect();
+        let mut available: Vec<String> =
+            models.iter().map(|f| quant_tag(base_stem(f.file_name())).to_string()).collect();
         available.sort_by_key(|q| q.to_ascii_lowercase());
         available.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-        return Err(HubError::NoMatchingQuant {
-            repo: repo.to_string(),
-            quant: quant.to_string(),
-            available,
-        });
+        return Err(HubError::NoMatchingQuant { repo: repo.to_string(), quant: quant.to_string(), available });
     }
     // Parts of one split model count as one match.
     let mut distinct: Vec<String> = matches.iter().map(|f| model_name(f)).collect();
     distinct.sort();
     distinct.dedup();
     if distinct.len() > 1 {
-        return Err(HubError::AmbiguousQuant {
-            repo: repo.to_string(),
-            quant: quant.to_string(),
-            files: distinct,
-        });
+        return Err(HubError::AmbiguousQuant { repo: repo.to_string(), quant: quant.to_string(), files: distinct });
     }
     let model = single(repo, &matches)?;
 
@@ -83,11 +69,7 @@ pub(crate) fn choose<'a>(
             (rank, f.size, f.path.clone())
         })
         .map(|best| {
-            let parts: Vec<&RepoFile> = mmprojs
-                .iter()
-                .copied()
-                .filter(|f| model_name(f) == model_name(best))
-                .collect();
+            let parts: Vec<&RepoFile> = mmprojs.iter().copied().filter(|f| model_name(f) == model_name(best)).collect();
             single(repo, &parts)
         })
         .transpose()?;
@@ -101,10 +83,7 @@ fn single<'a>(repo: &str, files: &[&'a RepoFile]) -> Result<&'a RepoFile, HubErr
         _ => {
             let mut parts: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
             parts.sort();
-            Err(HubError::SplitModel {
-                repo: repo.to_string(),
-                file: parts[0].to_string(),
-            })
+            Err(HubError::SplitModel { repo: repo.to_string(), file: parts[0].to_string() })
         }
     }
 }
@@ -170,11 +149,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, size: u64) -> RepoFile {
-        RepoFile {
-            path: path.into(),
-            size,
-            sha256: None,
-        }
+        RepoFile { path: path.into(), size, sha256: None }
     }
 
     fn smolvlm() -> Vec<RepoFile> {
@@ -199,31 +174,18 @@ mod tests {
         let (model, mmproj) = pick(&smolvlm(), "q8_0").unwrap();
         assert_eq!(model, "SmolVLM-256M-Instruct-Q8_0.gguf");
         assert_eq!(mmproj.unwrap(), "mmproj-SmolVLM-256M-Instruct-f16.gguf");
-        assert_eq!(
-            pick(&smolvlm(), "F16").unwrap().0,
-            "SmolVLM-256M-Instruct-f16.gguf"
-        );
+        assert_eq!(pick(&smolvlm(), "F16").unwrap().0, "SmolVLM-256M-Instruct-f16.gguf");
         let by_name = pick(&smolvlm(), "smolvlm-256m-instruct-q4_k_m.gguf").unwrap();
         assert_eq!(by_name.0, "SmolVLM-256M-Instruct-Q4_K_M.gguf");
     }
 
     #[test]
     fn mmproj_preference() {
-        let mut files = vec![
-            file("m-Q4_K_M.gguf", 1),
-            file("mmproj-bf16.gguf", 5),
-            file("mmproj-q8_0.gguf", 9),
-        ];
-        assert_eq!(
-            pick(&files, "Q4_K_M").unwrap().1.unwrap(),
-            "mmproj-q8_0.gguf"
-        );
+        let mut files = vec![file("m-Q4_K_M.gguf", 1), file("mmproj-bf16.gguf", 5), file("mmproj-q8_0.gguf", 9)];
+        assert_eq!(pick(&files, "Q4_K_M").unwrap().1.unwrap(), "mmproj-q8_0.gguf");
         files.retain(|f| f.path != "mmproj-q8_0.gguf");
         files.push(file("mmproj-Q4_0.gguf", 3));
-        assert_eq!(
-            pick(&files, "Q4_K_M").unwrap().1.unwrap(),
-            "mmproj-Q4_0.gguf"
-        );
+        assert_eq!(pick(&files, "Q4_K_M").unwrap().1.unwrap(), "mmproj-Q4_0.gguf");
         files.retain(|f| !f.path.starts_with("mmproj"));
         assert_eq!(pick(&files, "Q4_K_M").unwrap().1, None);
     }
@@ -248,10 +210,7 @@ mod tests {
         }
         let err = pick(&smolvlm(), "Q4_K").unwrap_err().to_string();
         assert!(err.contains("Q4_K_M, Q8_0"), "{err}");
-        assert!(matches!(
-            pick(&[file("README.md", 1)], "Q8_0"),
-            Err(HubError::NoGguf { .. })
-        ));
+        assert!(matches!(pick(&[file("README.md", 1)], "Q8_0"), Err(HubError::NoGguf { .. })));
     }
 
     #[test]
@@ -269,10 +228,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(pick(&files, "Q4_K_M")
-            .unwrap_err()
-            .to_string()
-            .contains("not supported yet"));
+        assert!(pick(&files, "Q4_K_M").unwrap_err().to_string().contains("not supported yet"));
         assert_eq!(pick(&files, "Q8_0").unwrap().0, "big-Q8_0.gguf");
         match pick(&files, "Q5_0") {
             Err(HubError::AmbiguousQuant { files, .. }) => {

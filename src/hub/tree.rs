@@ -51,85 +51,45 @@ struct Lfs {
 
 /// Parses one page of the listing; directories are skipped.
 pub(crate) fn parse_page(json: &str) -> Result<Vec<RepoFile>, String> {
-    let entries: Vec<Entry> =
-        serde_json::from_str(json).map_err(|e| format!("not a JSON list of entries: {e}"))?;
+    let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| format!("not a JSON list of entries: {e}"))?;
     let mut files = Vec::new();
     for entry in entries.into_iter().filter(|e| e.kind == "file") {
         let (size, sha256) = match entry.lfs {
             Some(lfs) => {
-                let oid = lfs
-                    .oid
-                    .strip_prefix("sha256:")
-                    .unwrap_or(&lfs.oid)
-                    .to_ascii_lowercase();
+                let oid = lfs.oid.strip_prefix("sha256:").unwrap_or(&lfs.oid).to_ascii_lowercase();
                 if oid.len() != 64 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!(
-                        "{}: LFS oid {:?} is not a sha256",
-                        entry.path, lfs.oid
-                    ));
+                    return Err(format!("{}: LFS oid {:?} is not a sha256", entry.path, lfs.oid));
                 }
                 (lfs.size, Some(oid))
             }
-            None => (
-                entry
-                    .size
-                    .ok_or_else(|| format!("{}: no size", entry.path))?,
-                None,
-            ),
+            None => (entry.size.ok_or_else(|| format!("{}: no size", entry.path))?, None),
         };
-        files.push(RepoFile {
-            path: entry.path,
-            size,
-            sha256,
-        });
+        files.push(RepoFile { path: entry.path, size, sha256 });
     }
     Ok(files)
 }
 
 /// Every file of `repo` at `revision`.
-pub(crate) fn list_files(
-    client: &Client,
-    repo: &RepoId,
-    revision: &str,
-) -> Result<Vec<RepoFile>, HubError> {
-    let mut url = format!(
-        "{}/api/models/{repo}/tree/{}?recursive=true",
-        client.base(),
-        revision_segment(revision)
-    );
+pub(crate) fn list_files(client: &Client, repo: &RepoId, revision: &str) -> Result<Vec<RepoFile>, HubError> {
+    let mut url = format!("{}/api/models/{repo}/tree/{}?recursive=true", client.base(), revision_segment(revision));
     let mut files = Vec::new();
     for _ in 0..MAX_PAGES {
         let (final_url, response) = client.get(&url, &[])?;
-        let mut response = client.check(
-            response,
-            &final_url,
-            &repo.to_string(),
-            revision,
-            Target::Listing,
-        )?;
+        let mut response = client.check(response, &final_url, &repo.to_string(), revision, Target::Listing)?;
         let next = header(&response, "link").and_then(|h| next_link(&h));
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_PAGE_BYTES)
             .read_to_string()
-            .map_err(|e| HubError::Http {
-                url: final_url.clone(),
-                source: Box::new(e),
-            })?;
-        files.extend(parse_page(&body).map_err(|reason| HubError::BadResponse {
-            url: final_url.clone(),
-            reason,
-        })?);
+            .map_err(|e| HubError::Http { url: final_url.clone(), source: Box::new(e) })?;
+        files.extend(parse_page(&body).map_err(|reason| HubError::BadResponse { url: final_url.clone(), reason })?);
         match next {
             Some(next) => url = join(&final_url, &next),
             None => return Ok(files),
         }
     }
-    Err(HubError::BadResponse {
-        url,
-        reason: format!("the listing has more than {MAX_PAGES} pages"),
-    })
+    Err(HubError::BadResponse { url, reason: format!("the listing has more than {MAX_PAGES} pages") })
 }
 
 #[cfg(test)]
@@ -146,14 +106,7 @@ mod tests {
         );
         let files = parse_page(&json).unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!(
-            files[0],
-            RepoFile {
-                path: "README.md".into(),
-                size: 12,
-                sha256: None
-            }
-        );
+        assert_eq!(files[0], RepoFile { path: "README.md".into(), size: 12, sha256: None });
         assert_eq!(files[1].size, 100);
         assert_eq!(files[1].sha256.as_deref(), Some("ab".repeat(32).as_str()));
         assert_eq!(files[1].file_name(), "m-Q8_0.gguf");

@@ -18,10 +18,7 @@ pub(crate) fn encode_segment(text: &str) -> String {
 
 /// Percent-encodes each `/`-separated segment of a repo file path.
 pub(crate) fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(encode_segment)
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
 }
 
 /// Resolves `location` (absolute, scheme-relative, absolute-path or relative) against `base`.
@@ -34,30 +31,19 @@ pub(crate) fn join(base: &str, location: &str) -> String {
     if let Some(rest) = location.strip_prefix("//") {
         return format!("{scheme}{rest}");
     }
-    let authority_end = base[scheme_end..]
-        .find(['/', '?', '#'])
-        .map_or(base.len(), |i| scheme_end + i);
+    let authority_end = base[scheme_end..].find(['/', '?', '#']).map_or(base.len(), |i| scheme_end + i);
     let origin = &base[..authority_end];
     if location.starts_with('/') {
         return format!("{origin}{location}");
     }
-    let path_end = base[authority_end..]
-        .find(['?', '#'])
-        .map_or(base.len(), |i| authority_end + i);
-    let dir = base[authority_end..path_end]
-        .rfind('/')
-        .map_or("/", |i| &base[authority_end..=authority_end + i]);
+    let path_end = base[authority_end..].find(['?', '#']).map_or(base.len(), |i| authority_end + i);
+    let dir = base[authority_end..path_end].rfind('/').map_or("/", |i| &base[authority_end..=authority_end + i]);
     format!("{origin}{dir}{location}")
 }
 
 fn has_scheme(text: &str) -> bool {
     match text.find("://") {
-        Some(i) => {
-            i > 0
-                && text[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        }
+        Some(i) => i > 0 && text[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)),
         None => false,
     }
 }
@@ -118,23 +104,11 @@ mod tests {
     #[test]
     fn joining() {
         let base = "https://hf.co/o/n/resolve/main/x.gguf?download=1";
-        assert_eq!(
-            join(base, "https://cdn.example/x?sig=1"),
-            "https://cdn.example/x?sig=1"
-        );
+        assert_eq!(join(base, "https://cdn.example/x?sig=1"), "https://cdn.example/x?sig=1");
         assert_eq!(join(base, "//cdn.example/x"), "https://cdn.example/x");
-        assert_eq!(
-            join(base, "/api/resolve-cache/x"),
-            "https://hf.co/api/resolve-cache/x"
-        );
-        assert_eq!(
-            join(base, "y.gguf"),
-            "https://hf.co/o/n/resolve/main/y.gguf"
-        );
-        assert_eq!(
-            join("http://127.0.0.1:8000", "a"),
-            "http://127.0.0.1:8000/a"
-        );
+        assert_eq!(join(base, "/api/resolve-cache/x"), "https://hf.co/api/resolve-cache/x");
+        assert_eq!(join(base, "y.gguf"), "https://hf.co/o/n/resolve/main/y.gguf");
+        assert_eq!(join("http://127.0.0.1:8000", "a"), "http://127.0.0.1:8000/a");
     }
 
     #[test]
@@ -149,19 +123,10 @@ mod tests {
     #[test]
     fn links() {
         let h = r#"<https://hf.co/api/models/o/n/tree/main?cursor=abc>; rel="next""#;
-        assert_eq!(
-            next_link(h).unwrap(),
-            "https://hf.co/api/models/o/n/tree/main?cursor=abc"
-        );
-        assert_eq!(
-            next_link(r#"<a>; rel="prev", <b>; rel="next""#).unwrap(),
-            "b"
-        );
+        assert_eq!(next_link(h).unwrap(), "https://hf.co/api/models/o/n/tree/main?cursor=abc");
+        assert_eq!(next_link(r#"<a>; rel="prev", <b>; rel="next""#).unwrap(), "b");
         assert_eq!(next_link(r#"<a>; rel="prev""#), None);
         assert_eq!(next_link(""), None);
-        assert_eq!(
-            next_link(r#"<https://h/x?c=a,b>; rel="next""#).unwrap(),
-            "https://h/x?c=a,b"
-        );
+        assert_eq!(next_link(r#"<https://h/x?c=a,b>; rel="next""#).unwrap(), "https://h/x?c=a,b");
     }
 }

@@ -33,11 +33,7 @@ pub fn judge_file(
     let records = read_pairs(pairs_path)?;
     let mut log = VerdictLog::open(out_path)?;
     let base = pairs_path.parent().unwrap_or(Path::new("."));
-    let todo: Vec<Pair> = records
-        .iter()
-        .filter(|r| !log.done().contains(&r.id))
-        .map(|r| r.to_pair(base))
-        .collect();
+    let todo: Vec<Pair> = records.iter().filter(|r| !log.done().contains(&r.id)).map(|r| r.to_pair(base)).collect();
     let mut summary = FileSummary {
         total: records.len(),
         skipped: records.len() - todo.len(),

@@ -37,11 +37,7 @@ pub struct Template {
 
 impl Default for Template {
     fn default() -> Self {
-        Template {
-            system: DEFAULT_SYSTEM.into(),
-            user: DEFAULT_USER.into(),
-            chat_template: None,
-        }
+        Template { system: DEFAULT_SYSTEM.into(), user: DEFAULT_USER.into(), chat_template: None }
     }
 }
 
@@ -55,8 +51,8 @@ const IMAGE_MARKER: char = '\u{F0004}';
 impl Template {
     pub fn from_file(path: &Path) -> Result<Template> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let template: Template = serde_json::from_str(&text)
-            .map_err(|e| Error::Template(format!("{}: {e}", path.display())))?;
+        let template: Template =
+            serde_json::from_str(&text).map_err(|e| Error::Template(format!("{}: {e}", path.display())))?;
         template.validate()?;
         Ok(template)
     }
@@ -65,9 +61,7 @@ impl Template {
         for p in PLACEHOLDERS {
             let n = self.user.matches(p).count();
             if n != 1 {
-                return Err(Error::Template(format!(
-                    "the user text must contain {p} exactly once (found {n})"
-                )));
+                return Err(Error::Template(format!("the user text must contain {p} exactly once (found {n})")));
             }
         }
         if PLACEHOLDERS.iter().any(|p| self.system.contains(p)) {
@@ -106,8 +100,9 @@ impl PromptBuilder {
         template.validate()?;
         let llama = &model.llama;
         let chat = match &template.chat_template {
-            Some(name) => LlamaChatTemplate::new(name)
-                .map_err(|_| Error::Template("chat_template contains a NUL byte".into()))?,
+            Some(name) => {
+                LlamaChatTemplate::new(name).map_err(|_| Error::Template("chat_template contains a NUL byte".into()))?
+            }
             None => llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
         };
         let mut user = format!("{IMAGE_MARKER}\n{}", template.user);
@@ -171,11 +166,7 @@ impl PromptBuilder {
         let mut pieces = Vec::new();
         let mut rest = rendered;
         loop {
-            let next = MARKERS
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| rest.find(*m).map(|at| (at, i)))
-                .min();
+            let next = MARKERS.iter().enumerate().filter_map(|(i, m)| rest.find(*m).map(|at| (at, i))).min();
             let Some((at, which)) = next else {
                 pieces.push(Piece::Template(rest));
                 break;
@@ -196,9 +187,7 @@ impl PromptBuilder {
         let mut tokens = Vec::new();
         for piece in &pieces {
             match piece {
-                Piece::Template(t) if !t.is_empty() => {
-                    tokens.extend(vocab.tokenize(t.as_bytes(), false, true))
-                }
+                Piece::Template(t) if !t.is_empty() => tokens.extend(vocab.tokenize(t.as_bytes(), false, true)),
                 Piece::User(t) => tokens.extend(vocab.tokenize(t.as_bytes(), false, false)),
                 Piece::Template(_) => {}
             }
@@ -231,12 +220,7 @@ impl VerdictTokens {
         }
         let mut forced_tail = vocab.tokenize(b"\n", false, false);
         forced_tail.extend_from_slice(&ta[..common]);
-        Ok(VerdictTokens {
-            forced_tail,
-            prefix: ta[..common].to_vec(),
-            a: ta[common],
-            b: tb[common],
-        })
+        Ok(VerdictTokens { forced_tail, prefix: ta[..common].to_vec(), a: ta[common], b: tb[common] })
     }
 
     /// p(A) from the logits at the verdict position: softmax over the two letters only.

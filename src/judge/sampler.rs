@@ -18,11 +18,7 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams {
-            temperature: 0.0,
-            top_k: 50,
-            top_p: 0.9,
-        }
+        SamplingParams { temperature: 0.0, top_k: 50, top_p: 0.9 }
     }
 }
 
@@ -34,11 +30,7 @@ pub(crate) struct Sampler {
 
 impl Sampler {
     pub(crate) fn new(params: SamplingParams, seed: u64, stream: &str) -> Self {
-        Sampler {
-            params,
-            rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(stream.as_bytes())),
-            scratch: Vec::new(),
-        }
+        Sampler { params, rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(stream.as_bytes())), scratch: Vec::new() }
     }
 
     pub(crate) fn sample(&mut self, logits: &[f32]) -> u32 {

@@ -77,9 +77,7 @@ impl<'m> Judge<'m> {
             )));
         }
         if params.ctx_per_seq < 16 || params.batch_tokens == 0 {
-            return Err(Error::InvalidArgument(
-                "ctx_per_seq must be at least 16 and batch_tokens at least 1".into(),
-            ));
+            return Err(Error::InvalidArgument("ctx_per_seq must be at least 16 and batch_tokens at least 1".into()));
         }
         if params.mode == Mode::Reason && params.max_tokens == 0 {
             return Err(Error::InvalidArgument("reason mode needs max_tokens >= 1".into()));
@@ -107,14 +105,7 @@ impl<'m> Judge<'m> {
                 threads,
             },
         )?;
-        Ok(Judge {
-            model,
-            ctx,
-            params,
-            prompt,
-            verdict_tokens,
-            stats: JudgeStats::default(),
-        })
+        Ok(Judge { model, ctx, params, prompt, verdict_tokens, stats: JudgeStats::default() })
     }
 
     pub fn params(&self) -> &JudgeParams {
@@ -157,11 +148,7 @@ impl<'m> Judge<'m> {
     /// completion order, not input order). Returning `false` from it cancels the rest
     /// with [`Error::Cancelled`]. A pair's own problems go into its verdict's `error`
     /// and the batch goes on.
-    pub fn judge_batch(
-        &mut self,
-        pairs: &[Pair],
-        mut on_verdict: impl FnMut(usize, Verdict) -> bool,
-    ) -> Result<()> {
+    pub fn judge_batch(&mut self, pairs: &[Pair], mut on_verdict: impl FnMut(usize, Verdict) -> bool) -> Result<()> {
         let result = self.run(pairs, &mut on_verdict);
         // Whatever happened, leave no sequence behind for the next call.
         self.ctx.clear_memory();
@@ -208,11 +195,9 @@ impl<'m> Judge<'m> {
 
     /// Checks a pair and tokenizes its prompt(s); `Err` is the pair's error message.
     fn prepare(&self, pair: &Pair) -> std::result::Result<Prepared, String> {
-        for (what, text) in [
-            ("question", &pair.question),
-            ("response_a", &pair.response_a),
-            ("response_b", &pair.response_b),
-        ] {
+        for (what, text) in
+            [("question", &pair.question), ("response_a", &pair.response_a), ("response_b", &pair.response_b)]
+        {
             if text.trim().is_empty() {
                 return Err(format!("{what} is empty"));
             }
@@ -249,19 +234,12 @@ impl<'m> Judge<'m> {
         // The shared prefix: tokens both orders start with; each order keeps at least
         // one token of its own so its logits are computed on its own sequence.
         let shared_len = match prompts.as_slice() {
-            [(_, x), (_, y)] => x
-                .iter()
-                .zip(y)
-                .take_while(|(a, b)| a == b)
-                .count()
-                .min(x.len().min(y.len()) - 1),
+            [(_, x), (_, y)] => x.iter().zip(y).take_while(|(a, b)| a == b).count().min(x.len().min(y.len()) - 1),
             _ => 0,
         };
         let common = prompts[0].1[..shared_len].to_vec();
-        let suffixes: Vec<(Order, Vec<LlamaToken>)> = prompts
-            .into_iter()
-            .map(|(order, tokens)| (order, tokens[shared_len..].to_vec()))
-            .collect();
+        let suffixes: Vec<(Order, Vec<LlamaToken>)> =
+            prompts.into_iter().map(|(order, tokens)| (order, tokens[shared_len..].to_vec())).collect();
         let image_pos = image.as_ref().map_or(0, |i| i.n_pos as usize);
         let shared_pos = before_image.len() + image_pos + common.len();
         let shared_tokens = before_image.len() + image.as_ref().map_or(0, |i| i.n_tokens) + common.len();
@@ -289,12 +267,7 @@ impl<'m> Judge<'m> {
                 self.params.ctx_per_seq
             ));
         }
-        Ok(Prepared {
-            shared,
-            shared_pos: shared_pos as i32,
-            shared_tokens,
-            suffixes,
-        })
+        Ok(Prepared { shared, shared_pos: shared_pos as i32, shared_tokens, suffixes })
     }
 
     fn start(&self, index: usize, slot: usize, prepared: Prepared, pair: &Pair) -> PairRun {
@@ -318,11 +291,7 @@ impl<'m> Judge<'m> {
                 shown: None,
                 forcing: false,
                 done: false,
-                sampler: Sampler::new(
-                    self.params.sampling,
-                    self.params.seed,
-                    &format!("{}/{order:?}", pair.id),
-                ),
+                sampler: Sampler::new(self.params.sampling, self.params.seed, &format!("{}/{order:?}", pair.id)),
             })
             .collect();
         PairRun {

@@ -122,21 +122,10 @@ impl Verdict {
             },
         };
         let consistent = match orders.as_slice() {
-            [x, y] => Some(
-                x.verdict == y.verdict && matches!(x.verdict, Choice::A | Choice::B),
-            ),
+            [x, y] => Some(x.verdict == y.verdict && matches!(x.verdict, Choice::A | Choice::B)),
             _ => None,
         };
-        Verdict {
-            id,
-            verdict,
-            p_a,
-            consistent,
-            orders,
-            tokens,
-            ms,
-            error: None,
-        }
+        Verdict { id, verdict, p_a, consistent, orders, tokens, ms, error: None }
     }
 }
 

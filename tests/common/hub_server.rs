@@ -25,19 +25,11 @@ pub struct FakeFile {
 
 impl FakeFile {
     pub fn lfs(path: &str, content: Vec<u8>) -> FakeFile {
-        FakeFile {
-            path: path.into(),
-            served: content.clone(),
-            content,
-            lfs: true,
-        }
+        FakeFile { path: path.into(), served: content.clone(), content, lfs: true }
     }
 
     pub fn plain(path: &str, content: &[u8]) -> FakeFile {
-        FakeFile {
-            lfs: false,
-            ..FakeFile::lfs(path, content.to_vec())
-        }
+        FakeFile { lfs: false, ..FakeFile::lfs(path, content.to_vec()) }
     }
 }
 
@@ -71,10 +63,7 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn is_listing(&self) -> bool {
@@ -119,10 +108,7 @@ impl HubServer {
                 }
             });
         }
-        HubServer {
-            url: state.hub_url.clone(),
-            state,
-        }
+        HubServer { url: state.hub_url.clone(), state }
     }
 
     pub fn configure(&self, change: impl FnOnce(&mut Options)) {
@@ -158,19 +144,9 @@ fn handle(state: &State, server: &'static str, stream: TcpStream) {
             headers.push((name.trim().to_string(), value.trim().to_string()));
         }
     }
-    let mut request = Request {
-        server,
-        method,
-        target,
-        headers,
-        status: 0,
-    };
+    let mut request = Request { server, method, target, headers, status: 0 };
     let options = state.options.lock().unwrap().clone();
-    let reply = if server == "hub" {
-        hub_reply(state, &options, &request)
-    } else {
-        cdn_reply(&options, &request)
-    };
+    let reply = if server == "hub" { hub_reply(state, &options, &request) } else { cdn_reply(&options, &request) };
     request.status = reply.status;
     state.log.lock().unwrap().push(request);
     reply.send(stream);
@@ -186,12 +162,7 @@ struct Reply {
 
 impl Reply {
     fn new(status: u16, body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-            cut_after: None,
-        }
+        Reply { status, headers: Vec::new(), body: body.into(), cut_after: None }
     }
 
     fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -232,16 +203,10 @@ impl Reply {
 fn hub_reply(state: &State, options: &Options, request: &Request) -> Reply {
     if let Some(token) = &options.require_token {
         if request.header("authorization") != Some(&format!("Bearer {token}")) {
-            return Reply::new(
-                401,
-                r#"{"error":"Invalid credentials in Authorization header"}"#,
-            );
+            return Reply::new(401, r#"{"error":"Invalid credentials in Authorization header"}"#);
         }
     }
-    let (path, query) = request
-        .target
-        .split_once('?')
-        .unwrap_or((&request.target, ""));
+    let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
     let path = percent_decode(path);
     if let Some(rest) = path.strip_prefix("/api/models/") {
         let Some((repo, revision)) = rest.split_once("/tree/") else {
@@ -262,10 +227,7 @@ fn hub_reply(state: &State, options: &Options, request: &Request) -> Reply {
     if !options.files.iter().any(|f| f.path == file) {
         return Reply::new(404, "").header("X-Error-Code", "EntryNotFound");
     }
-    Reply::new(302, "").header(
-        "Location",
-        format!("{}/cdn/{file}?signature=abc", state.cdn_url),
-    )
+    Reply::new(302, "").header("Location", format!("{}/cdn/{file}?signature=abc", state.cdn_url))
 }
 
 fn check_repo(options: &Options, repo: &str, revision: &str) -> Option<Reply> {
@@ -287,16 +249,9 @@ fn check_repo(options: &Options, repo: &str, revision: &str) -> Option<Reply> {
 }
 
 fn listing(state: &State, options: &Options, repo: &str, revision: &str, query: &str) -> Reply {
-    let start: usize = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("cursor="))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let size = if options.page_size == 0 {
-        usize::MAX
-    } else {
-        options.page_size
-    };
+    let start: usize =
+        query.split('&').find_map(|kv| kv.strip_prefix("cursor=")).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let size = if options.page_size == 0 { usize::MAX } else { options.page_size };
     let entries: Vec<serde_json::Value> = options
         .files
         .iter()
@@ -310,26 +265,18 @@ fn listing(state: &State, options: &Options, repo: &str, revision: &str, query: 
                 "path": f.path,
             });
             if f.lfs {
-                let oid: String = Sha256::digest(&f.content)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                entry["lfs"] =
-                    serde_json::json!({"oid": oid, "size": f.content.len(), "pointerSize": 134});
+                let oid: String = Sha256::digest(&f.content).iter().map(|b| format!("{b:02x}")).collect();
+                entry["lfs"] = serde_json::json!({"oid": oid, "size": f.content.len(), "pointerSize": 134});
             }
             entry
         })
         .collect();
-    let mut reply = Reply::new(200, serde_json::to_vec(&entries).unwrap())
-        .header("Content-Type", "application/json");
+    let mut reply = Reply::new(200, serde_json::to_vec(&entries).unwrap()).header("Content-Type", "application/json");
     let next = start.saturating_add(size);
     if next < options.files.len() {
         reply = reply.header(
             "Link",
-            format!(
-                "<{}/api/models/{repo}/tree/{revision}?recursive=true&cursor={next}>; rel=\"next\"",
-                state.hub_url
-            ),
+            format!("<{}/api/models/{repo}/tree/{revision}?recursive=true&cursor={next}>; rel=\"next\"", state.hub_url),
         );
     }
     reply
@@ -337,10 +284,7 @@ fn listing(state: &State, options: &Options, repo: &str, revision: &str, query: 
 
 fn cdn_reply(options: &Options, request: &Request) -> Reply {
     let path = percent_decode(request.target.split('?').next().unwrap_or_default());
-    let Some(file) = path
-        .strip_prefix("/cdn/")
-        .and_then(|p| options.files.iter().find(|f| f.path == p))
-    else {
+    let Some(file) = path.strip_prefix("/cdn/").and_then(|p| options.files.iter().find(|f| f.path == p)) else {
         return Reply::new(404, "no such object");
     };
     let data = &file.served;
@@ -352,13 +296,10 @@ fn cdn_reply(options: &Options, request: &Request) -> Reply {
     let mut reply = match range {
         Some(start) if options.honour_range => {
             if start >= data.len() {
-                return Reply::new(416, "")
-                    .header("Content-Range", format!("bytes */{}", data.len()));
+                return Reply::new(416, "").header("Content-Range", format!("bytes */{}", data.len()));
             }
-            Reply::new(206, data[start..].to_vec()).header(
-                "Content-Range",
-                format!("bytes {start}-{}/{}", data.len() - 1, data.len()),
-            )
+            Reply::new(206, data[start..].to_vec())
+                .header("Content-Range", format!("bytes {start}-{}/{}", data.len() - 1, data.len()))
         }
         _ => Reply::new(200, data.clone()),
     };
