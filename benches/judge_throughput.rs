@@ -66,7 +66,11 @@ fn swapped(p: &Pair) -> Pair {
 fn main() {
     let n: usize = std::env::var("VLMJUDGE_BENCH_PAIRS").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
     let threads = default_threads();
-    let model = Model::load(model_path(), None, &ModelParams::default()).expect("demo model (run `make model`)");
+    // VLMJUDGE_BENCH_FAST_KERNELS=1: llama.cpp's AMX/repacked kernels and flash
+    // attention (ModelParams::batch_invariant off).
+    let fast_kernels = std::env::var("VLMJUDGE_BENCH_FAST_KERNELS").is_ok_and(|v| v == "1");
+    let model_params = ModelParams { batch_invariant: !fast_kernels, ..ModelParams::default() };
+    let model = Model::load(model_path(), None, &model_params).expect("demo model (run `make model`)");
     let pairs = bench_pairs(n);
     let base = JudgeParams { threads, ctx_per_seq: 1024, max_tokens: 48, ..JudgeParams::default() };
     println!("vlmjudge judge throughput: {n} pairs, SmolLM2-135M Q4_1, {threads} threads");
