@@ -9,9 +9,13 @@ export VLMJUDGE_CACHE
 BIN := $(CARGO_TARGET_DIR)/release/vlmjudge
 DEMO_MODEL = $(VLMJUDGE_CACHE)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 FIXTURES = $(VLMJUDGE_CACHE)/fixtures
+# The C library for apps, in an install layout (lib/, include/, lib/pkgconfig/).
+CAPI = $(CARGO_TARGET_DIR)/capi
+# A second build for x86-64-v3 (AVX2): valgrind cannot run AVX-512 code.
+PORTABLE_TARGET = $(CARGO_TARGET_DIR)-portable
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build fixtures demo test bench clean-demo
+.PHONY: setup model build capi header fixtures demo test test-capi bench clean-demo
 
 setup:
 	@scripts/setup-system.sh
@@ -21,6 +25,14 @@ model: setup
 
 build: setup
 	cargo build --release --locked
+
+# libvlmjudge.so/.a + vlmjudge.h + vlmjudge.pc, built without the CLI and hub client.
+capi: setup
+	scripts/build-capi.sh $(CAPI)
+
+# Regenerate include/vlmjudge.h from src/ffi (commit the result).
+header:
+	VLMJUDGE_BLESS=1 cargo test --release --locked --test header
 
 # Generated multimodal test models (seeded random weights; see `vlmjudge dev fixture`).
 fixtures: model build
@@ -40,6 +52,12 @@ demo: model build
 test: model
 	cargo build --release --locked --benches
 	cargo test --release --locked
+	$(MAKE) test-capi
+
+test-capi: build
+	scripts/build-capi.sh $(CAPI)
+	CARGO_TARGET_DIR=$(PORTABLE_TARGET) RUSTFLAGS="-C target-cpu=x86-64-v3" scripts/build-capi.sh $(PORTABLE_TARGET)/capi
+	scripts/test-capi.sh $(CAPI) $(PORTABLE_TARGET)/capi $(CARGO_TARGET_DIR)/capi-tests
 
 bench: model
 	cargo bench --locked --bench judge_throughput

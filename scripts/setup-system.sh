@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs when they are missing: cmake (llama.cpp),
-# clang + libclang (bindgen), pkg-config, python3 + pip (demo model download).
+# clang + libclang (bindgen), pkg-config, python3 + pip (demo model download), and for
+# the C ABI and binding tests: valgrind, pytest.
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,8 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+python3 -c 'import pytest' >/dev/null 2>&1 || missing+=(python3-pytest)
 
 if ((${#missing[@]})); then
   echo "installing system packages: ${missing[*]}" >&2

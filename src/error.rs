@@ -29,6 +29,7 @@ pub enum Error {
     Engine(String),
     #[error("cancelled")]
     Cancelled,
+    #[cfg(feature = "hub")]
     #[error(transparent)]
     Hub(#[from] crate::hub::HubError),
 }
@@ -51,6 +52,7 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::Engine(_) => false,
+            #[cfg(feature = "hub")]
             Error::Hub(e) => e.is_user_error(),
             _ => true,
         }

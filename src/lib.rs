@@ -19,9 +19,11 @@
 pub mod data;
 pub mod engine;
 mod error;
+pub mod ffi;
 pub mod fixture;
 pub(crate) mod fsutil;
 pub mod gguf;
+#[cfg(feature = "hub")]
 pub mod hub;
 pub mod judge;
 pub mod progress;

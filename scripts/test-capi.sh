@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The C ABI test suite: tests/c/abi_test.c compiled with -Wall -Wextra -Werror against
+# the installed-layout library (scripts/build-capi.sh), run plainly, under
+# AddressSanitizer + UBSan, and under valgrind (no errors, no definite leaks).
+# valgrind cannot run AVX-512 code, so it runs against a second build of the library
+# for x86-64-v3 (AVX2), PORTABLE_DIST.
+# Usage: scripts/test-capi.sh DIST PORTABLE_DIST WORKDIR   (WORKDIR: fixture, binaries)
+set -euo pipefail
+usage="usage: test-capi.sh DIST PORTABLE_DIST WORKDIR"
+dist=$(cd "${1:?$usage}" && pwd)
+portable=$(cd "${2:?$usage}" && pwd)
+work=${3:?$usage}
+repo=$PWD
+bin=${CARGO_TARGET_DIR:-target}/release/vlmjudge
+mkdir -p "$work"
+"$bin" dev fixture --kind tiny-vlm --out "$work/tiny-vlm" >/dev/null
+export VLMJUDGE_TEST_MODEL=$work/tiny-vlm/model.gguf
+export VLMJUDGE_TEST_MMPROJ=$work/tiny-vlm/mmproj.gguf
+export VLMJUDGE_TEST_IMAGE=$PWD/examples/images/blue-square.png
+export PKG_CONFIG_PATH=$dist/lib/pkgconfig
+cflags="-std=c11 -Wall -Wextra -Werror -pedantic $(pkg-config --cflags vlmjudge)"
+libs="$(pkg-config --libs vlmjudge) -Wl,-rpath,$dist/lib -lm -lpthread"
+
+echo "== C ABI tests (plain)"
+cc $cflags -O1 tests/c/abi_test.c $libs -o "$work/abi_test"
+(cd "$work" && ./abi_test)
+
+echo "== C ABI tests (static library)"
+cc $cflags -O1 tests/c/abi_test.c $(pkg-config --static --libs vlmjudge | sed 's/-lvlmjudge/-l:libvlmjudge.a/') -lm -o "$work/abi_test_static"
+(cd "$work" && ./abi_test_static)
+
+echo "== C ABI tests (AddressSanitizer + UBSan)"
+cc $cflags -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+  tests/c/abi_test.c $libs -o "$work/abi_test_asan"
+(cd "$work" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ./abi_test_asan)
+
+echo "== C ABI tests (valgrind, x86-64-v3 build)"
+cc $cflags -O1 tests/c/abi_test.c -L"$portable/lib" -lvlmjudge -Wl,-rpath,"$portable/lib" -lm -lpthread \
+  -o "$work/abi_test_portable"
+(cd "$work" && valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite ./abi_test_portable)
