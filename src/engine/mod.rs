@@ -21,7 +21,7 @@ pub use image::{decode_image, ImageLimits, RgbImage};
 pub use logs::{set_log_sink, LogLevel, LogSink};
 pub use model::{Model, ModelInfo, ModelParams};
 pub(crate) use vision::ImagePart;
-pub use vision::{EncodedImage, ImageStats};
+pub use vision::{EncodedImage, ImagePiece, ImageStats};
 
 use crate::{Error, Result};
 

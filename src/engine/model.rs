@@ -170,6 +170,42 @@ impl Model {
         }
     }
 
+    /// Tokenizes `text`; `special` parses special tokens such as `<|im_start|>` (use it
+    /// for template text only, never for user text). No BOS is added.
+    pub fn tokenize(&self, text: &str, special: bool) -> Vec<llama_cpp_2::token::LlamaToken> {
+        self.llama.vocab().tokenize(text.as_bytes(), false, special)
+    }
+
+    /// The BOS token when the model's tokenizer adds one at the start of a prompt.
+    pub fn bos(&self) -> Option<llama_cpp_2::token::LlamaToken> {
+        let vocab = self.llama.vocab();
+        vocab.should_add_bos().then(|| vocab.bos())
+    }
+
+    /// The text of a token (special tokens rendered).
+    pub fn token_text(&self, token: llama_cpp_2::token::LlamaToken) -> String {
+        String::from_utf8_lossy(&self.llama.vocab().token_to_piece(token, true, None)).into_owned()
+    }
+
+    /// Formats `(role, content)` messages with the model's chat template (from the GGUF,
+    /// or the llama.cpp built-in `template` name when given); with `add_assistant` the
+    /// text ends where the assistant's answer begins.
+    pub fn chat_prompt(&self, messages: &[(&str, &str)], template: Option<&str>, add_assistant: bool) -> Result<String> {
+        use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
+        let chat = match template {
+            Some(name) => LlamaChatTemplate::new(name).map_err(|_| Error::Template("template name contains NUL".into()))?,
+            None => self.llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
+        };
+        let messages = messages
+            .iter()
+            .map(|(role, content)| LlamaChatMessage::new(role.to_string(), content.to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Template(e.to_string()))?;
+        self.llama
+            .apply_chat_template(&chat, &messages, add_assistant)
+            .map_err(|e| Error::Template(format!("the chat template cannot be applied: {e}")))
+    }
+
     /// How many images were encoded and how many came from the cache (zeros without
     /// an mmproj).
     pub fn image_stats(&self) -> ImageStats {

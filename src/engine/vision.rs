@@ -46,6 +46,26 @@ pub struct EncodedImage {
     pub n_tokens: usize,
 }
 
+/// One piece of an encoded image, in prompt order (see [`EncodedImage::pieces`]).
+#[derive(Debug, Clone, Copy)]
+pub enum ImagePiece<'a> {
+    /// Framing tokens decoded as text.
+    Tokens(&'a [LlamaToken]),
+    /// `n_tokens` embeddings of the language model's input width, row-major.
+    Embeddings { n_tokens: usize, data: &'a [f32] },
+}
+
+impl EncodedImage {
+    /// The image's pieces in prompt order, e.g. for a trainer that splices image
+    /// embeddings into its own forward pass.
+    pub fn pieces(&self) -> impl Iterator<Item = ImagePiece<'_>> {
+        self.parts.iter().map(|part| match part {
+            ImagePart::Text(tokens) => ImagePiece::Tokens(tokens),
+            ImagePart::Chunk(chunk) => ImagePiece::Embeddings { n_tokens: chunk.n_tokens, data: &chunk.embeddings },
+        })
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum ImagePart {
     /// Framing tokens (e.g. `<fake_token_around_image>`), decoded as text.
