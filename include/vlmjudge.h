@@ -23,136 +23,233 @@
 #define VLMJUDGE_VERSION_PATCH 0
 
 
-// A judging session. Use from one thread at a time (it may move between threads);
-// open one judge per thread to judge in parallel on a shared model.
+/*
+ A judging session. Use from one thread at a time (it may move between threads);
+ open one judge per thread to judge in parallel on a shared model.
+ */
 typedef struct vlmjudge_judge vlmjudge_judge;
 
-// A loaded model. Thread-safe: share one handle between any number of threads and
-// judges. Judges keep the model alive, so it may be freed while they are in use.
+/*
+ A loaded model. Thread-safe: share one handle between any number of threads and
+ judges. Judges keep the model alive, so it may be freed while they are in use.
+ */
 typedef struct vlmjudge_model vlmjudge_model;
 
-// The verdict on one pair. Immutable; owns every string its accessors return (valid
-// until `vlmjudge_verdict_free`). May be read from any thread.
+/*
+ The verdict on one pair. Immutable; owns every string its accessors return (valid
+ until `vlmjudge_verdict_free`). May be read from any thread.
+ */
 typedef struct vlmjudge_verdict vlmjudge_verdict;
 
-// A status code. Codes are grouped in ranges and never reused.
+/*
+ A status code. Codes are grouped in ranges and never reused.
+ */
 typedef int32_t vlmjudge_status;
 
-// How a judge reaches its verdict.
+/*
+ How a judge reaches its verdict.
+ */
 typedef int32_t vlmjudge_mode;
 
-// Settings of a judge session; get one from `vlmjudge_judge_default_params()`.
+/*
+ Settings of a judge session; get one from `vlmjudge_judge_default_params()`.
+ */
 typedef struct vlmjudge_judge_params {
-  // `sizeof(vlmjudge_judge_params)`, set by the default constructor.
+  /*
+   `sizeof(vlmjudge_judge_params)`, set by the default constructor.
+   */
   size_t struct_size;
-  // VLMJUDGE_MODE_FAST (default) or VLMJUDGE_MODE_REASON.
+  /*
+   VLMJUDGE_MODE_FAST (default) or VLMJUDGE_MODE_REASON.
+   */
   vlmjudge_mode mode;
-  // Judge both presentation orders and average (default true).
+  /*
+   Judge both presentation orders and average (default true).
+   */
   bool swap;
-  // Most reasoning tokens per order in reason mode (default 256).
+  /*
+   Most reasoning tokens per order in reason mode (default 256).
+   */
   uint32_t max_tokens;
-  // Sampling temperature for reasoning; 0 is greedy (default).
+  /*
+   Sampling temperature for reasoning; 0 is greedy (default).
+   */
   float temperature;
-  // Keep the k most likely tokens when sampling (0 = all; default 50).
+  /*
+   Keep the k most likely tokens when sampling (0 = all; default 50).
+   */
   uint32_t top_k;
-  // Nucleus sampling threshold (default 0.9).
+  /*
+   Nucleus sampling threshold (default 0.9).
+   */
   float top_p;
+  /*
+   Seed of the sampler (with the pair id and order, so results do not depend on
+   batch order). Default 0.
+   */
   uint64_t seed;
-  // llama.cpp threads (0 = physical cores, the default).
+  /*
+   llama.cpp threads (0 = physical cores, the default).
+   */
   uint32_t threads;
-  // Pairs in flight at once in `vlmjudge_judge_batch` (default 8).
+  /*
+   Pairs in flight at once in `vlmjudge_judge_batch` (default 8).
+   */
   uint32_t parallel;
-  // Context positions per sequence: prompt plus reasoning (default 1024).
+  /*
+   Context positions per sequence: prompt plus reasoning (default 1024).
+   */
   uint32_t ctx_per_seq;
 } vlmjudge_judge_params;
 
-// One preference pair. Strings are UTF-8 and NUL-terminated; they are copied, so they
-// need to live only during the call.
+/*
+ One preference pair. Strings are UTF-8 and NUL-terminated; they are copied, so they
+ need to live only during the call.
+ */
 typedef struct vlmjudge_pair {
-  // An id echoed in the verdict; NULL gives the pair's index ("0" for a single pair).
+  /*
+   An id echoed in the verdict (any string, "" included); NULL gives the pair's
+   index in the batch ("0" for a single pair).
+   */
   const char *id;
   const char *question;
   const char *response_a;
   const char *response_b;
-  // Encoded image bytes (PNG, JPEG, WebP or GIF), or NULL for a text-only pair.
+  /*
+   Encoded image bytes (PNG, JPEG, WebP or GIF), or NULL for a text-only pair. A
+   non-NULL pointer with `image_len` 0 is an empty image (an error on the verdict);
+   NULL with `image_len` > 0 is VLMJUDGE_ERR_NULL_ARGUMENT.
+   */
   const uint8_t *image;
   size_t image_len;
 } vlmjudge_pair;
 
-// Called after each pair in a batch with the number done so far; return false to
-// cancel the rest.
+/*
+ Called after each pair in a batch with the number done so far; return false to
+ cancel the rest.
+ */
 typedef bool (*vlmjudge_progress_callback)(size_t done, size_t total, void *user_data);
 
-// Log levels passed to a `vlmjudge_log_callback`.
+/*
+ Log levels passed to a `vlmjudge_log_callback`.
+ */
 typedef int32_t vlmjudge_log_level;
 
-// Receives one complete log line (no trailing newline), valid only during the call.
-// May be called from any thread that uses the library, concurrently.
+/*
+ Receives one complete log line (no trailing newline), valid only during the call.
+ May be called from any thread that uses the library, concurrently.
+ */
 typedef void (*vlmjudge_log_callback)(vlmjudge_log_level level, const char *message, void *user_data);
 
-// How to load a model; get one from `vlmjudge_model_default_params()` and change
-// fields.
+/*
+ How to load a model; get one from `vlmjudge_model_default_params()` and change
+ fields.
+ */
 typedef struct vlmjudge_model_params {
-  // `sizeof(vlmjudge_model_params)`, set by the default constructor.
+  /*
+   `sizeof(vlmjudge_model_params)`, set by the default constructor.
+   */
   size_t struct_size;
-  // Layers to offload to a GPU (0 = CPU only); ignored without a GPU build.
+  /*
+   Layers to offload to a GPU (0 = CPU only); ignored without a GPU build.
+   */
   uint32_t gpu_layers;
-  // Threads for the image encoder (0 = physical cores).
+  /*
+   Threads for the image encoder (0 = physical cores).
+   */
   uint32_t threads;
-  // Memory-map the weights (default true).
+  /*
+   Memory-map the weights (default true).
+   */
   bool use_mmap;
-  // Results independent of what else is in a batch (default true; see the README).
+  /*
+   Results independent of what else is in a batch (default true; see the README).
+   */
   bool batch_invariant;
-  // Encoded images kept in memory, keyed by content (default 64; 0 = no cache).
+  /*
+   Encoded images kept in memory, keyed by content (default 64; 0 = no cache).
+   */
   uint32_t image_cache_entries;
 } vlmjudge_model_params;
 
-// Which response a verdict prefers.
+/*
+ Which response a verdict prefers.
+ */
 typedef int32_t vlmjudge_choice;
 
-// Success.
+/*
+ Success.
+ */
 #define VLMJUDGE_OK 0
 
-// A required pointer argument was NULL.
+/*
+ A required pointer argument was NULL.
+ */
 #define VLMJUDGE_ERR_NULL_ARGUMENT 100
 
-// A string argument was not valid UTF-8.
+/*
+ A string argument was not valid UTF-8.
+ */
 #define VLMJUDGE_ERR_INVALID_UTF8 101
 
-// An argument was out of range or inconsistent.
+/*
+ An argument was out of range or inconsistent.
+ */
 #define VLMJUDGE_ERR_INVALID_ARGUMENT 102
 
-// A params struct's `struct_size` does not match this library's.
+/*
+ A params struct's `struct_size` does not match this library's.
+ */
 #define VLMJUDGE_ERR_STRUCT_SIZE 103
 
-// A file could not be read.
+/*
+ A file could not be read.
+ */
 #define VLMJUDGE_ERR_IO 200
 
-// A file is not a usable GGUF (not GGUF, truncated, corrupt).
+/*
+ A file is not a usable GGUF (not GGUF, truncated, corrupt).
+ */
 #define VLMJUDGE_ERR_INVALID_GGUF 201
 
-// llama.cpp could not load the model.
+/*
+ llama.cpp could not load the model.
+ */
 #define VLMJUDGE_ERR_MODEL_LOAD 202
 
-// llama.cpp could not load the mmproj (or it does not fit the model).
+/*
+ llama.cpp could not load the mmproj (or it does not fit the model).
+ */
 #define VLMJUDGE_ERR_MMPROJ_LOAD 203
 
-// The prompt template or the model's chat template is unusable.
+/*
+ The prompt template or the model's chat template is unusable.
+ */
 #define VLMJUDGE_ERR_TEMPLATE 204
 
-// llama.cpp failed while judging (out of memory, decode failure).
+/*
+ llama.cpp failed while judging (out of memory, decode failure).
+ */
 #define VLMJUDGE_ERR_ENGINE 300
 
-// The progress callback asked to stop.
+/*
+ The progress callback asked to stop.
+ */
 #define VLMJUDGE_ERR_CANCELLED 301
 
-// A bug inside vlmjudge was caught at the boundary; the message has the details.
+/*
+ A bug inside vlmjudge was caught at the boundary; the message has the details.
+ */
 #define VLMJUDGE_ERR_PANIC 900
 
-// Read the verdict from the logits after `[[`; no generation.
+/*
+ Read the verdict from the logits after `[[`; no generation.
+ */
 #define VLMJUDGE_MODE_FAST 0
 
-// Write reasoning first, then the verdict.
+/*
+ Write reasoning first, then the verdict.
+ */
 #define VLMJUDGE_MODE_REASON 1
 
 #define VLMJUDGE_LOG_DEBUG 0
@@ -167,83 +264,105 @@ typedef int32_t vlmjudge_choice;
 
 #define VLMJUDGE_CHOICE_B 1
 
-// p(A) is exactly 0.5.
+/*
+ p(A) is exactly 0.5.
+ */
 #define VLMJUDGE_CHOICE_TIE 2
 
-// No verdict (the pair failed; see `vlmjudge_verdict_error`).
+/*
+ No verdict (the pair failed; see `vlmjudge_verdict_error`).
+ */
 #define VLMJUDGE_CHOICE_NONE 3
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// The library version, e.g. `"0.1.0"` (equal to `VLMJUDGE_VERSION`). Static storage.
+/*
+ The library version, e.g. `"0.1.0"` (equal to `VLMJUDGE_VERSION`). Static storage.
+ */
 const char *vlmjudge_version(void);
 
-// A short, static description of a status code (`"ok"`, `"NULL argument"`, ...);
-// unknown codes give `"unknown status"`.
+/*
+ A short, static description of a status code (`"ok"`, `"NULL argument"`, ...);
+ unknown codes give `"unknown status"`.
+ */
 const char *vlmjudge_status_str(vlmjudge_status status);
 
-// The message of the last failed call on the calling thread (`""` if none). Owned by
-// the library; valid until the next failing vlmjudge call on this thread.
+/*
+ The message of the last failed call on the calling thread (`""` if none). Owned by
+ the library; valid until the next failing vlmjudge call on this thread.
+ */
 const char *vlmjudge_last_error_message(void);
 
-// For binding test suites only: panics inside the boundary, so a test can check that
-// the panic comes back as `VLMJUDGE_ERR_PANIC` with a message and never unwinds into
-// the caller.
+/*
+ For binding test suites only: panics inside the boundary, so a test can check that
+ the panic comes back as `VLMJUDGE_ERR_PANIC` with a message and never unwinds into
+ the caller.
+ */
 vlmjudge_status vlmjudge_test_panic(void);
 
-// The default judge params: fast mode with swap debiasing.
+/*
+ The default judge params: fast mode with swap debiasing.
+ */
 struct vlmjudge_judge_params vlmjudge_judge_default_params(void);
 
-// Opens a judge on `model`; `params` may be NULL for the defaults. On success writes
-// a new handle to `*out` (free it with `vlmjudge_judge_free`). The judge keeps the
-// model alive.
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
-// VLMJUDGE_ERR_INVALID_ARGUMENT, VLMJUDGE_ERR_TEMPLATE (model without chat template),
-// VLMJUDGE_ERR_ENGINE (context allocation failed) or VLMJUDGE_ERR_PANIC. Thread-safe.
-//
-// # Safety
-// `model` must be a live handle, `params` NULL or valid, `out` writable.
+/*
+ Opens a judge on `model`; `params` may be NULL for the defaults. On success writes
+ a new handle to `*out` (free it with `vlmjudge_judge_free`). The judge keeps the
+ model alive.
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
+ VLMJUDGE_ERR_INVALID_ARGUMENT, VLMJUDGE_ERR_TEMPLATE (model without chat template),
+ VLMJUDGE_ERR_ENGINE (context allocation failed) or VLMJUDGE_ERR_PANIC. Thread-safe.
+
+ # Safety
+ `model` must be a live handle, `params` NULL or valid, `out` writable.
+ */
 vlmjudge_status vlmjudge_judge_new(const struct vlmjudge_model *model,
                                    const struct vlmjudge_judge_params *params,
                                    struct vlmjudge_judge **out);
 
-// Releases a judge (NULL is a no-op).
-//
-// # Safety
-// `judge` must be NULL or a handle from `vlmjudge_judge_new`, not freed before and not
-// in use on another thread.
+/*
+ Releases a judge (NULL is a no-op).
+
+ # Safety
+ `judge` must be NULL or a handle from `vlmjudge_judge_new`, not freed before and not
+ in use on another thread.
+ */
 void vlmjudge_judge_free(struct vlmjudge_judge *judge);
 
-// Judges one pair and writes a new verdict to `*out` (free it with
-// `vlmjudge_verdict_free`). A problem with the pair itself (empty text, an
-// undecodable image, an image without mmproj, too long for the context) is not a
-// failed call: the verdict carries it (`vlmjudge_verdict_error`).
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_INVALID_UTF8,
-// VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
-//
-// # Safety
-// `judge` must be a live handle not used concurrently; `pair` valid; `out` writable.
+/*
+ Judges one pair and writes a new verdict to `*out` (free it with
+ `vlmjudge_verdict_free`). A problem with the pair itself (empty text, an
+ undecodable image, an image without mmproj, too long for the context) is not a
+ failed call: the verdict carries it (`vlmjudge_verdict_error`).
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_INVALID_UTF8,
+ VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
+
+ # Safety
+ `judge` must be a live handle not used concurrently; `pair` valid; `out` writable.
+ */
 vlmjudge_status vlmjudge_judge_pair(struct vlmjudge_judge *judge,
                                     const struct vlmjudge_pair *pair,
                                     struct vlmjudge_verdict **out);
 
-// Judges `n` pairs with many in flight and, on success, writes `n` new verdicts to
-// `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
-// pair's own problem is reported on its verdict, not as a failed batch.
-// `progress` (may be NULL) is called on this thread after each pair; returning false
-// cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
-// with n > 0, or a NULL string), VLMJUDGE_ERR_INVALID_UTF8, VLMJUDGE_ERR_CANCELLED,
-// VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
-//
-// # Safety
-// `judge` must be a live handle not used concurrently; `pairs` must hold `n` pairs
-// and `verdicts_out` room for `n` pointers.
+/*
+ Judges `n` pairs with many in flight and, on success, writes `n` new verdicts to
+ `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
+ pair's own problem is reported on its verdict, not as a failed batch.
+ `progress` (may be NULL) is called on this thread after each pair; returning false
+ cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
+ with n > 0, or a NULL string), VLMJUDGE_ERR_INVALID_UTF8, VLMJUDGE_ERR_CANCELLED,
+ VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
+
+ # Safety
+ `judge` must be a live handle not used concurrently; `pairs` must hold `n` pairs
+ and `verdicts_out` room for `n` pointers.
+ */
 vlmjudge_status vlmjudge_judge_batch(struct vlmjudge_judge *judge,
                                      const struct vlmjudge_pair *pairs,
                                      size_t n,
@@ -251,260 +370,124 @@ vlmjudge_status vlmjudge_judge_batch(struct vlmjudge_judge *judge,
                                      vlmjudge_progress_callback progress,
                                      void *user_data);
 
-// Sends llama.cpp's (and vlmjudge's) log lines to `callback` with `user_data`, or,
-// with a NULL callback, drops them (the default: nothing is printed to stderr).
-// Process-wide; safe to call from any thread.
+/*
+ Sends llama.cpp's (and vlmjudge's) log lines to `callback` with `user_data`, or,
+ with a NULL callback, drops them (the default: nothing is printed to stderr).
+ Process-wide; safe to call from any thread. When it returns, no thread is still
+ inside the previous callback, so the previous `user_data` may be freed. Do not call
+ it from inside a log callback (it would wait for itself). The callback must not
+ throw or longjmp.
+ */
 vlmjudge_status vlmjudge_set_log_callback(vlmjudge_log_callback callback, void *user_data);
 
-// The default model params.
+/*
+ The default model params.
+ */
 struct vlmjudge_model_params vlmjudge_model_default_params(void);
 
-// Loads a GGUF model and, if `mmproj_path` is not NULL, its multimodal projector.
-// `params` may be NULL for the defaults. On success writes a new handle to `*out`
-// (free it with `vlmjudge_model_free`).
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
-// VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
-// VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
-// VLMJUDGE_ERR_PANIC. Paths are bytes on Unix (any encoding the file system takes).
-// Thread-safe.
-//
-// # Safety
-// Strings must be NUL-terminated; `params` NULL or valid; `out` writable.
+/*
+ Loads a GGUF model and, if `mmproj_path` is not NULL, its multimodal projector.
+ `params` may be NULL for the defaults. On success writes a new handle to `*out`
+ (free it with `vlmjudge_model_free`).
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
+ VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
+ VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
+ VLMJUDGE_ERR_PANIC. Paths are bytes on Unix (any encoding the file system takes).
+ Thread-safe.
+
+ # Safety
+ Strings must be NUL-terminated; `params` NULL or valid; `out` writable.
+ */
 vlmjudge_status vlmjudge_model_load(const char *model_path,
                                     const char *mmproj_path,
                                     const struct vlmjudge_model_params *params,
                                     struct vlmjudge_model **out);
 
-// Releases a model handle (NULL is a no-op). Judges opened on it stay usable; the
-// model's memory is released when the last of them is freed.
-//
-// # Safety
-// `model` must be NULL or a handle from `vlmjudge_model_load`, not freed before.
+/*
+ Releases a model handle (NULL is a no-op). Judges opened on it stay usable; the
+ model's memory is released when the last of them is freed.
+
+ # Safety
+ `model` must be NULL or a handle from `vlmjudge_model_load`, not freed before.
+ */
 void vlmjudge_model_free(struct vlmjudge_model *model);
 
-// Whether the model was loaded with an mmproj and can judge image pairs (false for
-// NULL).
-//
-// # Safety
-// `model` must be NULL or a live handle.
+/*
+ Whether the model was loaded with an mmproj and can judge image pairs (false for
+ NULL).
+
+ # Safety
+ `model` must be NULL or a live handle.
+ */
 bool vlmjudge_model_has_vision(const struct vlmjudge_model *model);
 
-// The preferred response (VLMJUDGE_CHOICE_NONE for NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ The preferred response (VLMJUDGE_CHOICE_NONE for NULL).
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 vlmjudge_choice vlmjudge_verdict_choice(const struct vlmjudge_verdict *verdict);
 
-// Probability that response A is better, averaged over the orders judged; NaN when
-// there is none (a failed pair, or NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ Probability that response A is better, averaged over the orders judged; NaN when
+ there is none (a failed pair, or NULL).
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 double vlmjudge_verdict_p_a(const struct vlmjudge_verdict *verdict);
 
-// 1 if both orders preferred the same response, 0 if not, -1 when unknown (judged
-// without swap, a failed pair, or NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ 1 if both orders preferred the same response, 0 if not, -1 when unknown (judged
+ without swap, a failed pair, or NULL).
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 int32_t vlmjudge_verdict_consistent(const struct vlmjudge_verdict *verdict);
 
-// The judge's reasoning for presentation order `order` (0 = as given, 1 = swapped),
-// or NULL (fast mode, no such order, or NULL verdict).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ The judge's reasoning for presentation order `order` (0 = as given, 1 = swapped),
+ or NULL (fast mode, no such order, or NULL verdict).
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 const char *vlmjudge_verdict_reasoning(const struct vlmjudge_verdict *verdict, size_t order);
 
-// Why the pair could not be judged (e.g. an undecodable image), or NULL when it was.
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ Why the pair could not be judged (e.g. an undecodable image), or NULL when it was.
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 const char *vlmjudge_verdict_error(const struct vlmjudge_verdict *verdict);
 
-// The pair's id ("" for NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ The pair's id ("" for NULL).
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 const char *vlmjudge_verdict_id(const struct vlmjudge_verdict *verdict);
 
-// The whole verdict as one JSON object, as the CLI writes it (per-order results,
-// token counts, timing). "" for NULL.
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
+/*
+ The whole verdict as one JSON object, as the CLI writes it (per-order results,
+ token counts, timing). "" for NULL.
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
 const char *vlmjudge_verdict_json(const struct vlmjudge_verdict *verdict);
 
-// Releases a verdict (NULL is a no-op).
-//
-// # Safety
-// `verdict` must be NULL or a verdict from this library, not freed before.
-void vlmjudge_verdict_free(struct vlmjudge_verdict *verdict);
+/*
+ Releases a verdict (NULL is a no-op).
 
-// The library version, e.g. `"0.1.0"` (equal to `VLMJUDGE_VERSION`). Static storage.
-const char *vlmjudge_version(void);
-
-// A short, static description of a status code (`"ok"`, `"NULL argument"`, ...);
-// unknown codes give `"unknown status"`.
-const char *vlmjudge_status_str(vlmjudge_status status);
-
-// The message of the last failed call on the calling thread (`""` if none). Owned by
-// the library; valid until the next failing vlmjudge call on this thread.
-const char *vlmjudge_last_error_message(void);
-
-// For binding test suites only: panics inside the boundary, so a test can check that
-// the panic comes back as `VLMJUDGE_ERR_PANIC` with a message and never unwinds into
-// the caller.
-vlmjudge_status vlmjudge_test_panic(void);
-
-// Sends llama.cpp's (and vlmjudge's) log lines to `callback` with `user_data`, or,
-// with a NULL callback, drops them (the default: nothing is printed to stderr).
-// Process-wide; safe to call from any thread.
-vlmjudge_status vlmjudge_set_log_callback(vlmjudge_log_callback callback, void *user_data);
-
-// The default model params.
-struct vlmjudge_model_params vlmjudge_model_default_params(void);
-
-// Loads a GGUF model and, if `mmproj_path` is not NULL, its multimodal projector.
-// `params` may be NULL for the defaults. On success writes a new handle to `*out`
-// (free it with `vlmjudge_model_free`).
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
-// VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
-// VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
-// VLMJUDGE_ERR_PANIC. Paths are bytes on Unix (any encoding the file system takes).
-// Thread-safe.
-//
-// # Safety
-// Strings must be NUL-terminated; `params` NULL or valid; `out` writable.
-vlmjudge_status vlmjudge_model_load(const char *model_path,
-                                    const char *mmproj_path,
-                                    const struct vlmjudge_model_params *params,
-                                    struct vlmjudge_model **out);
-
-// Releases a model handle (NULL is a no-op). Judges opened on it stay usable; the
-// model's memory is released when the last of them is freed.
-//
-// # Safety
-// `model` must be NULL or a handle from `vlmjudge_model_load`, not freed before.
-void vlmjudge_model_free(struct vlmjudge_model *model);
-
-// Whether the model was loaded with an mmproj and can judge image pairs (false for
-// NULL).
-//
-// # Safety
-// `model` must be NULL or a live handle.
-bool vlmjudge_model_has_vision(const struct vlmjudge_model *model);
-
-// The default judge params: fast mode with swap debiasing.
-struct vlmjudge_judge_params vlmjudge_judge_default_params(void);
-
-// Opens a judge on `model`; `params` may be NULL for the defaults. On success writes
-// a new handle to `*out` (free it with `vlmjudge_judge_free`). The judge keeps the
-// model alive.
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
-// VLMJUDGE_ERR_INVALID_ARGUMENT, VLMJUDGE_ERR_TEMPLATE (model without chat template),
-// VLMJUDGE_ERR_ENGINE (context allocation failed) or VLMJUDGE_ERR_PANIC. Thread-safe.
-//
-// # Safety
-// `model` must be a live handle, `params` NULL or valid, `out` writable.
-vlmjudge_status vlmjudge_judge_new(const struct vlmjudge_model *model,
-                                   const struct vlmjudge_judge_params *params,
-                                   struct vlmjudge_judge **out);
-
-// Releases a judge (NULL is a no-op).
-//
-// # Safety
-// `judge` must be NULL or a handle from `vlmjudge_judge_new`, not freed before and not
-// in use on another thread.
-void vlmjudge_judge_free(struct vlmjudge_judge *judge);
-
-// Judges one pair and writes a new verdict to `*out` (free it with
-// `vlmjudge_verdict_free`). A problem with the pair itself (empty text, an
-// undecodable image, an image without mmproj, too long for the context) is not a
-// failed call: the verdict carries it (`vlmjudge_verdict_error`).
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_INVALID_UTF8,
-// VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
-//
-// # Safety
-// `judge` must be a live handle not used concurrently; `pair` valid; `out` writable.
-vlmjudge_status vlmjudge_judge_pair(struct vlmjudge_judge *judge,
-                                    const struct vlmjudge_pair *pair,
-                                    struct vlmjudge_verdict **out);
-
-// Judges `n` pairs with many in flight and, on success, writes `n` new verdicts to
-// `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
-// pair's own problem is reported on its verdict, not as a failed batch.
-// `progress` (may be NULL) is called on this thread after each pair; returning false
-// cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
-//
-// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
-// with n > 0, or a NULL string), VLMJUDGE_ERR_INVALID_UTF8, VLMJUDGE_ERR_CANCELLED,
-// VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
-//
-// # Safety
-// `judge` must be a live handle not used concurrently; `pairs` must hold `n` pairs
-// and `verdicts_out` room for `n` pointers.
-vlmjudge_status vlmjudge_judge_batch(struct vlmjudge_judge *judge,
-                                     const struct vlmjudge_pair *pairs,
-                                     size_t n,
-                                     struct vlmjudge_verdict **verdicts_out,
-                                     vlmjudge_progress_callback progress,
-                                     void *user_data);
-
-// The preferred response (VLMJUDGE_CHOICE_NONE for NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-vlmjudge_choice vlmjudge_verdict_choice(const struct vlmjudge_verdict *verdict);
-
-// Probability that response A is better, averaged over the orders judged; NaN when
-// there is none (a failed pair, or NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-double vlmjudge_verdict_p_a(const struct vlmjudge_verdict *verdict);
-
-// 1 if both orders preferred the same response, 0 if not, -1 when unknown (judged
-// without swap, a failed pair, or NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-int32_t vlmjudge_verdict_consistent(const struct vlmjudge_verdict *verdict);
-
-// The judge's reasoning for presentation order `order` (0 = as given, 1 = swapped),
-// or NULL (fast mode, no such order, or NULL verdict).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-const char *vlmjudge_verdict_reasoning(const struct vlmjudge_verdict *verdict, size_t order);
-
-// Why the pair could not be judged (e.g. an undecodable image), or NULL when it was.
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-const char *vlmjudge_verdict_error(const struct vlmjudge_verdict *verdict);
-
-// The pair's id ("" for NULL).
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-const char *vlmjudge_verdict_id(const struct vlmjudge_verdict *verdict);
-
-// The whole verdict as one JSON object, as the CLI writes it (per-order results,
-// token counts, timing). "" for NULL.
-//
-// # Safety
-// `verdict` must be NULL or a live verdict.
-const char *vlmjudge_verdict_json(const struct vlmjudge_verdict *verdict);
-
-// Releases a verdict (NULL is a no-op).
-//
-// # Safety
-// `verdict` must be NULL or a verdict from this library, not freed before.
+ # Safety
+ `verdict` must be NULL or a verdict from this library, not freed before.
+ */
 void vlmjudge_verdict_free(struct vlmjudge_verdict *verdict);
 
 #ifdef __cplusplus

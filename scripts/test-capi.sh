@@ -4,19 +4,16 @@
 # AddressSanitizer + UBSan, and under valgrind (no errors, no definite leaks).
 # valgrind cannot run AVX-512 code, so it runs against a second build of the library
 # for x86-64-v3 (AVX2), PORTABLE_DIST.
-# Usage: scripts/test-capi.sh DIST PORTABLE_DIST WORKDIR   (WORKDIR: fixture, binaries)
+# Usage: scripts/test-capi.sh DIST PORTABLE_DIST WORKDIR   (WORKDIR: binaries)
+# Environment: VLMJUDGE_TEST_MODEL, VLMJUDGE_TEST_MMPROJ (the tiny-vlm fixture) and
+# VLMJUDGE_TEST_IMAGE (a PNG); the Makefile sets them.
 set -euo pipefail
 usage="usage: test-capi.sh DIST PORTABLE_DIST WORKDIR"
 dist=$(cd "${1:?$usage}" && pwd)
 portable=$(cd "${2:?$usage}" && pwd)
 work=${3:?$usage}
-repo=$PWD
-bin=${CARGO_TARGET_DIR:-target}/release/vlmjudge
 mkdir -p "$work"
-"$bin" dev fixture --kind tiny-vlm --out "$work/tiny-vlm" >/dev/null
-export VLMJUDGE_TEST_MODEL=$work/tiny-vlm/model.gguf
-export VLMJUDGE_TEST_MMPROJ=$work/tiny-vlm/mmproj.gguf
-export VLMJUDGE_TEST_IMAGE=$PWD/examples/images/blue-square.png
+: "${VLMJUDGE_TEST_MODEL:?}" "${VLMJUDGE_TEST_MMPROJ:?}" "${VLMJUDGE_TEST_IMAGE:?}"
 export PKG_CONFIG_PATH=$dist/lib/pkgconfig
 cflags="-std=c11 -Wall -Wextra -Werror -pedantic $(pkg-config --cflags vlmjudge)"
 libs="$(pkg-config --libs vlmjudge) -Wl,-rpath,$dist/lib -lm -lpthread"

@@ -31,12 +31,8 @@ fn generate() -> String {
     let mut out = Vec::new();
     cbindgen::Builder::new()
         .with_config(config)
+        // The module's own file; cbindgen follows its `mod` declarations.
         .with_src(root.join("src/ffi/mod.rs"))
-        .with_src(root.join("src/ffi/boundary.rs"))
-        .with_src(root.join("src/ffi/log.rs"))
-        .with_src(root.join("src/ffi/model.rs"))
-        .with_src(root.join("src/ffi/judge.rs"))
-        .with_src(root.join("src/ffi/verdict.rs"))
         .generate()
         .expect("cbindgen generates the header")
         .write(&mut out);

@@ -34,6 +34,8 @@ pub struct vlmjudge_judge_params {
     pub top_k: u32,
     /// Nucleus sampling threshold (default 0.9).
     pub top_p: f32,
+    /// Seed of the sampler (with the pair id and order, so results do not depend on
+    /// batch order). Default 0.
     pub seed: u64,
     /// llama.cpp threads (0 = physical cores, the default).
     pub threads: u32,
@@ -67,12 +69,15 @@ pub extern "C" fn vlmjudge_judge_default_params() -> vlmjudge_judge_params {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct vlmjudge_pair {
-    /// An id echoed in the verdict; NULL gives the pair's index ("0" for a single pair).
+    /// An id echoed in the verdict (any string, "" included); NULL gives the pair's
+    /// index in the batch ("0" for a single pair).
     pub id: *const c_char,
     pub question: *const c_char,
     pub response_a: *const c_char,
     pub response_b: *const c_char,
-    /// Encoded image bytes (PNG, JPEG, WebP or GIF), or NULL for a text-only pair.
+    /// Encoded image bytes (PNG, JPEG, WebP or GIF), or NULL for a text-only pair. A
+    /// non-NULL pointer with `image_len` 0 is an empty image (an error on the verdict);
+    /// NULL with `image_len` > 0 is VLMJUDGE_ERR_NULL_ARGUMENT.
     pub image: *const u8,
     pub image_len: usize,
 }

@@ -37,7 +37,10 @@ impl HostSink {
 
 /// Sends llama.cpp's (and vlmjudge's) log lines to `callback` with `user_data`, or,
 /// with a NULL callback, drops them (the default: nothing is printed to stderr).
-/// Process-wide; safe to call from any thread.
+/// Process-wide; safe to call from any thread. When it returns, no thread is still
+/// inside the previous callback, so the previous `user_data` may be freed. Do not call
+/// it from inside a log callback (it would wait for itself). The callback must not
+/// throw or longjmp.
 #[no_mangle]
 pub extern "C" fn vlmjudge_set_log_callback(
     callback: vlmjudge_log_callback,

@@ -1,0 +1,383 @@
+// Tests of the C++ wrapper (vlmjudge.hpp): text and image pairs, per-pair errors,
+// load errors as vlmjudge::Error, batches (order, progress, cancellation), exceptions
+// thrown from the progress callback, move semantics, judges outliving their Model,
+// and threads sharing one Model. Run by scripts/test-cpp-swift.sh plainly and under
+// ASan + UBSan.
+//
+// Environment: VLMJUDGE_TEST_MODEL, VLMJUDGE_TEST_MMPROJ (the generated tiny-vlm
+// fixture), VLMJUDGE_TEST_IMAGE (a PNG file).
+#include "vlmjudge.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                                \
+    do {                                                                           \
+        ++checks;                                                                  \
+        if (!(cond)) {                                                             \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+                         #cond);                                                   \
+            ++failures;                                                            \
+        }                                                                          \
+    } while (0)
+
+// `expr` throws vlmjudge::Error with `code` and a non-empty message.
+#define CHECK_ERROR(expr, code)                                                    \
+    do {                                                                           \
+        bool thrown_ = false;                                                      \
+        try {                                                                      \
+            (void)(expr);                                                          \
+        } catch (const vlmjudge::Error &e_) {                                      \
+            thrown_ = true;                                                        \
+            CHECK(e_.status() == (code));                                          \
+            CHECK(std::string(e_.what()).size() > 0);                              \
+            if (e_.status() != (code))                                             \
+                std::fprintf(stderr, "  got status %d: %s\n", e_.status(), e_.what()); \
+        }                                                                          \
+        CHECK(thrown_);                                                            \
+    } while (0)
+
+static std::string env(const char *name) {
+    const char *v = std::getenv(name);
+    if (v == nullptr || *v == '\0') {
+        std::fprintf(stderr, "%s is not set\n", name);
+        std::exit(2);
+    }
+    return v;
+}
+
+static std::vector<std::uint8_t> read_file(const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+static vlmjudge::JudgeParams small_params(std::uint32_t parallel = 4) {
+    vlmjudge::JudgeParams p;
+    p.ctx_per_seq = 384;
+    p.parallel = parallel;
+    p.threads = 1;
+    return p;
+}
+
+static vlmjudge::Pair cat_pair(const std::string &id) {
+    return vlmjudge::Pair::text(id, "How many legs does a cat have?", "A cat has four legs.",
+                                "A cat has seven legs.");
+}
+
+static_assert(!std::is_copy_constructible_v<vlmjudge::Model>, "Model is move-only");
+static_assert(!std::is_copy_assignable_v<vlmjudge::Model>, "Model is move-only");
+static_assert(std::is_nothrow_move_constructible_v<vlmjudge::Model>, "Model moves");
+static_assert(std::is_nothrow_move_assignable_v<vlmjudge::Model>, "Model moves");
+static_assert(!std::is_copy_constructible_v<vlmjudge::Judge>, "Judge is move-only");
+static_assert(std::is_nothrow_move_constructible_v<vlmjudge::Judge>, "Judge moves");
+static_assert(std::is_nothrow_move_assignable_v<vlmjudge::Judge>, "Judge moves");
+static_assert(std::is_copy_constructible_v<vlmjudge::Verdict>, "Verdict is a value");
+
+static void test_basics() {
+    CHECK(vlmjudge::version() == VLMJUDGE_VERSION);
+    CHECK(std::string(vlmjudge::to_string(vlmjudge::Choice::Tie)) == "tie");
+    // The defaults come from the library.
+    vlmjudge::JudgeParams jp;
+    CHECK(jp.mode == vlmjudge::Mode::Fast && jp.swap);
+    vlmjudge::ModelParams mp;
+    CHECK(mp.use_mmap && mp.batch_invariant);
+    // A panic inside the library comes back as an Error with a message.
+    CHECK_ERROR(vlmjudge::detail::check(vlmjudge_test_panic()), VLMJUDGE_ERR_PANIC);
+    try {
+        vlmjudge::detail::check(vlmjudge_test_panic());
+    } catch (const vlmjudge::Error &e) {
+        CHECK(std::string(e.what()).find("panic") != std::string::npos);
+        CHECK(std::string(e.status_name()) == vlmjudge_status_str(VLMJUDGE_ERR_PANIC));
+    }
+}
+
+static void test_load_errors(const std::string &model_path) {
+    CHECK_ERROR(vlmjudge::Model("/nonexistent/model.gguf"), VLMJUDGE_ERR_IO);
+    try {
+        vlmjudge::Model m("/nonexistent/model.gguf");
+    } catch (const vlmjudge::Error &e) {
+        CHECK(std::string(e.what()).find("/nonexistent/model.gguf") != std::string::npos);
+    }
+    const char *not_gguf = "cpp_test_not_gguf.bin";
+    std::ofstream(not_gguf) << "definitely not a model";
+    CHECK_ERROR(vlmjudge::Model(not_gguf), VLMJUDGE_ERR_INVALID_GGUF);
+    std::remove(not_gguf);
+    // A language model is not an mmproj.
+    CHECK_ERROR(vlmjudge::Model(model_path, model_path), VLMJUDGE_ERR_MMPROJ_LOAD);
+    // A path the C side would cut short at a NUL is refused by the wrapper.
+    CHECK_ERROR(vlmjudge::Model(model_path + std::string(1, '\0') + "x"),
+                VLMJUDGE_ERR_INVALID_ARGUMENT);
+}
+
+static void test_pairs(const vlmjudge::Model &model, const std::string &image_path) {
+    vlmjudge::Judge judge(model, small_params());
+
+    vlmjudge::Verdict v = judge.judge(cat_pair("text"));
+    CHECK(v.ok());
+    CHECK(v.id == "text");
+    CHECK(v.choice != vlmjudge::Choice::None);
+    CHECK(v.p_a && *v.p_a >= 0.0 && *v.p_a <= 1.0);
+    CHECK(v.consistent.has_value());
+    CHECK(!v.reasoning[0] && !v.reasoning[1]);  // fast mode
+    CHECK(v.json.find("\"p_a\"") != std::string::npos);
+    // The choice follows p(A).
+    if (v.p_a && *v.p_a > 0.5) CHECK(v.choice == vlmjudge::Choice::A);
+    if (v.p_a && *v.p_a < 0.5) CHECK(v.choice == vlmjudge::Choice::B);
+
+    // An empty id gives the pair's index.
+    CHECK(judge.judge(cat_pair("")).id == "0");
+
+    // Invalid UTF-8 and a NUL byte are failed calls.
+    vlmjudge::Pair bad = cat_pair("utf8");
+    bad.question = "caf\xc3\x28?";
+    CHECK_ERROR(judge.judge(bad), VLMJUDGE_ERR_INVALID_UTF8);
+    bad.question = std::string("with\0nul", 8);
+    CHECK_ERROR(judge.judge(bad), VLMJUDGE_ERR_INVALID_ARGUMENT);
+
+    // An image pair on the VLM.
+    std::vector<std::uint8_t> png = read_file(image_path);
+    CHECK(png.size() > 8);
+    vlmjudge::Verdict iv = judge.judge(vlmjudge::Pair::with_image(
+        "png", "What is in the image?", "A blue square.", "A red circle.", png));
+    CHECK(iv.ok());
+    CHECK(iv.id == "png");
+    CHECK(iv.p_a.has_value());
+
+    // Undecodable and empty images fail on the verdict, not as an exception.
+    const std::string garbage = "GIF89? not really";
+    vlmjudge::Verdict gv = judge.judge(vlmjudge::Pair::with_image(
+        "garbage", "What is in the image?", "A", "B",
+        std::vector<std::uint8_t>(garbage.begin(), garbage.end())));
+    CHECK(!gv.ok());
+    CHECK(gv.error && gv.error->find("image") != std::string::npos);
+    CHECK(gv.choice == vlmjudge::Choice::None);
+    CHECK(!gv.p_a && !gv.consistent);
+    CHECK(gv.id == "garbage");
+    vlmjudge::Verdict ev = judge.judge(
+        vlmjudge::Pair::with_image("empty", "What is in the image?", "A", "B", {}));
+    CHECK(ev.error.has_value());
+
+    // Empty text is the pair's own problem too.
+    vlmjudge::Pair empty = cat_pair("empty-b");
+    empty.response_b = "";
+    CHECK(judge.judge(empty).error.has_value());
+}
+
+static void test_params(const vlmjudge::Model &model) {
+    vlmjudge::JudgeParams bad = small_params();
+    bad.mode = static_cast<vlmjudge::Mode>(7);
+    CHECK_ERROR(vlmjudge::Judge(model, bad), VLMJUDGE_ERR_INVALID_ARGUMENT);
+
+    vlmjudge::JudgeParams no_swap = small_params(1);
+    no_swap.swap = false;
+    vlmjudge::Judge one_order(model, no_swap);
+    vlmjudge::Verdict v = one_order.judge(cat_pair("noswap"));
+    CHECK(v.ok() && !v.consistent.has_value());
+
+    vlmjudge::JudgeParams reason = small_params(1);
+    reason.mode = vlmjudge::Mode::Reason;
+    reason.max_tokens = 8;
+    vlmjudge::Judge reasoner(model, reason);
+    vlmjudge::Verdict r = reasoner.judge(cat_pair("reason"));
+    CHECK(r.ok());
+    CHECK(r.reasoning[0].has_value() && r.reasoning[1].has_value());
+    CHECK(r.json.find("\"reasoning\"") != std::string::npos);
+}
+
+struct Boom {
+    int value;
+};
+
+class CustomError : public std::runtime_error {
+public:
+    explicit CustomError(int c) : std::runtime_error("custom"), code(c) {}
+    int code;
+};
+
+static void test_batch(const vlmjudge::Model &model) {
+    vlmjudge::Judge judge(model, small_params(3));
+    std::vector<vlmjudge::Pair> pairs;
+    for (int i = 0; i < 6; ++i) {
+        vlmjudge::Pair p = cat_pair("b" + std::to_string(i));
+        if (i % 2) p.question = "Which is right?";
+        pairs.push_back(p);
+    }
+    pairs[4].response_b = "";  // a bad pair reports on its own verdict
+
+    std::vector<std::size_t> seen;
+    std::vector<vlmjudge::Verdict> out =
+        judge.judge_batch(pairs, [&](std::size_t done, std::size_t total) {
+            CHECK(total == 6);
+            seen.push_back(done);
+            return true;
+        });
+    CHECK(out.size() == 6);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        CHECK(out[i].id == "b" + std::to_string(i));
+        CHECK(out[i].error.has_value() == (i == 4));
+    }
+    CHECK(seen.size() == 6 && seen.back() == 6);
+    for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] > seen[i - 1]);
+
+    // Without a callback, and empty ids are positions in the batch.
+    std::vector<vlmjudge::Pair> unnamed{cat_pair(""), cat_pair(""), cat_pair("")};
+    out = judge.judge_batch(unnamed);
+    CHECK(out.size() == 3 && out[0].id == "0" && out[1].id == "1" && out[2].id == "2");
+    // The same pair gets the same result alone and in a batch.
+    CHECK(out[0].p_a == judge.judge(cat_pair("")).p_a);
+    CHECK(judge.judge_batch({}).empty());
+
+    // Returning false cancels: Error(VLMJUDGE_ERR_CANCELLED).
+    std::size_t calls = 0;
+    CHECK_ERROR(judge.judge_batch(pairs,
+                                  [&](std::size_t done, std::size_t) {
+                                      calls = done;
+                                      return done < 2;
+                                  }),
+                VLMJUDGE_ERR_CANCELLED);
+    CHECK(calls == 2);
+
+    // An exception thrown by the callback propagates unchanged, whatever its type.
+    bool caught = false;
+    try {
+        judge.judge_batch(pairs, [](std::size_t done, std::size_t) -> bool {
+            if (done == 3) throw Boom{42};
+            return true;
+        });
+    } catch (const Boom &b) {
+        caught = b.value == 42;
+    } catch (...) {
+        CHECK(!"the wrong exception came back");
+    }
+    CHECK(caught);
+
+    caught = false;
+    try {
+        judge.judge_batch(pairs, [](std::size_t, std::size_t) -> bool { throw CustomError(7); });
+    } catch (const vlmjudge::Error &) {
+        CHECK(!"a vlmjudge::Error replaced the callback's exception");
+    } catch (const CustomError &e) {
+        caught = e.code == 7;
+    }
+    CHECK(caught);
+
+    // Thrown at the last pair (when the batch is otherwise complete): still rethrown.
+    caught = false;
+    try {
+        judge.judge_batch(pairs, [](std::size_t done, std::size_t total) -> bool {
+            if (done == total) throw Boom{6};
+            return true;
+        });
+    } catch (const Boom &b) {
+        caught = b.value == 6;
+    }
+    CHECK(caught);
+
+    // The judge is still usable after cancellations and exceptions.
+    out = judge.judge_batch(std::vector<vlmjudge::Pair>(pairs.begin(), pairs.begin() + 2));
+    CHECK(out.size() == 2 && out[0].ok() && out[1].id == "b1");
+}
+
+static void test_moves(const std::string &model_path, const std::string &mmproj_path) {
+    vlmjudge::Model a(model_path, mmproj_path);
+    CHECK(a && a.has_vision());
+    vlmjudge::Model b(std::move(a));
+    CHECK(!a && !a.has_vision() && a.get() == nullptr);  // NOLINT: moved-from on purpose
+    CHECK(b && b.has_vision());
+    // A Judge on a moved-from Model is an Error, not a crash.
+    CHECK_ERROR(vlmjudge::Judge(a), VLMJUDGE_ERR_NULL_ARGUMENT);
+
+    vlmjudge::Model text_only(model_path);
+    CHECK(!text_only.has_vision());
+    a = std::move(text_only);  // assign into a moved-from Model
+    CHECK(a && !a.has_vision());
+    a = std::move(b);  // frees the text-only model, takes the VLM
+    CHECK(a.has_vision() && !b);
+
+    vlmjudge::Judge j1(a, small_params(1));
+    vlmjudge::Judge j2(std::move(j1));
+    CHECK(!j1 && j2);
+    CHECK_ERROR(j1.judge(cat_pair("moved")), VLMJUDGE_ERR_NULL_ARGUMENT);
+    CHECK_ERROR(j1.judge_batch({cat_pair("moved")}), VLMJUDGE_ERR_NULL_ARGUMENT);
+    vlmjudge::Judge j3(a, small_params(1));
+    j3 = std::move(j2);  // frees j3's own judge
+    CHECK(j3 && !j2);
+    CHECK(j3.judge(cat_pair("after-move")).ok());
+
+    // Judges keep the model alive after the Model object is gone.
+    std::vector<vlmjudge::Judge> judges;
+    {
+        vlmjudge::Model scoped(model_path);
+        judges.emplace_back(scoped, small_params(1));
+        judges.emplace_back(scoped, small_params(1));
+    }
+    for (vlmjudge::Judge &j : judges) CHECK(j.judge(cat_pair("late")).ok());
+
+    // Verdicts are values.
+    vlmjudge::Verdict v = j3.judge(cat_pair("copy"));
+    vlmjudge::Verdict copy = v;
+    vlmjudge::Verdict moved = std::move(v);
+    CHECK(copy.id == "copy" && moved.id == "copy" && copy.p_a == moved.p_a);
+    // Moved-from a, b, j1, j2 are destroyed here.
+}
+
+static void test_threads(const vlmjudge::Model &model) {
+    std::vector<vlmjudge::Pair> pairs;
+    for (int i = 0; i < 8; ++i)
+        pairs.push_back(vlmjudge::Pair::text("", "Question " + std::to_string(i) + "?",
+                                             "Four.", "Seven."));
+    vlmjudge::Judge reference(model, small_params(4));
+    const std::vector<vlmjudge::Verdict> expected = reference.judge_batch(pairs);
+    std::vector<std::vector<vlmjudge::Verdict>> results(3);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < results.size(); ++t)
+        threads.emplace_back([&, t] {
+            vlmjudge::Judge judge(model, small_params(4));  // one judge per thread
+            results[t] = judge.judge_batch(pairs);
+        });
+    for (std::thread &t : threads) t.join();
+    for (const auto &r : results) {
+        CHECK(r.size() == expected.size());
+        for (std::size_t i = 0; i < r.size() && i < expected.size(); ++i)
+            CHECK(r[i].p_a == expected[i].p_a);
+    }
+}
+
+int main() {
+    const std::string model_path = env("VLMJUDGE_TEST_MODEL");
+    const std::string mmproj_path = env("VLMJUDGE_TEST_MMPROJ");
+    const std::string image_path = env("VLMJUDGE_TEST_IMAGE");
+
+    try {
+        test_basics();
+        test_load_errors(model_path);
+        const vlmjudge::Model model(model_path, mmproj_path);
+        CHECK(model.has_vision());
+        test_pairs(model, image_path);
+        test_params(model);
+        test_batch(model);
+        test_threads(model);
+        test_moves(model_path, mmproj_path);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+        ++failures;
+    }
+
+    if (failures) {
+        std::fprintf(stderr, "test_vlmjudge: %d of %d check(s) failed\n", failures, checks);
+        return 1;
+    }
+    std::printf("test_vlmjudge: all %d checks passed\n", checks);
+    return 0;
+}

@@ -1,0 +1,85 @@
+// Tests of the Swift wrapper on the generated tiny-vlm fixture. UNTESTED here: no Swift
+// toolchain was available where they were written. Environment: VLMJUDGE_TEST_MODEL,
+// VLMJUDGE_TEST_MMPROJ, VLMJUDGE_TEST_IMAGE (as for tests/c/abi_test.c).
+import Foundation
+import VLMJudge
+import XCTest
+
+private struct Boom: Error, Equatable { let value: Int }
+
+final class VLMJudgeTests: XCTestCase {
+    private func env(_ name: String) throws -> String {
+        guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
+            throw XCTSkip("\(name) is not set")
+        }
+        return v
+    }
+
+    private func makeJudge(parallel: UInt32 = 3) throws -> Judge {
+        let model = try Model(path: env("VLMJUDGE_TEST_MODEL"), mmproj: env("VLMJUDGE_TEST_MMPROJ"))
+        XCTAssertTrue(model.hasVision)
+        var params = JudgeParams()
+        params.ctxPerSeq = 384
+        params.parallel = parallel
+        params.threads = 1
+        return try Judge(model: model, params: params)  // the judge keeps the model alive
+    }
+
+    private let cat = Pair(id: "cat", question: "How many legs does a cat have?",
+                           responseA: "A cat has four legs.", responseB: "A cat has seven legs.")
+
+    func testTextAndImagePairs() throws {
+        let judge = try makeJudge()
+        let v = try judge.judge(cat)
+        XCTAssertNil(v.error)
+        XCTAssertEqual(v.id, "cat")
+        XCTAssertNotEqual(v.choice, .noVerdict)
+        XCTAssertNotNil(v.pA)
+        XCTAssertNotNil(v.consistent)
+        XCTAssertEqual(v.reasoning, [nil, nil])
+
+        let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: env("VLMJUDGE_TEST_IMAGE"))))
+        var image = cat
+        image.image = png
+        XCTAssertNil(try judge.judge(image).error)
+        image.image = Array("GIF89? not really".utf8)
+        let bad = try judge.judge(image)  // a bad image is on the verdict, not thrown
+        XCTAssertNotNil(bad.error)
+        XCTAssertEqual(bad.choice, .noVerdict)
+        XCTAssertNil(bad.pA)
+    }
+
+    func testLoadErrors() {
+        XCTAssertThrowsError(try Model(path: "/nonexistent/model.gguf")) { error in
+            XCTAssertEqual((error as? VLMJudgeError)?.status, 200)  // VLMJUDGE_ERR_IO
+        }
+    }
+
+    func testBatchCancelAndRethrow() throws {
+        let judge = try makeJudge()
+        let pairs = (0..<6).map { i in
+            Pair(id: "b\(i)", question: "Q\(i)?", responseA: "Four.", responseB: "Seven.")
+        }
+        var seen: [Int] = []
+        let out = try judge.judgeBatch(pairs) { done, total in
+            XCTAssertEqual(total, 6)
+            seen.append(done)
+            return true
+        }
+        XCTAssertEqual(out.map(\.id), pairs.map { $0.id! })
+        XCTAssertEqual(seen.last, 6)
+
+        XCTAssertThrowsError(try judge.judgeBatch(pairs) { done, _ in done < 2 }) { error in
+            guard let e = error as? VLMJudgeError, case .cancelled = e else {
+                return XCTFail("expected .cancelled, got \(error)")
+            }
+        }
+        XCTAssertThrowsError(try judge.judgeBatch(pairs) { done, _ in
+            if done == 3 { throw Boom(value: 42) }
+            return true
+        }) { error in
+            XCTAssertEqual(error as? Boom, Boom(value: 42))
+        }
+        XCTAssertEqual(try judge.judgeBatch(Array(pairs.prefix(2))).count, 2)
+    }
+}
