@@ -13,9 +13,14 @@ FIXTURES = $(VLMJUDGE_CACHE)/fixtures
 CAPI = $(CARGO_TARGET_DIR)/capi
 # A second build for x86-64-v3 (AVX2): valgrind cannot run AVX-512 code.
 PORTABLE_TARGET = $(CARGO_TARGET_DIR)-portable
+# What the C ABI and binding tests run on: the tiny generated VLM and a small PNG.
+CAPI_WORK = $(abspath $(CARGO_TARGET_DIR))/capi-tests
+export VLMJUDGE_TEST_MODEL = $(CAPI_WORK)/tiny-vlm/model.gguf
+export VLMJUDGE_TEST_MMPROJ = $(CAPI_WORK)/tiny-vlm/mmproj.gguf
+export VLMJUDGE_TEST_IMAGE = $(CURDIR)/examples/images/blue-square.png
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build capi header fixtures demo test test-capi bench clean-demo
+.PHONY: setup model build capi header fixtures demo test test-capi test-bindings bench clean-demo
 
 setup:
 	@scripts/setup-system.sh
@@ -52,12 +57,23 @@ demo: model build
 test: model
 	cargo build --release --locked --benches
 	cargo test --release --locked
-	$(MAKE) test-capi
+	$(MAKE) test-capi test-bindings
 
-test-capi: build
+$(VLMJUDGE_TEST_MODEL): build
+	$(BIN) dev fixture --kind tiny-vlm --out $(CAPI_WORK)/tiny-vlm
+
+# The C ABI: the C suite plain, static, under ASan + UBSan and under valgrind.
+test-capi: build $(VLMJUDGE_TEST_MODEL)
 	scripts/build-capi.sh $(CAPI)
 	CARGO_TARGET_DIR=$(PORTABLE_TARGET) RUSTFLAGS="-C target-cpu=x86-64-v3" scripts/build-capi.sh $(PORTABLE_TARGET)/capi
-	scripts/test-capi.sh $(CAPI) $(PORTABLE_TARGET)/capi $(CARGO_TARGET_DIR)/capi-tests
+	scripts/test-capi.sh $(CAPI) $(PORTABLE_TARGET)/capi $(CAPI_WORK)
+
+# Python, C++ and Swift (module map only) bindings, and the examples in every language.
+test-bindings: model $(VLMJUDGE_TEST_MODEL)
+	scripts/build-capi.sh $(CAPI)
+	scripts/test-python.sh $(CAPI)
+	scripts/test-cpp-swift.sh $(CAPI) $(CAPI_WORK)
+	cargo run --release --locked --example judge -- $(DEMO_MODEL)
 
 bench: model
 	cargo bench --locked --bench judge_throughput

@@ -125,10 +125,10 @@ typedef struct vlmjudge_pair {
 } vlmjudge_pair;
 
 /*
- Called after each pair in a batch with the number done so far; return false to
- cancel the rest.
+ Called after each pair in a batch with the number done so far; return nonzero to go
+ on, 0 to cancel the rest. (An int, not a bool: any value a host returns is defined.)
  */
-typedef bool (*vlmjudge_progress_callback)(size_t done, size_t total, void *user_data);
+typedef int32_t (*vlmjudge_progress_callback)(size_t done, size_t total, void *user_data);
 
 /*
  Log levels passed to a `vlmjudge_log_callback`.
@@ -352,7 +352,7 @@ vlmjudge_status vlmjudge_judge_pair(struct vlmjudge_judge *judge,
  Judges `n` pairs with many in flight and, on success, writes `n` new verdicts to
  `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
  pair's own problem is reported on its verdict, not as a failed batch.
- `progress` (may be NULL) is called on this thread after each pair; returning false
+ `progress` (may be NULL) is called on this thread after each pair; returning 0
  cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
 
  Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
@@ -447,6 +447,32 @@ double vlmjudge_verdict_p_a(const struct vlmjudge_verdict *verdict);
  `verdict` must be NULL or a live verdict.
  */
 int32_t vlmjudge_verdict_consistent(const struct vlmjudge_verdict *verdict);
+
+/*
+ How many presentation orders were judged: 2 with swap, 1 without, 0 for a failed
+ pair or NULL.
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
+size_t vlmjudge_verdict_n_orders(const struct vlmjudge_verdict *verdict);
+
+/*
+ p(A) from presentation order `order` alone (0 = as given, 1 = swapped), mapped back
+ to the given A; NaN when there is none.
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
+double vlmjudge_verdict_order_p_a(const struct vlmjudge_verdict *verdict, size_t order);
+
+/*
+ The response presentation order `order` preferred, in the given A/B terms.
+
+ # Safety
+ `verdict` must be NULL or a live verdict.
+ */
+vlmjudge_choice vlmjudge_verdict_order_choice(const struct vlmjudge_verdict *verdict, size_t order);
 
 /*
  The judge's reasoning for presentation order `order` (0 = as given, 1 = swapped),

@@ -13,7 +13,9 @@ ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/de
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
-python3 -c 'import pytest' >/dev/null 2>&1 || missing+=(python3-pytest)
+# (Debian's python3-pytest lands in /usr/bin/python3, which may not be the python3 on PATH.)
+python3 -c 'import pytest' >/dev/null 2>&1 || /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 ||
+  missing+=(python3-pytest)
 
 if ((${#missing[@]})); then
   echo "installing system packages: ${missing[*]}" >&2

@@ -377,14 +377,14 @@ private:
     // The C callback. Catches everything: no exception may unwind into the library.
     // (vlmjudge.h declares vlmjudge_progress_callback outside its extern "C" block, so
     // a static member function has exactly that type in C++.)
-    static bool vlmjudge_hpp_progress_trampoline(std::size_t done, std::size_t total,
-                                                 void *user_data) noexcept {
+    static int32_t vlmjudge_hpp_progress_trampoline(std::size_t done, std::size_t total,
+                                                    void *user_data) noexcept {
         ProgressState *state = static_cast<ProgressState *>(user_data);
         try {
-            return (*state->fn)(done, total);
+            return (*state->fn)(done, total) ? 1 : 0;
         } catch (...) {
             state->exception = std::current_exception();
-            return false;
+            return 0;
         }
     }
 

@@ -90,9 +90,10 @@ pub struct vlmjudge_judge {
     _model: Arc<Model>,
 }
 
-/// Called after each pair in a batch with the number done so far; return false to
-/// cancel the rest.
-pub type vlmjudge_progress_callback = Option<unsafe extern "C" fn(done: usize, total: usize, user_data: *mut c_void) -> bool>;
+/// Called after each pair in a batch with the number done so far; return nonzero to go
+/// on, 0 to cancel the rest. (An int, not a bool: any value a host returns is defined.)
+pub type vlmjudge_progress_callback =
+    Option<unsafe extern "C" fn(done: usize, total: usize, user_data: *mut c_void) -> i32>;
 
 fn judge_params(p: &vlmjudge_judge_params) -> FfiResult<JudgeParams> {
     check_size::<vlmjudge_judge_params>(p.struct_size, "params")?;
@@ -222,7 +223,7 @@ pub unsafe extern "C" fn vlmjudge_judge_pair(
 /// Judges `n` pairs with many in flight and, on success, writes `n` new verdicts to
 /// `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
 /// pair's own problem is reported on its verdict, not as a failed batch.
-/// `progress` (may be NULL) is called on this thread after each pair; returning false
+/// `progress` (may be NULL) is called on this thread after each pair; returning 0
 /// cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
 ///
 /// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
@@ -255,7 +256,7 @@ pub unsafe extern "C" fn vlmjudge_judge_batch(
             verdicts[i] = Some(v);
             done += 1;
             // SAFETY: the host's callback, called on this thread as documented.
-            progress.is_none_or(|cb| unsafe { cb(done, n, user_data) })
+            progress.is_none_or(|cb| unsafe { cb(done, n, user_data) } != 0)
         })?;
         for (i, v) in verdicts.into_iter().enumerate() {
             let v = v.ok_or_else(|| Failure(VLMJUDGE_ERR_ENGINE, format!("pair {i} got no verdict")))?;

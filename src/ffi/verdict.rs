@@ -46,12 +46,16 @@ impl vlmjudge_verdict {
 /// `verdict` must be NULL or a live verdict.
 #[no_mangle]
 pub unsafe extern "C" fn vlmjudge_verdict_choice(verdict: *const vlmjudge_verdict) -> vlmjudge_choice {
-    guarded(VLMJUDGE_CHOICE_NONE, || match verdict.as_ref().map(|v| v.verdict.verdict) {
+    guarded(VLMJUDGE_CHOICE_NONE, || choice_code(verdict.as_ref().map(|v| v.verdict.verdict)))
+}
+
+fn choice_code(choice: Option<Choice>) -> vlmjudge_choice {
+    match choice {
         Some(Choice::A) => VLMJUDGE_CHOICE_A,
         Some(Choice::B) => VLMJUDGE_CHOICE_B,
         Some(Choice::Tie) => VLMJUDGE_CHOICE_TIE,
         _ => VLMJUDGE_CHOICE_NONE,
-    })
+    }
 }
 
 /// Probability that response A is better, averaged over the orders judged; NaN when
@@ -75,6 +79,39 @@ pub unsafe extern "C" fn vlmjudge_verdict_consistent(verdict: *const vlmjudge_ve
         Some(true) => 1,
         Some(false) => 0,
         None => -1,
+    })
+}
+
+/// How many presentation orders were judged: 2 with swap, 1 without, 0 for a failed
+/// pair or NULL.
+///
+/// # Safety
+/// `verdict` must be NULL or a live verdict.
+#[no_mangle]
+pub unsafe extern "C" fn vlmjudge_verdict_n_orders(verdict: *const vlmjudge_verdict) -> usize {
+    guarded(0, || verdict.as_ref().map_or(0, |v| v.verdict.orders.len()))
+}
+
+/// p(A) from presentation order `order` alone (0 = as given, 1 = swapped), mapped back
+/// to the given A; NaN when there is none.
+///
+/// # Safety
+/// `verdict` must be NULL or a live verdict.
+#[no_mangle]
+pub unsafe extern "C" fn vlmjudge_verdict_order_p_a(verdict: *const vlmjudge_verdict, order: usize) -> f64 {
+    guarded(f64::NAN, || {
+        verdict.as_ref().and_then(|v| v.verdict.orders.get(order)).and_then(|o| o.p_a).unwrap_or(f64::NAN)
+    })
+}
+
+/// The response presentation order `order` preferred, in the given A/B terms.
+///
+/// # Safety
+/// `verdict` must be NULL or a live verdict.
+#[no_mangle]
+pub unsafe extern "C" fn vlmjudge_verdict_order_choice(verdict: *const vlmjudge_verdict, order: usize) -> vlmjudge_choice {
+    guarded(VLMJUDGE_CHOICE_NONE, || {
+        choice_code(verdict.as_ref().and_then(|v| v.verdict.orders.get(order)).map(|o| o.verdict))
     })
 }
 

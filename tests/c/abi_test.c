@@ -141,6 +141,11 @@ static void test_pairs(vlmjudge_model *model, const char *image_path) {
     CHECK(vlmjudge_verdict_consistent(v) == 0 || vlmjudge_verdict_consistent(v) == 1);
     CHECK(strcmp(vlmjudge_verdict_id(v), "text") == 0);
     CHECK(strstr(vlmjudge_verdict_json(v), "\"p_a\"") != NULL);
+    CHECK(vlmjudge_verdict_n_orders(v) == 2);
+    CHECK(vlmjudge_verdict_order_p_a(v, 0) >= 0.0 && vlmjudge_verdict_order_p_a(v, 1) <= 1.0);
+    CHECK(fabs((vlmjudge_verdict_order_p_a(v, 0) + vlmjudge_verdict_order_p_a(v, 1)) / 2 - pa) < 1e-12);
+    CHECK(isnan(vlmjudge_verdict_order_p_a(v, 2)));
+    CHECK(vlmjudge_verdict_order_choice(v, 2) == VLMJUDGE_CHOICE_NONE);
     CHECK(vlmjudge_verdict_reasoning(v, 0) == NULL); /* fast mode */
     vlmjudge_verdict_free(v);
 
@@ -179,7 +184,7 @@ static void test_pairs(vlmjudge_model *model, const char *image_path) {
     vlmjudge_judge_free(judge);
 }
 
-static bool stop_after_two(size_t done, size_t total, void *user_data) {
+static int32_t stop_after_two(size_t done, size_t total, void *user_data) {
     (void)total;
     *(size_t *)user_data = done;
     return done < 2;

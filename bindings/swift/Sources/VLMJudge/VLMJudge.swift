@@ -400,9 +400,9 @@ public final class Judge {
         var callback: vlmjudge_progress_callback? = nil
         if box != nil {
             callback = { done, total, userData in
-                guard let userData = userData else { return false }
+                guard let userData = userData else { return 0 }
                 return Unmanaged<ProgressBox>.fromOpaque(userData).takeUnretainedValue()
-                    .call(done, total)
+                    .call(done, total) ? 1 : 0
             }
         }
         let userData = box.map { Unmanaged.passUnretained($0).toOpaque() }
