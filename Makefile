@@ -56,7 +56,7 @@ demo: model build
 
 test: model
 	cargo build --release --locked --benches
-	cargo test --release --locked
+	cargo test --release --locked --workspace
 	$(MAKE) test-capi test-bindings
 
 $(VLMJUDGE_TEST_MODEL): build

@@ -19,6 +19,7 @@
 pub mod data;
 pub mod engine;
 mod error;
+pub mod export;
 pub mod ffi;
 pub mod fixture;
 pub(crate) mod fsutil;
@@ -27,6 +28,8 @@ pub mod gguf;
 pub mod hub;
 pub mod judge;
 pub mod progress;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::{Error, Result};
 

@@ -6,7 +6,10 @@ mod dev;
 mod judge;
 mod progress;
 mod pull;
+mod quantize;
 mod show;
+#[cfg(feature = "train")]
+mod train;
 
 use std::process::ExitCode;
 
@@ -32,8 +35,13 @@ enum Command {
     Pull(pull::PullArgs),
     /// Print llama.cpp's build and CPU features (e.g. whether AVX-512 is compiled in).
     SystemInfo,
+    /// Quantize a GGUF model (e.g. a merged checkpoint) or mmproj to q8_0, q4_k_m, ...
+    Quantize(quantize::QuantizeArgs),
     /// Developer tools: generated test models.
     Dev(dev::DevArgs),
+    /// Fine-tune a judge (LoRA or full) on SFT examples; writes a GGUF adapter or model.
+    #[cfg(feature = "train")]
+    Train(train::TrainArgs),
 }
 
 /// Marks an error the user can fix (bad arguments or input): exit code 1.
@@ -65,7 +73,10 @@ pub fn main() -> ExitCode {
         Command::Judge(args) => judge::run(args),
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Quantize(args) => quantize::run(args),
         Command::Dev(args) => dev::run(args),
+        #[cfg(feature = "train")]
+        Command::Train(args) => train::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
             println!("{}", vlmjudge::engine::system_info());

@@ -1,0 +1,212 @@
+//! `vlmjudge train`: LoRA or full supervised fine-tuning on SFT JSON Lines.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use vlmjudge::export::MergedDtype;
+use vlmjudge::train::{train, DeviceChoice, LoraConfig, LoraTarget, Mode, TrainConfig, TrainError, TrainSummary};
+
+use super::progress::Bar;
+use super::UserError;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The base model (GGUF, architecture llama or qwen2; quantized weights are dequantized).
+    #[arg(long)]
+    base: PathBuf,
+    /// The multimodal projector (GGUF), needed when examples have images.
+    #[arg(long)]
+    mmproj: Option<PathBuf>,
+    /// SFT examples (JSON Lines: id, image, messages [{role, content}], target).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory: adapter.gguf or model-f32.gguf, metrics.jsonl, checkpoint/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Train every weight instead of LoRA adapters.
+    #[arg(long, conflicts_with_all = ["lora_rank", "lora_alpha", "lora_dropout", "targets", "merge"])]
+    full: bool,
+    #[arg(long, default_value_t = 16)]
+    lora_rank: usize,
+    #[arg(long, default_value_t = 32.0)]
+    lora_alpha: f32,
+    #[arg(long, default_value_t = 0.05)]
+    lora_dropout: f32,
+    /// Layers that get LoRA adapters.
+    #[arg(long, default_value = "q,k,v,o,gate,up,down")]
+    targets: String,
+    #[arg(long, default_value_t = 1)]
+    epochs: u32,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// Linear warmup, as a fraction of all steps (then cosine decay).
+    #[arg(long, default_value_t = 0.03)]
+    warmup: f64,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 4)]
+    grad_accum: usize,
+    /// Longest example in tokens; prompts are cut from the left, targets never.
+    #[arg(long, default_value_t = 1024)]
+    max_len: usize,
+    /// Fraction of examples held out for the per-epoch eval loss.
+    #[arg(long, default_value_t = 0.05)]
+    eval_split: f64,
+    /// Global gradient-norm clip (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    clip: f64,
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    device: DeviceArg,
+    /// Continue from OUT/checkpoint (with the same arguments).
+    #[arg(long)]
+    resume: bool,
+    /// LoRA: also write the merged model (base + adapter).
+    #[arg(long)]
+    merge: bool,
+    /// Write merged / full models as F16 (1-d tensors stay F32) instead of F32.
+    #[arg(long)]
+    f16: bool,
+    /// Checkpoint every N optimizer steps (0 = only at epoch ends and at the end).
+    #[arg(long, default_value_t = 50)]
+    save_every: u64,
+    /// Stop after N optimizer steps in total, with a checkpoint; --resume continues.
+    #[arg(long)]
+    stop_after: Option<u64>,
+    /// Where image embeddings are kept between runs [default: OUT/image-cache].
+    #[arg(long)]
+    image_cache: Option<PathBuf>,
+    /// Threads for the tensor math [default: all cores; also RAYON_NUM_THREADS]. On a
+    /// machine busy with other work, 1 can be faster than spinning workers.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.threads.filter(|&n| n > 0) {
+        // candle sizes its thread pools from these on first use, which is below; no
+        // other thread reads the environment yet.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+    }
+    keep_freed_memory();
+    let mode = if args.full {
+        Mode::Full
+    } else {
+        let targets = LoraTarget::parse_list(&args.targets).map_err(user)?;
+        Mode::Lora(LoraConfig { rank: args.lora_rank, alpha: args.lora_alpha, dropout: args.lora_dropout, targets })
+    };
+    let config = TrainConfig {
+        base: args.base,
+        mmproj: args.mmproj,
+        data: args.data,
+        out: args.out,
+        mode,
+        epochs: args.epochs,
+        lr: args.lr,
+        warmup: args.warmup,
+        batch: args.batch,
+        grad_accum: args.grad_accum,
+        max_len: args.max_len,
+        eval_split: args.eval_split,
+        clip: args.clip,
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+        device: match args.device {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+        },
+        resume: args.resume,
+        merge: args.merge,
+        save_every: args.save_every,
+        stop_after: args.stop_after,
+        merged_dtype: if args.f16 { MergedDtype::F16 } else { MergedDtype::F32 },
+        image_cache: args.image_cache,
+    };
+    let bar = Bar::new(args.quiet);
+    let summary = train(&config, &bar).map_err(user)?;
+    print_summary(&summary);
+    Ok(())
+}
+
+/// Training frees and reallocates its activations (gigabytes for a 135M model) every
+/// micro-batch. glibc hands large freed blocks back to the kernel at once, so every
+/// micro-batch would fault them in again (about a third of the time on the demo model).
+/// Keep freed memory in the process instead: blocks up to 32 MiB come from the heap and
+/// the heap is never trimmed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    const M_TRIM_THRESHOLD: i32 = -1;
+    const M_MMAP_THRESHOLD: i32 = -3;
+    extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    // SAFETY: mallopt only changes allocator tuning parameters.
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
+
+/// User errors keep exit code 1; internal ones (tensor failures) exit 2.
+fn user(e: TrainError) -> anyhow::Error {
+    if !e.is_user_error() {
+        return e.into();
+    }
+    match e {
+        TrainError::Lib(inner) => inner.into(),
+        other => UserError(other.to_string()).into(),
+    }
+}
+
+fn print_summary(s: &TrainSummary) {
+    if let Some(note) = &s.device_note {
+        println!("note: {note}");
+    }
+    println!(
+        "examples: {} read, {} train, {} eval, {} dropped (target longer than --max-len), {} truncated",
+        s.examples_read, s.examples_train, s.examples_eval, s.dropped_too_long, s.truncated
+    );
+    println!("trainable parameters: {}", s.trainable_params);
+    if s.images_encoded + s.images_cached > 0 {
+        println!("images: {} encoded, {} from the image cache", s.images_encoded, s.images_cached);
+    }
+    match s.resumed_from {
+        Some(from) => println!("steps: {}/{} (resumed from step {from})", s.steps_done, s.total_steps),
+        None => println!("steps: {}/{}", s.steps_done, s.total_steps),
+    }
+    let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!("final train loss: {}  eval loss: {}", fmt(s.final_loss), fmt(s.final_eval_loss));
+    println!("throughput: {:.0} tokens/s", s.tokens_per_s);
+    if s.stopped_early {
+        println!("stopped early (--stop-after); run again with --resume to continue");
+    }
+    if let Some(p) = &s.outputs.adapter {
+        println!("adapter: {}", p.display());
+    }
+    if let Some(p) = &s.outputs.model {
+        println!("model: {}", p.display());
+    }
+    println!("metrics: {}", s.outputs.metrics.display());
+    println!("checkpoint: {}", s.outputs.checkpoint.display());
+}

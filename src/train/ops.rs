@@ -1,0 +1,165 @@
+//! The decoder's building blocks, composed only of candle ops that have a backward
+//! pass. candle's fused `candle_nn::ops::rms_norm`, `rotary_emb::rope*` and
+//! `softmax_last_dim` have none, so they are not used here.
+
+use candle_core::{Device, Result, Tensor, D};
+
+/// llama.cpp's RMS norm: `x / sqrt(mean(x²) + eps) * weight` over the last dimension.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
+    let scale = (x.sqr()?.mean_keepdim(D::Minus1)? + f64::from(eps))?.sqrt()?.recip()?;
+    x.broadcast_mul(&scale)?.broadcast_mul(weight)
+}
+
+/// Softmax over the last dimension. The row maximum is subtracted for stability and
+/// detached: softmax is invariant to it, so its gradient is exactly zero anyway.
+pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
+
+/// `silu(gate) * up`, the SwiGLU of llama's feed-forward block.
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    gate.silu()?.mul(up)
+}
+
+/// Rotary position embedding tables for positions `0..n_pos`.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    /// (n_pos, n_rot/2)
+    cos: Tensor,
+    sin: Tensor,
+    n_rot: usize,
+    neox: bool,
+}
+
+impl Rope {
+    /// `theta(p, i) = p * freq_scale * base^(-2i/n_rot) / factor_i`, as llama.cpp's
+    /// `ggml_rope_cache_init` without YaRN; `factors` is the optional `rope_freqs`
+    /// tensor of llama 3.
+    pub fn new(
+        n_pos: usize,
+        n_rot: usize,
+        base: f32,
+        freq_scale: f32,
+        factors: Option<&[f32]>,
+        neox: bool,
+        device: &Device,
+    ) -> Result<Rope> {
+        let half = n_rot / 2;
+        let mut cos = Vec::with_capacity(n_pos * half);
+        let mut sin = Vec::with_capacity(n_pos * half);
+        for p in 0..n_pos {
+            for i in 0..half {
+                let inv_freq = f64::from(base).powf(-2.0 * i as f64 / n_rot as f64);
+                let factor = factors.map_or(1.0, |f| f64::from(f[i]));
+                let theta = p as f64 * f64::from(freq_scale) * inv_freq / factor;
+                cos.push(theta.cos() as f32);
+                sin.push(theta.sin() as f32);
+            }
+        }
+        Ok(Rope {
+            cos: Tensor::from_vec(cos, (n_pos, half), device)?,
+            sin: Tensor::from_vec(sin, (n_pos, half), device)?,
+            n_rot,
+            neox,
+        })
+    }
+
+    pub fn n_pos(&self) -> usize {
+        self.cos.dim(0).unwrap_or(0)
+    }
+
+    /// Rotates `x` of shape (batch, heads, seq, head_dim) at positions `0..seq`.
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, h, t, d) = x.dims4()?;
+        let half = self.n_rot / 2;
+        let rot = if self.n_rot == d { x.clone() } else { x.narrow(3, 0, self.n_rot)? };
+        let cos = self.cos.narrow(0, 0, t)?;
+        let sin = self.sin.narrow(0, 0, t)?;
+        let rotated = if self.neox {
+            // Pairs (x[i], x[i + n_rot/2]).
+            let x0 = rot.narrow(3, 0, half)?;
+            let x1 = rot.narrow(3, half, half)?;
+            let (c, s) = (cos.reshape((1, 1, t, half))?, sin.reshape((1, 1, t, half))?);
+            let r0 = (x0.broadcast_mul(&c)? - x1.broadcast_mul(&s)?)?;
+            let r1 = (x0.broadcast_mul(&s)? + x1.broadcast_mul(&c)?)?;
+            Tensor::cat(&[r0, r1], 3)?
+        } else {
+            // Adjacent pairs (x[2i], x[2i+1]): llama.cpp's "normal" layout.
+            let pairs = rot.reshape((b, h, t, half, 2))?;
+            let x0 = pairs.narrow(4, 0, 1)?;
+            let x1 = pairs.narrow(4, 1, 1)?;
+            let (c, s) = (cos.reshape((1, 1, t, half, 1))?, sin.reshape((1, 1, t, half, 1))?);
+            let r0 = (x0.broadcast_mul(&c)? - x1.broadcast_mul(&s)?)?;
+            let r1 = (x0.broadcast_mul(&s)? + x1.broadcast_mul(&c)?)?;
+            Tensor::cat(&[r0, r1], 4)?.reshape((b, h, t, self.n_rot))?
+        };
+        if self.n_rot == d {
+            Ok(rotated)
+        } else {
+            Tensor::cat(&[rotated, x.narrow(3, self.n_rot, d - self.n_rot)?], 3)
+        }
+    }
+}
+
+/// An additive causal mask (seq, seq): 0 on and below the diagonal, -inf above.
+pub fn causal_mask(t: usize, device: &Device) -> Result<Tensor> {
+    let mask: Vec<f32> =
+        (0..t).flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY })).collect();
+    Tensor::from_vec(mask, (t, t), device)
+}
+
+/// Causal self-attention with grouped-query heads. `q` is (b, n_head, t, d), `k` and `v`
+/// are (b, n_head_kv, t, d); query head `h` reads kv head `h / (n_head / n_head_kv)`,
+/// as llama.cpp's broadcasting `ggml_mul_mat` does. The query heads of a group are
+/// stacked along the sequence axis so the kv heads are never copied.
+pub fn causal_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32, mask: &Tensor) -> Result<Tensor> {
+    let (b, n_head, t, d) = q.dims4()?;
+    let n_kv = k.dim(1)?;
+    let group = n_head / n_kv;
+    let q = q.reshape((b, n_kv, group * t, d))?;
+    let scores = (q.matmul(&k.t()?.contiguous()?)? * f64::from(scale))?;
+    let scores = scores.reshape((b, n_kv, group, t, t))?.broadcast_add(mask)?;
+    let probs = softmax_last_dim(&scores)?.reshape((b, n_kv, group * t, t))?;
+    probs.matmul(&v.contiguous()?)?.reshape((b, n_head, t, d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_rope_rotates_adjacent_pairs() -> Result<()> {
+        let dev = Device::Cpu;
+        let rope = Rope::new(3, 4, 10000.0, 1.0, None, false, &dev)?;
+        let x = Tensor::new(&[1f32, 2., 3., 4.], &dev)?.reshape((1, 1, 1, 4))?.repeat((1, 1, 3, 1))?;
+        let y = rope.apply(&x)?.squeeze(0)?.to_vec3::<f32>()?;
+        // Position 2, pair 0 (x0=1, x1=2), theta = 2.
+        let (c, s) = (2f32.cos(), 2f32.sin());
+        let got = &y[0][2];
+        assert!((got[0] - (1. * c - 2. * s)).abs() < 1e-5 && (got[1] - (1. * s + 2. * c)).abs() < 1e-5, "{got:?}");
+        // Pair 1 (x0=3, x1=4), theta = 2 * 10000^(-1/2).
+        let th = 2.0f32 * 0.01;
+        assert!((got[2] - (3. * th.cos() - 4. * th.sin())).abs() < 1e-5, "{got:?}");
+        // Position 0 is unchanged.
+        assert_eq!(y[0][0], vec![1., 2., 3., 4.]);
+        Ok(())
+    }
+
+    #[test]
+    fn softmax_has_a_gradient() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = candle_core::Var::new(&[[1f32, 2., 3.]], &dev)?;
+        let s = softmax_last_dim(x.as_tensor())?;
+        let loss = s.narrow(1, 0, 1)?.sum_all()?;
+        let g = loss.backward()?.get(x.as_tensor()).unwrap().to_vec2::<f32>()?;
+        let p = s.to_vec2::<f32>()?[0].clone();
+        // d p0 / d x_j = p0 (δ0j - pj)
+        for j in 0..3 {
+            let expected = p[0] * (if j == 0 { 1. } else { 0. } - p[j]);
+            assert!((g[0][j] - expected).abs() < 1e-6);
+        }
+        Ok(())
+    }
+}
