@@ -22,7 +22,7 @@ fn generate() -> String {
          * thread's vlmjudge_last_error_message(). No function aborts the process or lets\n \
          * a panic unwind into the caller. Every _free accepts NULL.\n \
          */"
-            .into(),
+        .into(),
     );
     config.after_includes = Some(format!(
         "\n#define VLMJUDGE_VERSION \"{version}\"\n#define VLMJUDGE_VERSION_MAJOR {major}\n\

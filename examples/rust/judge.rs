@@ -10,12 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: judge MODEL.gguf")?;
     let model = Model::load(&path, None, &ModelParams::default())?;
     let mut judge = Judge::new(&model, JudgeParams::default())?;
-    let pair = Pair::text(
-        "demo",
-        "How many legs does a cat have?",
-        "A cat has four legs.",
-        "A cat has seven legs.",
-    );
+    let pair = Pair::text("demo", "How many legs does a cat have?", "A cat has four legs.", "A cat has seven legs.");
     let v = judge.judge_pair(&pair)?;
     if let Some(error) = &v.error {
         return Err(error.clone().into());

@@ -190,10 +190,17 @@ impl Model {
     /// Formats `(role, content)` messages with the model's chat template (from the GGUF,
     /// or the llama.cpp built-in `template` name when given); with `add_assistant` the
     /// text ends where the assistant's answer begins.
-    pub fn chat_prompt(&self, messages: &[(&str, &str)], template: Option<&str>, add_assistant: bool) -> Result<String> {
+    pub fn chat_prompt(
+        &self,
+        messages: &[(&str, &str)],
+        template: Option<&str>,
+        add_assistant: bool,
+    ) -> Result<String> {
         use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
         let chat = match template {
-            Some(name) => LlamaChatTemplate::new(name).map_err(|_| Error::Template("template name contains NUL".into()))?,
+            Some(name) => {
+                LlamaChatTemplate::new(name).map_err(|_| Error::Template("template name contains NUL".into()))?
+            }
             None => self.llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
         };
         let messages = messages

@@ -103,10 +103,7 @@ fn judge_params(p: &vlmjudge_judge_params) -> FfiResult<JudgeParams> {
         other => return Err(Failure(VLMJUDGE_ERR_INVALID_ARGUMENT, format!("params.mode {other} is not a mode"))),
     };
     if !(p.temperature >= 0.0 && p.top_p > 0.0 && p.top_p <= 1.0) {
-        return Err(Failure(
-            VLMJUDGE_ERR_INVALID_ARGUMENT,
-            "temperature must be >= 0 and top_p in (0, 1]".into(),
-        ));
+        return Err(Failure(VLMJUDGE_ERR_INVALID_ARGUMENT, "temperature must be >= 0 and top_p in (0, 1]".into()));
     }
     Ok(JudgeParams {
         mode,

@@ -109,7 +109,10 @@ pub unsafe extern "C" fn vlmjudge_verdict_order_p_a(verdict: *const vlmjudge_ver
 /// # Safety
 /// `verdict` must be NULL or a live verdict.
 #[no_mangle]
-pub unsafe extern "C" fn vlmjudge_verdict_order_choice(verdict: *const vlmjudge_verdict, order: usize) -> vlmjudge_choice {
+pub unsafe extern "C" fn vlmjudge_verdict_order_choice(
+    verdict: *const vlmjudge_verdict,
+    order: usize,
+) -> vlmjudge_choice {
     guarded(VLMJUDGE_CHOICE_NONE, || {
         choice_code(verdict.as_ref().and_then(|v| v.verdict.orders.get(order)).map(|o| o.verdict))
     })
