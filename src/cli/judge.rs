@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use vlmjudge::engine::{Model, ModelParams};
+use vlmjudge::engine::{LoraSpec, Model, ModelParams};
 use vlmjudge::judge::{judge_file, ImageSource, Judge, JudgeParams, Mode, Pair, SamplingParams, Template, Verdict};
 
 use super::progress::Bar;
@@ -17,6 +17,13 @@ pub struct JudgeArgs {
     /// The multimodal projector (GGUF) for image pairs.
     #[arg(long)]
     mmproj: Option<PathBuf>,
+    /// A LoRA adapter (GGUF, e.g. adapter.gguf from `vlmjudge train`) applied on top of
+    /// the model; repeat for several.
+    #[arg(long)]
+    lora: Vec<PathBuf>,
+    /// Scale of the LoRA adapters (1 = as trained).
+    #[arg(long, default_value_t = 1.0, requires = "lora")]
+    lora_scale: f32,
     /// Pairs to judge (JSON Lines: id, image, question, response_a, response_b).
     #[arg(long, requires = "out", conflicts_with_all = ["question", "a", "b", "image"])]
     pairs: Option<PathBuf>,
@@ -102,7 +109,8 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<()> {
         template,
         ..JudgeParams::default()
     };
-    let model_params = ModelParams { threads: params.threads, ..ModelParams::default() };
+    let lora = args.lora.iter().map(|path| LoraSpec { path: path.clone(), scale: args.lora_scale }).collect();
+    let model_params = ModelParams { threads: params.threads, lora, ..ModelParams::default() };
     let model = Model::load(&args.model, args.mmproj.as_deref(), &model_params).context("cannot load the judge")?;
     let mut judge = Judge::new(&model, params)?;
 

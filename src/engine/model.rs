@@ -6,6 +6,7 @@ use llama_cpp_2::model::LlamaModel;
 
 use super::gguf::check_gguf;
 use super::logs::Capture;
+use super::lora::{LoadedLoras, LoraSpec};
 use super::vision::{EncodedImage, ImageStats, Vision};
 use super::{backend, default_threads};
 use crate::{Error, Result};
@@ -29,11 +30,21 @@ pub struct ModelParams {
     /// Encoded images kept in memory (LRU, keyed by content hash) so pairs that share
     /// an image encode it once; 0 turns the cache off.
     pub image_cache_entries: usize,
+    /// LoRA adapters applied on top of the model in every judge (e.g. the
+    /// `adapter.gguf` from `vlmjudge train`).
+    pub lora: Vec<LoraSpec>,
 }
 
 impl Default for ModelParams {
     fn default() -> Self {
-        ModelParams { gpu_layers: 0, threads: 0, use_mmap: true, batch_invariant: true, image_cache_entries: 64 }
+        ModelParams {
+            gpu_layers: 0,
+            threads: 0,
+            use_mmap: true,
+            batch_invariant: true,
+            image_cache_entries: 64,
+            lora: Vec::new(),
+        }
     }
 }
 
@@ -50,6 +61,8 @@ pub struct ModelInfo {
     pub size_bytes: u64,
     /// Loaded with [`ModelParams::batch_invariant`].
     pub batch_invariant: bool,
+    /// LoRA adapters applied on top.
+    pub lora: Vec<PathBuf>,
 }
 
 /// A GGUF language model with an optional multimodal projector (mmproj).
@@ -59,6 +72,7 @@ pub struct ModelInfo {
 pub struct Model {
     pub(crate) llama: LlamaModel,
     pub(crate) vision: Option<Vision>,
+    pub(crate) lora: LoadedLoras,
     info: ModelInfo,
 }
 
@@ -105,6 +119,7 @@ impl Model {
                 }
             })?
         };
+        let lora = LoadedLoras::load(&params.lora, &llama)?;
         let threads = if params.threads == 0 { default_threads() } else { params.threads };
         let vision = match mmproj_path {
             Some(path) => Some(Vision::load(path, &llama, threads, params.gpu_layers > 0, params.image_cache_entries)?),
@@ -120,8 +135,9 @@ impl Model {
             n_params: llama.n_params(),
             size_bytes: llama.size(),
             batch_invariant: params.batch_invariant,
+            lora: params.lora.iter().map(|l| l.path.clone()).collect(),
         };
-        Ok(Model { llama, vision, info })
+        Ok(Model { llama, vision, lora, info })
     }
 
     pub fn info(&self) -> &ModelInfo {

@@ -101,6 +101,7 @@ pub unsafe extern "C" fn vlmjudge_model_load(
             use_mmap: p.use_mmap,
             batch_invariant: p.batch_invariant,
             image_cache_entries: p.image_cache_entries as usize,
+            ..ModelParams::default()
         };
         let model = Model::load(&model_path, mmproj.as_deref(), &params)?;
         let handle = Box::new(vlmjudge_model { model: Arc::new(model) });
