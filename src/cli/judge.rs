@@ -21,6 +21,9 @@ pub struct JudgeArgs {
     /// the model; repeat for several.
     #[arg(long)]
     lora: Vec<PathBuf>,
+    /// Layers to offload to the GPU in a CUDA build (0 = CPU only; 999 = all).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
     /// Scale of the LoRA adapters (1 = as trained).
     #[arg(long, default_value_t = 1.0, requires = "lora")]
     lora_scale: f32,
@@ -110,7 +113,8 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<()> {
         ..JudgeParams::default()
     };
     let lora = args.lora.iter().map(|path| LoraSpec { path: path.clone(), scale: args.lora_scale }).collect();
-    let model_params = ModelParams { threads: params.threads, lora, ..ModelParams::default() };
+    let model_params =
+        ModelParams { threads: params.threads, gpu_layers: args.gpu_layers, lora, ..ModelParams::default() };
     let model = Model::load(&args.model, args.mmproj.as_deref(), &model_params).context("cannot load the judge")?;
     let mut judge = Judge::new(&model, params)?;
 

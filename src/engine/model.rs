@@ -104,7 +104,9 @@ impl Model {
         }
         let mut llama_params =
             Box::pin(LlamaModelParams::default().with_n_gpu_layers(params.gpu_layers).with_use_mmap(params.use_mmap));
-        if params.batch_invariant {
+        // On a GPU the weights must be free to leave the CPU buffer; GPU kernels have
+        // their own batch-shape behaviour, which is not covered by this setting.
+        if params.batch_invariant && params.gpu_layers == 0 {
             // Every tensor (the pattern matches any name) in the plain CPU buffer type:
             // no AMX or repacked layouts, whose kernels depend on the batch shape.
             llama_params.as_mut().add_cpu_buft_override(c".");

@@ -23,7 +23,10 @@ pub enum TrainError {
     NoExamples(String),
     #[error("cannot resume from {path}: {reason}")]
     Resume { path: PathBuf, reason: String },
-    #[error("this build has no CUDA support (the `cuda` feature is not compiled in); use --device cpu or auto")]
+    #[error(
+        "no CUDA device: this build has no CUDA support (build with --features cuda, see scripts/build-cuda.sh) \
+         or no usable NVIDIA GPU was found; use --device cpu or auto"
+    )]
     NoCuda,
 }
 
