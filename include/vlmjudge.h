@@ -170,6 +170,15 @@ typedef struct vlmjudge_model_params {
    Encoded images kept in memory, keyed by content (default 64; 0 = no cache).
    */
   uint32_t image_cache_entries;
+  /*
+   A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model, or
+   NULL (the default). Read during `vlmjudge_model_load` only.
+   */
+  const char *lora_path;
+  /*
+   Scale of the LoRA adapter (default 1 = as trained).
+   */
+  float lora_scale;
 } vlmjudge_model_params;
 
 /*
@@ -393,7 +402,8 @@ struct vlmjudge_model_params vlmjudge_model_default_params(void);
  Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
  VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
  VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
- VLMJUDGE_ERR_PANIC. Paths are bytes on Unix (any encoding the file system takes).
+ VLMJUDGE_ERR_PANIC. A `params.lora_path` that is not an adapter gives
+ VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD. Paths are bytes on Unix (any encoding the file system takes).
  Thread-safe.
 
  # Safety

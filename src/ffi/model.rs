@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::boundary::*;
-use crate::engine::{Model, ModelParams};
+use crate::engine::{LoraSpec, Model, ModelParams};
 
 /// A loaded model. Thread-safe: share one handle between any number of threads and
 /// judges. Judges keep the model alive, so it may be freed while they are in use.
@@ -30,6 +30,11 @@ pub struct vlmjudge_model_params {
     pub batch_invariant: bool,
     /// Encoded images kept in memory, keyed by content (default 64; 0 = no cache).
     pub image_cache_entries: u32,
+    /// A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model, or
+    /// NULL (the default). Read during `vlmjudge_model_load` only.
+    pub lora_path: *const c_char,
+    /// Scale of the LoRA adapter (default 1 = as trained).
+    pub lora_scale: f32,
 }
 
 /// The default model params.
@@ -43,6 +48,8 @@ pub extern "C" fn vlmjudge_model_default_params() -> vlmjudge_model_params {
         use_mmap: d.use_mmap,
         batch_invariant: d.batch_invariant,
         image_cache_entries: d.image_cache_entries as u32,
+        lora_path: std::ptr::null(),
+        lora_scale: 1.0,
     }
 }
 
@@ -72,7 +79,8 @@ fn path_arg(ptr: *const c_char, name: &str) -> FfiResult<PathBuf> {
 /// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
 /// VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
 /// VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
-/// VLMJUDGE_ERR_PANIC. Paths are bytes on Unix (any encoding the file system takes).
+/// VLMJUDGE_ERR_PANIC. A `params.lora_path` that is not an adapter gives
+/// VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD. Paths are bytes on Unix (any encoding the file system takes).
 /// Thread-safe.
 ///
 /// # Safety
@@ -101,6 +109,11 @@ pub unsafe extern "C" fn vlmjudge_model_load(
             use_mmap: p.use_mmap,
             batch_invariant: p.batch_invariant,
             image_cache_entries: p.image_cache_entries as usize,
+            lora: if p.lora_path.is_null() {
+                Vec::new()
+            } else {
+                vec![LoraSpec { path: path_arg(p.lora_path, "params.lora_path")?, scale: p.lora_scale }]
+            },
             ..ModelParams::default()
         };
         let model = Model::load(&model_path, mmproj.as_deref(), &params)?;

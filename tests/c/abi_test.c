@@ -112,6 +112,12 @@ static void test_struct_size(const char *model_path, vlmjudge_model *model) {
     jp.struct_size = 3;
     vlmjudge_judge *j = NULL;
     CHECK_FAILS(vlmjudge_judge_new(model, &jp, &j), VLMJUDGE_ERR_STRUCT_SIZE);
+    /* A LoRA path that is not an adapter is refused with its own status. */
+    mp = vlmjudge_model_default_params();
+    CHECK(mp.lora_path == NULL && mp.lora_scale == 1.0f);
+    mp.lora_path = model_path;
+    CHECK_FAILS(vlmjudge_model_load(model_path, NULL, &mp, &m), VLMJUDGE_ERR_INVALID_GGUF);
+    CHECK(strstr(vlmjudge_last_error_message(), "not a LoRA adapter") != NULL);
     jp = vlmjudge_judge_default_params();
     jp.mode = 7;
     CHECK_FAILS(vlmjudge_judge_new(model, &jp, &j), VLMJUDGE_ERR_INVALID_ARGUMENT);

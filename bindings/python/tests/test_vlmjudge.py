@@ -210,7 +210,7 @@ def test_declarations_match_the_header() -> None:
 
 
 def test_struct_sizes_and_abi_check() -> None:
-    assert L.vlmjudge_model_default_params().struct_size == ctypes.sizeof(_lib.vlmjudge_model_params) == 24
+    assert L.vlmjudge_model_default_params().struct_size == ctypes.sizeof(_lib.vlmjudge_model_params) == 40
     assert L.vlmjudge_judge_default_params().struct_size == ctypes.sizeof(_lib.vlmjudge_judge_params) == 56
     assert ctypes.sizeof(_lib.vlmjudge_pair) == 6 * ctypes.sizeof(ctypes.c_void_p)
     _lib.check_abi(L)
@@ -793,3 +793,10 @@ def test_finalizers_free_once(model_path: str, monkeypatch: pytest.MonkeyPatch) 
         vlmjudge.Model("/nonexistent.gguf")  # a failed __init__ leaves nothing to free
     gc.collect()
     assert freed == {"model": 2, "judge": 2}
+
+
+def test_a_lora_path_that_is_not_an_adapter_is_refused(model_path: str) -> None:
+    with pytest.raises(vlmjudge.VlmjudgeError) as info:
+        vlmjudge.Model(model_path, lora=model_path)
+    assert info.value.status == _lib.VLMJUDGE_ERR_INVALID_GGUF
+    assert "not a LoRA adapter" in str(info.value)

@@ -422,6 +422,8 @@ class Model:
         use_mmap: bool = True,
         batch_invariant: bool = True,
         image_cache_entries: int = 64,
+        lora: Optional[PathInput] = None,
+        lora_scale: float = 1.0,
     ) -> None:
         self._handle: Optional[_Handle] = None
         _drain_deferred()
@@ -431,6 +433,10 @@ class Model:
         params.use_mmap = _bool("use_mmap", use_mmap)
         params.batch_invariant = _bool("batch_invariant", batch_invariant)
         params.image_cache_entries = _uint("image_cache_entries", image_cache_entries)
+        # `lora_path` stays referenced until the call returns (params holds its pointer).
+        lora_path = None if lora is None else _path("lora", lora)
+        params.lora_path = lora_path
+        params.lora_scale = float(lora_scale)
         model_path = _path("path", path)
         mmproj_path = None if mmproj is None else _path("mmproj", mmproj)
         out = _lib.ModelPtr()

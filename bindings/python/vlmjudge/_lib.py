@@ -83,6 +83,8 @@ class vlmjudge_model_params(ctypes.Structure):
         ("use_mmap", ctypes.c_bool),
         ("batch_invariant", ctypes.c_bool),
         ("image_cache_entries", ctypes.c_uint32),
+        ("lora_path", ctypes.c_char_p),
+        ("lora_scale", ctypes.c_float),
     ]
 
 
