@@ -114,7 +114,6 @@ pub unsafe extern "C" fn vlmjudge_model_load(
             } else {
                 vec![LoraSpec { path: path_arg(p.lora_path, "params.lora_path")?, scale: p.lora_scale }]
             },
-            ..ModelParams::default()
         };
         let model = Model::load(&model_path, mmproj.as_deref(), &params)?;
         let handle = Box::new(vlmjudge_model { model: Arc::new(model) });
