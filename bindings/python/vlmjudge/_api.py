@@ -23,6 +23,7 @@ from typing import (
     Mapping,
     Optional,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -404,13 +405,56 @@ def _fill_pair(c: _lib.vlmjudge_pair, pair: Pair, keep: List[Any], where: str = 
 # --- models and judges ------------------------------------------------------------
 
 
-class Model:
+_Owner = TypeVar("_Owner", bound="_HandleOwner")
+
+
+class _HandleOwner:
+    """What Model and Judge share: a `_Handle` (None when construction failed), its
+    `closed` state, `close()`, context management and a finalizer that never raises."""
+
+    _handle: Optional[_Handle]
+    #: The error when the object never got a handle.
+    _failed: str = "this object failed to open"
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None or self._handle.closed
+
+    def _live(self) -> _Handle:
+        if self._handle is None:
+            raise ClosedError(self._failed)
+        return self._handle
+
+    def close(self) -> None:
+        """Releases the handle (idempotent). A Model's open judges keep working; a
+        Judge's release waits until a running call returns."""
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self: _Owner) -> _Owner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            try:
+                handle.close()
+            except Exception:  # never raise from a finalizer (e.g. at interpreter exit)
+                pass
+
+
+class Model(_HandleOwner):
     """A loaded GGUF model, with its multimodal projector when ``mmproj`` is given.
 
     Thread-safe: share one Model between threads, each with its own Judge. Judges keep
     the model's memory alive, so closing a Model while its judges are open is fine.
     Close it with close(), a ``with`` block, or let it be garbage-collected.
     """
+
+    _failed = "this Model failed to load"
 
     def __init__(
         self,
@@ -451,47 +495,21 @@ class Model:
         with self._live().use() as ptr:
             return bool(L.vlmjudge_model_has_vision(ptr))
 
-    @property
-    def closed(self) -> bool:
-        return self._handle is None or self._handle.closed
-
-    def _live(self) -> _Handle:
-        if self._handle is None:
-            raise ClosedError("this Model failed to load")
-        return self._handle
-
-    def close(self) -> None:
-        """Releases this handle (idempotent). Open judges keep working."""
-        if self._handle is not None:
-            self._handle.close()
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            try:
-                handle.close()
-            except Exception:  # never raise from a finalizer (e.g. at interpreter exit)
-                pass
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         mmproj = f", mmproj={self.mmproj!r}" if getattr(self, "mmproj", None) else ""
         return f"<vlmjudge.Model {getattr(self, 'path', '?')!r}{mmproj} ({state})>"
 
 
-class Judge:
+class Judge(_HandleOwner):
     """A judging session on a Model.
 
     Not thread-safe: use a Judge from one thread at a time (it may move between
     threads); open one Judge per thread to judge in parallel on a shared Model. A
     second concurrent call raises RuntimeError rather than corrupting anything.
     """
+
+    _failed = "this Judge failed to open"
 
     def __init__(
         self,
@@ -605,33 +623,6 @@ class Judge:
             raise raised[0]
         return verdicts
 
-    @property
-    def closed(self) -> bool:
-        return self._handle is None or self._handle.closed
-
-    def _live(self) -> _Handle:
-        if self._handle is None:
-            raise ClosedError("this Judge failed to open")
-        return self._handle
-
-    def close(self) -> None:
-        """Releases the judge (idempotent; deferred until a running call returns)."""
-        if self._handle is not None:
-            self._handle.close()
-
-    def __enter__(self) -> "Judge":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            try:
-                handle.close()
-            except Exception:
-                pass
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
