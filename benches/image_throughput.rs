@@ -17,12 +17,6 @@ use vlmjudge::engine::{Model, ModelParams};
 use vlmjudge::fixture::{write_mmproj, VisionShape};
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Pair};
 
-fn demo_model() -> PathBuf {
-    std::env::var_os("VLMJUDGE_DEMO_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| vlmjudge::cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"))
-}
-
 /// `n` distinct images (a colour gradient each) written as PNG files.
 fn write_images(dir: &Path, n: usize) -> Vec<PathBuf> {
     (0..n)
@@ -52,7 +46,7 @@ fn pair(i: usize, image: &Path, swapped: bool) -> Pair {
 
 fn load(mmproj: &Path, cache_entries: usize) -> Model {
     let params = ModelParams { image_cache_entries: cache_entries, ..ModelParams::default() };
-    Model::load(demo_model(), Some(mmproj), &params).expect("model loads")
+    Model::load(vlmjudge::demo_model_path(), Some(mmproj), &params).expect("model loads")
 }
 
 fn timed(f: impl FnOnce()) -> Duration {

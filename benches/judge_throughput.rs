@@ -16,13 +16,6 @@ use llama_cpp_2::token::LlamaToken;
 use vlmjudge::engine::{backend, default_threads, Model, ModelParams};
 use vlmjudge::judge::{Judge, JudgeParams, Mode, Pair, Verdict};
 
-fn model_path() -> std::path::PathBuf {
-    std::env::var_os("VLMJUDGE_DEMO_MODEL").map(Into::into).unwrap_or_else(|| {
-        std::path::PathBuf::from(std::env::var("HOME").unwrap())
-            .join(".cache/vlmjudge/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    })
-}
-
 fn bench_pairs(n: usize) -> Vec<Pair> {
     let things = [("cat", 4), ("spider", 8), ("bird", 2), ("ant", 6), ("horse", 4), ("crab", 10)];
     (0..n)
@@ -70,7 +63,7 @@ fn main() {
     // attention (ModelParams::batch_invariant off).
     let fast_kernels = std::env::var("VLMJUDGE_BENCH_FAST_KERNELS").is_ok_and(|v| v == "1");
     let model_params = ModelParams { batch_invariant: !fast_kernels, ..ModelParams::default() };
-    let model = Model::load(model_path(), None, &model_params).expect("demo model (run `make model`)");
+    let model = Model::load(vlmjudge::demo_model_path(), None, &model_params).expect("demo model (run `make model`)");
     let pairs = bench_pairs(n);
     let base = JudgeParams { threads, ctx_per_seq: 1024, max_tokens: 48, ..JudgeParams::default() };
     println!("vlmjudge judge throughput: {n} pairs, SmolLM2-135M Q4_1, {threads} threads");

@@ -43,5 +43,15 @@ pub fn cache_dir() -> std::path::PathBuf {
     home.join(".cache/vlmjudge")
 }
 
+/// The demo judge model, SmolLM2-135M-Instruct Q4_1 (`scripts/fetch_demo_model.py`
+/// puts it there): `$VLMJUDGE_DEMO_MODEL`, else `models/` in [`cache_dir`]. It may not
+/// exist yet.
+pub fn demo_model_path() -> std::path::PathBuf {
+    match std::env::var_os("VLMJUDGE_DEMO_MODEL").filter(|p| !p.is_empty()) {
+        Some(path) => path.into(),
+        None => cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    }
+}
+
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

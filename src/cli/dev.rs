@@ -51,7 +51,7 @@ fn fixture(args: FixtureArgs) -> anyhow::Result<()> {
         KindArg::TinyVlm => FixtureKind::TinyVlm,
         KindArg::Smollm2Vision => FixtureKind::Smollm2Vision,
     };
-    let demo = args.demo_model.unwrap_or_else(|| vlmjudge::cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let demo = args.demo_model.unwrap_or_else(vlmjudge::demo_model_path);
     let files = write_fixture(kind, &args.out, args.seed, &demo)
         .with_context(|| format!("cannot build the {} fixture (run `make model` for the demo model)", kind.name()))?;
     println!("model:  {}", files.model.display());

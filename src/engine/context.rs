@@ -72,13 +72,10 @@ impl<'m> Context<'m> {
                 params.n_ctx, params.n_seq_max
             ))
         })?;
-        let ctx = OwnedContext(ptr);
-        model.lora.apply(ctx.0.as_ptr())?;
-        let ptr = ctx.into_inner();
         let capacity = params.n_batch as usize;
         // SAFETY: allocates token/pos/seq/logits arrays for `capacity` tokens, one sequence each.
         let batch = unsafe { sys::llama_batch_init(capacity as i32, 0, 1) };
-        Ok(Context {
+        let ctx = Context {
             ptr,
             batch,
             batch_capacity: capacity,
@@ -86,7 +83,10 @@ impl<'m> Context<'m> {
             n_vocab: model.info().n_vocab as usize,
             model,
             _not_sync: PhantomData,
-        })
+        };
+        // If this fails, dropping `ctx` frees the context and the batch.
+        model.lora.apply(ctx.ptr.as_ptr())?;
+        Ok(ctx)
     }
 
     /// Empties the pending batch.
@@ -169,24 +169,6 @@ impl<'m> Context<'m> {
     pub(crate) fn copy_sequence(&mut self, src: i32, dst: i32) {
         // SAFETY: valid context and sequence ids below n_seq_max.
         unsafe { sys::llama_memory_seq_cp(sys::llama_get_memory(self.ptr.as_ptr()), src, dst, -1, -1) }
-    }
-}
-
-/// Frees a context if setting it up fails before `Context` owns it.
-struct OwnedContext(NonNull<sys::llama_context>);
-
-impl OwnedContext {
-    fn into_inner(self) -> NonNull<sys::llama_context> {
-        let ptr = self.0;
-        std::mem::forget(self);
-        ptr
-    }
-}
-
-impl Drop for OwnedContext {
-    fn drop(&mut self) {
-        // SAFETY: created by llama_init_from_model and not yet owned elsewhere.
-        unsafe { sys::llama_free(self.0.as_ptr()) }
     }
 }
 

@@ -4,11 +4,12 @@
 //! and the tensor extents here first gives the user a precise reason (not a GGUF file,
 //! truncated by N bytes, unreadable metadata) instead.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::io::Read;
 use std::path::Path;
 
 use crate::engine::logs::Capture;
+use crate::engine::raw::path_cstring;
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"GGUF";
@@ -50,8 +51,7 @@ pub fn check_gguf(path: &Path) -> Result<GgufSummary> {
         return Err(invalid(format!("unsupported GGUF version {version} (llama.cpp reads 2 and 3)")));
     }
 
-    let cpath =
-        CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| invalid("path contains a NUL byte".into()))?;
+    let cpath = path_cstring(path).ok_or_else(|| invalid("path contains a NUL byte".into()))?;
     let capture = Capture::start();
     let params = llama_cpp_sys_2::gguf_init_params { no_alloc: true, ctx: std::ptr::null_mut() };
     // SAFETY: cpath is a valid C string; with no_alloc and a null ctx gguf only reads metadata.

@@ -1,7 +1,6 @@
 //! LoRA adapters (GGUF, as `vlmjudge train` writes them) applied on top of a model.
 
-use std::ffi::CString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::ptr::NonNull;
 
 use llama_cpp_2::model::LlamaModel;
@@ -9,7 +8,7 @@ use llama_cpp_sys_2 as sys;
 
 use super::gguf::check_gguf;
 use super::logs::Capture;
-use super::raw::model_ptr;
+use super::raw::{model_ptr, path_cstring};
 use crate::{Error, Result};
 
 /// An adapter to apply, with its scale (1.0 = as trained).
@@ -41,7 +40,9 @@ impl LoadedLoras {
                     summary.file_type.unwrap_or_default()
                 )));
             }
-            let cpath = path_cstring(&spec.path)?;
+            let cpath = path_cstring(&spec.path).ok_or_else(|| {
+                Error::InvalidArgument(format!("{}: the path contains a NUL byte", spec.path.display()))
+            })?;
             let capture = Capture::start();
             // SAFETY: valid model pointer and C string; the adapter lives as long as the model.
             let raw = unsafe { sys::llama_adapter_lora_init(model_ptr(llama), cpath.as_ptr()) };
@@ -73,9 +74,4 @@ impl LoadedLoras {
         }
         Ok(())
     }
-}
-
-fn path_cstring(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::InvalidArgument(format!("{}: the path contains a NUL byte", path.display())))
 }

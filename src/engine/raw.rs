@@ -5,6 +5,9 @@
 //! `llama_context`. The crate is pinned to an exact release, whose `LlamaModel` is
 //! `#[repr(transparent)]` over a `NonNull<llama_model>`.
 
+use std::ffi::CString;
+use std::path::Path;
+
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_sys_2::llama_model;
 
@@ -15,4 +18,10 @@ pub(crate) fn model_ptr(model: &LlamaModel) -> *mut llama_model {
     // SAFETY: LlamaModel is repr(transparent) over Ptr<llama_model>, itself
     // repr(transparent) over NonNull<llama_model> (llama-cpp-2 =0.1.160, pinned).
     unsafe { *(model as *const LlamaModel).cast::<*mut llama_model>() }
+}
+
+/// A path as the C string llama.cpp and mtmd open (its bytes as the OS gives them);
+/// `None` when it contains a NUL byte.
+pub(crate) fn path_cstring(path: &Path) -> Option<CString> {
+    CString::new(path.as_os_str().as_encoded_bytes()).ok()
 }

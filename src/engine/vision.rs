@@ -7,7 +7,6 @@
 //! parts are kept in an LRU cache; decoding the cached embeddings into a sequence is
 //! what every pair that shows the image pays.
 
-use std::ffi::CString;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::ptr::NonNull;
@@ -23,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::gguf::check_gguf;
 use super::image::{decode_image, ImageLimits};
 use super::logs::Capture;
-use super::raw::model_ptr;
+use super::raw::{model_ptr, path_cstring};
 use crate::judge::ImageSource;
 use crate::{Error, Result};
 
@@ -141,8 +140,7 @@ impl Vision {
                 summary.architecture.unwrap_or_default()
             )));
         }
-        let cpath = CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|_| mmproj_error("the path contains a NUL byte".into()))?;
+        let cpath = path_cstring(path).ok_or_else(|| mmproj_error("the path contains a NUL byte".into()))?;
         // SAFETY: plain value constructor.
         let mut params = unsafe { sys::mtmd_context_params_default() };
         params.use_gpu = use_gpu;

@@ -10,12 +10,7 @@ use vlmjudge::judge::Pair;
 /// The SmolLM2-135M-Instruct GGUF fetched by `scripts/fetch_demo_model.py`
 /// (`make test` does that first and exports its path).
 pub fn demo_model_path() -> PathBuf {
-    let path = std::env::var_os("VLMJUDGE_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("VLMJUDGE_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/vlmjudge"));
-        cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    });
+    let path = vlmjudge::demo_model_path();
     assert!(
         path.is_file(),
         "demo model missing at {}: run `make test` (or scripts/fetch_demo_model.py) first",
