@@ -19,6 +19,7 @@
 pub mod data;
 pub mod engine;
 mod error;
+pub mod eval;
 pub mod export;
 pub mod ffi;
 pub mod fixture;
@@ -26,8 +27,10 @@ pub(crate) mod fsutil;
 pub mod gguf;
 #[cfg(feature = "hub")]
 pub mod hub;
+pub mod improve;
 pub mod judge;
 pub mod progress;
+pub mod shard;
 #[cfg(feature = "train")]
 pub mod train;
 
