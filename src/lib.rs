@@ -24,6 +24,7 @@ pub mod export;
 pub mod ffi;
 pub mod fixture;
 pub(crate) mod fsutil;
+pub mod generate;
 pub mod gguf;
 #[cfg(feature = "hub")]
 pub mod hub;

@@ -5,13 +5,13 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_sys_2 as sys;
 
 use super::raw::model_ptr;
-use super::vision::ImageChunk;
+use super::vision::{EncodedImage, ImageChunk, ImagePart};
 use super::Model;
 use crate::{Error, Result};
 
@@ -31,6 +31,20 @@ pub(crate) struct ContextParams {
     /// the same order whatever else is in flight.
     pub kv_unified: bool,
     pub threads: i32,
+}
+
+/// A piece of a prompt prefix: a token run or an encoded image.
+pub(crate) enum Segment {
+    Tokens(Vec<LlamaToken>),
+    Image(Arc<EncodedImage>),
+}
+
+/// What a prefix decode did, for throughput counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DecodeCounts {
+    pub tokens: u64,
+    pub image_tokens: u64,
+    pub calls: u64,
 }
 
 /// A llama.cpp context on a [`Model`]. Use from one thread at a time.
@@ -145,6 +159,69 @@ impl<'m> Context<'m> {
         let vision =
             self.model.vision.as_ref().ok_or_else(|| Error::Engine("an image chunk without a loaded mmproj".into()))?;
         vision.decode_chunk(self.ptr.as_ptr(), chunk, pos, seq, self.n_batch as i32)
+    }
+
+    /// Decodes `tokens` on one sequence from position `pos` in a call of its own,
+    /// optionally with logits for the last token; returns that token's batch index.
+    ///
+    /// Why a call of its own: llama.cpp splits a call into micro-batches with an equal
+    /// number of tokens per sequence, so a run decoded beside other sequences' runs is
+    /// cut into different chunks, and chunking changes the rounding. Decoded alone, a
+    /// run is always cut the same way, so its result does not depend on the batch.
+    pub(crate) fn decode_run(&mut self, seq: i32, pos: i32, tokens: &[LlamaToken], logits: bool) -> Result<i32> {
+        self.clear_batch();
+        for (i, &token) in tokens.iter().enumerate() {
+            let last = logits && i + 1 == tokens.len();
+            self.push(token, pos + i as i32, seq, last)?;
+        }
+        self.decode()?;
+        Ok(tokens.len() as i32 - 1)
+    }
+
+    /// Decodes a prompt prefix on `seq` from position 0, each token run and each image
+    /// chunk in calls of its own (see [`Context::decode_run`]). With `logits_last`, the
+    /// last segment must be tokens and the logits of its last token are kept; returns
+    /// the next free position and that token's batch index.
+    pub(crate) fn decode_prefix(
+        &mut self,
+        seq: i32,
+        segments: &[Segment],
+        logits_last: bool,
+        counts: &mut DecodeCounts,
+    ) -> Result<(i32, i32)> {
+        let mut pos = 0;
+        let mut logits_at = -1;
+        for (k, segment) in segments.iter().enumerate() {
+            let last = logits_last && k + 1 == segments.len();
+            match segment {
+                Segment::Tokens(tokens) => {
+                    logits_at = self.decode_run(seq, pos, tokens, last)?;
+                    pos += tokens.len() as i32;
+                    counts.tokens += tokens.len() as u64;
+                    counts.calls += 1;
+                }
+                Segment::Image(_) if last => {
+                    return Err(Error::Engine("a prompt cannot end with an image".into()));
+                }
+                Segment::Image(image) => {
+                    for part in &image.parts {
+                        match part {
+                            ImagePart::Text(tokens) => {
+                                self.decode_run(seq, pos, tokens, false)?;
+                                pos += tokens.len() as i32;
+                                counts.tokens += tokens.len() as u64;
+                            }
+                            ImagePart::Chunk(chunk) => {
+                                pos = self.decode_image(chunk, pos, seq)?;
+                                counts.image_tokens += chunk.n_tokens() as u64;
+                            }
+                        }
+                        counts.calls += 1;
+                    }
+                }
+            }
+        }
+        Ok((pos, logits_at))
     }
 
     /// Forgets every sequence.

@@ -16,13 +16,12 @@ use std::sync::OnceLock;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 
-pub(crate) use context::{Context, ContextParams};
+pub(crate) use context::{Context, ContextParams, DecodeCounts, Segment};
 pub use gguf::{check_gguf, GgufSummary};
 pub use image::{decode_image, ImageLimits, RgbImage};
 pub use logs::{set_log_sink, LogLevel, LogSink};
 pub use lora::LoraSpec;
 pub use model::{Model, ModelInfo, ModelParams};
-pub(crate) use vision::ImagePart;
 pub use vision::{EncodedImage, ImagePiece, ImageStats};
 
 use crate::{Error, Result};

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use file::{judge_file, FileSummary};
 pub use prompt::{Template, DEFAULT_SYSTEM, DEFAULT_USER};
 pub use sampler::SamplingParams;
+pub(crate) use sampler::{stream_seed, Sampler};
 pub use scheduler::{Judge, JudgeStats};
 pub use verdict::{Choice, Order, OrderVerdict, TokenCounts, Verdict};
 

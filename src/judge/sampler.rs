@@ -30,7 +30,7 @@ pub(crate) struct Sampler {
 
 impl Sampler {
     pub(crate) fn new(params: SamplingParams, seed: u64, stream: &str) -> Self {
-        Sampler { params, rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(stream.as_bytes())), scratch: Vec::new() }
+        Sampler { params, rng: ChaCha8Rng::seed_from_u64(stream_seed(seed, stream)), scratch: Vec::new() }
     }
 
     pub(crate) fn sample(&mut self, logits: &[f32]) -> u32 {
@@ -88,6 +88,12 @@ pub(crate) fn argmax(logits: &[f32]) -> u32 {
         }
     }
     best as u32
+}
+
+/// The seed of one random stream (a sequence, a prompt's choices) of a run: stable
+/// across runs, batches and shards.
+pub(crate) fn stream_seed(seed: u64, stream: &str) -> u64 {
+    seed ^ fnv1a(stream.as_bytes())
 }
 
 /// A stable 64-bit hash (FNV-1a), used to derive per-sequence seeds.

@@ -17,7 +17,6 @@
 //! (continuous batching; see [`Judge::step`] for why segments are not merged). A finished pair frees its sequences and
 //! the next pair takes its slot.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use llama_cpp_2::token::LlamaToken;
@@ -26,7 +25,7 @@ use super::prompt::{PromptBuilder, VerdictTokens};
 use super::sampler::Sampler;
 use super::verdict::parse_shown_verdict;
 use super::{Choice, ImageSource, JudgeParams, Mode, Order, OrderVerdict, Pair, TokenCounts, Verdict};
-use crate::engine::{backend, default_threads, Context, ContextParams, EncodedImage, ImagePart, Model};
+use crate::engine::{backend, default_threads, Context, ContextParams, DecodeCounts, Model, Segment};
 use crate::{Error, Result};
 
 /// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
@@ -380,35 +379,13 @@ impl<'m> Judge<'m> {
         Ok(())
     }
 
-    /// Decodes a pair's shared prefix on `seq` from position 0: each token run and each
+    /// Decodes a pair's shared prefix on `seq` from position 0, each token run and
     /// image chunk in calls of its own, so the result does not depend on the batch.
     fn decode_shared(&mut self, seq: i32, shared: &[Segment]) -> Result<()> {
-        let mut pos = 0;
-        for segment in shared {
-            match segment {
-                Segment::Tokens(tokens) => {
-                    self.decode_segment(seq, pos, tokens, false)?;
-                    pos += tokens.len() as i32;
-                }
-                Segment::Image(image) => {
-                    for part in &image.parts {
-                        match part {
-                            ImagePart::Text(tokens) => {
-                                self.decode_segment(seq, pos, tokens, false)?;
-                                pos += tokens.len() as i32;
-                            }
-                            ImagePart::Chunk(chunk) => {
-                                let started = Instant::now();
-                                pos = self.ctx.decode_image(chunk, pos, seq)?;
-                                self.stats.decode_calls += 1;
-                                self.stats.image_tokens += chunk.n_tokens() as u64;
-                                self.stats.prompt_time += started.elapsed();
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let started = Instant::now();
+        let mut counts = DecodeCounts::default();
+        self.ctx.decode_prefix(seq, shared, false, &mut counts)?;
+        self.count_prompt(counts, started);
         Ok(())
     }
 
@@ -416,23 +393,17 @@ impl<'m> Judge<'m> {
     /// optionally with logits for the last token; returns that token's batch index.
     fn decode_segment(&mut self, seq: i32, pos: i32, tokens: &[LlamaToken], logits: bool) -> Result<i32> {
         let started = Instant::now();
-        self.ctx.clear_batch();
-        for (i, &token) in tokens.iter().enumerate() {
-            let last = logits && i + 1 == tokens.len();
-            self.ctx.push(token, pos + i as i32, seq, last)?;
-        }
-        self.ctx.decode()?;
-        self.stats.decode_calls += 1;
-        self.stats.prompt_tokens += tokens.len() as u64;
-        self.stats.prompt_time += started.elapsed();
-        Ok(tokens.len() as i32 - 1)
+        let at = self.ctx.decode_run(seq, pos, tokens, logits)?;
+        self.count_prompt(DecodeCounts { tokens: tokens.len() as u64, image_tokens: 0, calls: 1 }, started);
+        Ok(at)
     }
-}
 
-/// A piece of a pair's shared prefix, decoded in calls of its own.
-enum Segment {
-    Tokens(Vec<LlamaToken>),
-    Image(Arc<EncodedImage>),
+    fn count_prompt(&mut self, counts: DecodeCounts, started: Instant) {
+        self.stats.decode_calls += counts.calls;
+        self.stats.prompt_tokens += counts.tokens;
+        self.stats.image_tokens += counts.image_tokens;
+        self.stats.prompt_time += started.elapsed();
+    }
 }
 
 struct Prepared {

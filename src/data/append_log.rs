@@ -3,16 +3,17 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::judge::Verdict;
 use crate::{Error, Result};
 
-/// An append-only verdicts file. Each verdict is one line written with a single
-/// `write` and flushed, so a killed process leaves at most one partial last line;
-/// reopening drops that line, and the ids already present are skipped on a rerun.
+/// An append-only JSON Lines file of records with an `id` (verdicts, pairs, SFT
+/// examples). Each record is one line written with a single `write` and flushed, so a
+/// killed process leaves at most one partial last line; reopening drops that line, and
+/// the ids already present are skipped on a rerun.
 #[derive(Debug)]
-pub struct VerdictLog {
+pub struct AppendLog {
     path: PathBuf,
     file: File,
     done: HashSet<String>,
@@ -24,9 +25,12 @@ struct IdOnly {
     id: String,
 }
 
-impl VerdictLog {
+/// The verdicts file of `vlmjudge judge`.
+pub type VerdictLog = AppendLog;
+
+impl AppendLog {
     /// Opens (or creates) `path` for appending and reads the ids it already holds.
-    pub fn open(path: &Path) -> Result<VerdictLog> {
+    pub fn open(path: &Path) -> Result<AppendLog> {
         let io = |e| Error::io(path, e);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -52,13 +56,13 @@ impl VerdictLog {
                 let record: IdOnly = serde_json::from_slice(line).map_err(|e| Error::InvalidInput {
                     path: path.into(),
                     line: i + 1,
-                    reason: format!("not a verdict line ({e}); refusing to append to it"),
+                    reason: format!("not a record with an id ({e}); refusing to append to it"),
                 })?;
                 done.insert(record.id);
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        Ok(VerdictLog { path: path.into(), file, done, repaired })
+        Ok(AppendLog { path: path.into(), file, done, repaired })
     }
 
     /// Ids already in the file.
@@ -72,10 +76,20 @@ impl VerdictLog {
     }
 
     pub fn append(&mut self, verdict: &Verdict) -> Result<()> {
-        let mut line = serde_json::to_vec(verdict).map_err(|e| Error::Engine(e.to_string()))?;
+        self.append_record(&verdict.id, verdict)
+    }
+
+    /// Appends `record` (whose serialised `id` must be `id`) as one line.
+    pub fn append_record<T: Serialize>(&mut self, id: &str, record: &T) -> Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(|e| Error::Engine(e.to_string()))?;
         line.push(b'\n');
         self.file.write_all(&line).and_then(|()| self.file.flush()).map_err(|e| Error::io(&self.path, e))?;
-        self.done.insert(verdict.id.clone());
+        self.done.insert(id.to_string());
         Ok(())
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }

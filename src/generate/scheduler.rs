@@ -1,0 +1,274 @@
+//! The generation scheduler: continuous batching of prompts, each with `n` samples on
+//! sequences of their own.
+//!
+//! Like the judge, each sequence has its own KV stream (non-unified cache), a prompt's
+//! prefix is decoded in calls of its own and copied to its samples' sequences, and
+//! every generation step decodes one token per live sample in one call: results do not
+//! depend on the batch.
+
+use llama_cpp_2::token::LlamaToken;
+
+use super::prompt::chat_tokens;
+use super::{GenOutput, GenParams, GenRequest};
+use crate::engine::{backend, default_threads, Context, ContextParams, DecodeCounts, Model, Segment};
+use crate::judge::{ImageSource, Sampler};
+use crate::{Error, Result};
+
+/// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
+const MAX_SEQUENCES: usize = 256;
+
+/// A generation session on a model: one llama.cpp context. Use it from one thread at a
+/// time.
+pub struct Generator<'m> {
+    model: &'m Model,
+    ctx: Context<'m>,
+    params: GenParams,
+}
+
+impl std::fmt::Debug for Generator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generator").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+impl<'m> Generator<'m> {
+    pub fn new(model: &'m Model, params: GenParams) -> Result<Generator<'m>> {
+        if params.parallel == 0 || params.max_samples == 0 {
+            return Err(Error::InvalidArgument("parallel and max_samples must be at least 1".into()));
+        }
+        let n_seq = params.parallel * params.max_samples;
+        if n_seq > MAX_SEQUENCES {
+            return Err(Error::InvalidArgument(format!(
+                "{} prompts in flight x {} samples need {n_seq} sequences; llama.cpp allows {MAX_SEQUENCES}",
+                params.parallel, params.max_samples
+            )));
+        }
+        if params.ctx_per_seq < 16 || params.max_tokens == 0 {
+            return Err(Error::InvalidArgument("ctx_per_seq must be at least 16 and max_tokens at least 1".into()));
+        }
+        let threads = if params.threads == 0 { default_threads() } else { params.threads } as i32;
+        let n_ctx = (n_seq as u32)
+            .checked_mul(params.ctx_per_seq)
+            .ok_or_else(|| Error::InvalidArgument("parallel x max_samples x ctx_per_seq is too large".into()))?;
+        let call_tokens = params.ctx_per_seq.max(n_seq as u32);
+        backend()?;
+        let ctx = Context::new(
+            model,
+            ContextParams {
+                n_ctx,
+                n_batch: call_tokens,
+                n_ubatch: call_tokens.min(512),
+                n_seq_max: n_seq as u32,
+                kv_unified: false,
+                threads,
+            },
+        )?;
+        Ok(Generator { model, ctx, params })
+    }
+
+    pub fn params(&self) -> &GenParams {
+        &self.params
+    }
+
+    /// Generates the samples of every request, calling `on_output(index, output)` as
+    /// each request finishes (completion order). Returning `false` cancels the rest
+    /// with [`Error::Cancelled`]. A request's own problems go into its `error`.
+    pub fn generate(
+        &mut self,
+        requests: &[GenRequest],
+        mut on_output: impl FnMut(usize, GenOutput) -> bool,
+    ) -> Result<()> {
+        let result = self.run(requests, &mut on_output);
+        self.ctx.clear_memory();
+        result
+    }
+
+    fn run(&mut self, requests: &[GenRequest], on_output: &mut dyn FnMut(usize, GenOutput) -> bool) -> Result<()> {
+        let mut slots: Vec<Option<RequestRun>> = (0..self.params.parallel).map(|_| None).collect();
+        let mut next = 0;
+        loop {
+            for slot_index in 0..slots.len() {
+                while slots[slot_index].is_none() && next < requests.len() {
+                    let index = next;
+                    next += 1;
+                    match self.prepare(&requests[index]) {
+                        Ok(prefix) => {
+                            slots[slot_index] = Some(self.start(index, slot_index, &requests[index], prefix)?)
+                        }
+                        Err(reason) => {
+                            if !on_output(index, GenOutput::failed(&requests[index].id, reason)) {
+                                return Err(Error::Cancelled);
+                            }
+                        }
+                    }
+                }
+            }
+            if slots.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            self.step(&mut slots)?;
+            for slot in &mut slots {
+                if slot.as_ref().is_some_and(RequestRun::finished) {
+                    let run = slot.take().expect("checked above");
+                    for sample in &run.samples {
+                        self.ctx.remove_sequence(sample.seq)?;
+                    }
+                    let index = run.index;
+                    if !on_output(index, run.into_output(&requests[index].id)) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks a request and builds its prompt prefix; `Err` is the request's error.
+    fn prepare(&self, request: &GenRequest) -> std::result::Result<Prefix, String> {
+        if request.n == 0 || request.n > self.params.max_samples {
+            return Err(format!(
+                "asks for {} samples; this session allows 1 to {}",
+                request.n, self.params.max_samples
+            ));
+        }
+        if request.user.trim().is_empty() {
+            return Err("the prompt is empty".into());
+        }
+        if let Some(ImageSource::Path(path)) = &request.image {
+            if !path.is_file() {
+                return Err(format!("image not found: {}", path.display()));
+            }
+        }
+        let image = match (&request.image, &self.model.vision) {
+            (None, _) => None,
+            (Some(_), None) => return Err("the prompt has an image but no mmproj is loaded (pass --mmproj)".into()),
+            (Some(source), Some(vision)) => Some(vision.encode(source)?),
+        };
+        let tokens = chat_tokens(self.model, request.system.as_deref(), &request.user, image.is_some())
+            .map_err(|e| e.to_string())?;
+        let image_pos = image.as_ref().map_or(0, |i| i.n_pos as usize);
+        let positions = tokens.before_image.len() + image_pos + tokens.after_image.len();
+        let needed = positions + self.params.max_tokens as usize;
+        if needed > self.params.ctx_per_seq as usize {
+            return Err(format!(
+                "the prompt is too long for the context: it needs {needed} positions ({positions} prompt + {} to generate) \
+                 but each sequence has {} (raise --ctx-per-seq or lower --max-tokens)",
+                self.params.max_tokens, self.params.ctx_per_seq
+            ));
+        }
+        let segments =
+            [Segment::Tokens(tokens.before_image), image.map_or(Segment::Tokens(Vec::new()), Segment::Image)]
+                .into_iter()
+                .filter(|s| !matches!(s, Segment::Tokens(t) if t.is_empty()))
+                .chain([Segment::Tokens(tokens.after_image)])
+                .collect();
+        Ok(Prefix { segments })
+    }
+
+    /// Decodes the prefix on the first sample's sequence, copies it to the others and
+    /// draws every sample's first token from the prefix's last logits.
+    fn start(&mut self, index: usize, slot: usize, request: &GenRequest, prefix: Prefix) -> Result<RequestRun> {
+        let first_seq = (slot * self.params.max_samples) as i32;
+        let mut counts = DecodeCounts::default();
+        let (pos, logits_at) = self.ctx.decode_prefix(first_seq, &prefix.segments, true, &mut counts)?;
+        let mut samples: Vec<SampleRun> = (0..request.n)
+            .map(|k| SampleRun {
+                seq: first_seq + k as i32,
+                pos,
+                pending: None,
+                text: Vec::new(),
+                generated: 0,
+                done: false,
+                sampler: Sampler::new(self.params.sampling, self.params.seed, &format!("{}/{k}", request.id)),
+            })
+            .collect();
+        for sample in &samples[1..] {
+            self.ctx.copy_sequence(first_seq, sample.seq);
+        }
+        let logits = self.ctx.logits(logits_at)?.to_vec();
+        let vocab = self.model.llama.vocab();
+        for sample in &mut samples {
+            sample.consume(&logits, self.params.max_tokens, &vocab);
+        }
+        Ok(RequestRun { index, prompt_tokens: (counts.tokens + counts.image_tokens) as usize, samples })
+    }
+
+    /// Decodes the pending token of every live sample in one call.
+    fn step(&mut self, slots: &mut [Option<RequestRun>]) -> Result<()> {
+        self.ctx.clear_batch();
+        let mut outputs = Vec::new();
+        for (r, run) in slots.iter_mut().enumerate().filter_map(|(r, s)| s.as_mut().map(|run| (r, run))) {
+            for (k, sample) in run.samples.iter_mut().enumerate() {
+                if let Some(token) = sample.pending.take() {
+                    self.ctx.push(token, sample.pos, sample.seq, true)?;
+                    sample.pos += 1;
+                    outputs.push((r, k));
+                }
+            }
+        }
+        if outputs.is_empty() {
+            return Ok(());
+        }
+        self.ctx.decode()?;
+        let vocab = self.model.llama.vocab();
+        for (i, &(r, k)) in outputs.iter().enumerate() {
+            let sample = &mut slots[r].as_mut().expect("live slot").samples[k];
+            sample.consume(self.ctx.logits(i as i32)?, self.params.max_tokens, &vocab);
+        }
+        Ok(())
+    }
+}
+
+struct Prefix {
+    segments: Vec<Segment>,
+}
+
+struct RequestRun {
+    index: usize,
+    prompt_tokens: usize,
+    samples: Vec<SampleRun>,
+}
+
+impl RequestRun {
+    fn finished(&self) -> bool {
+        self.samples.iter().all(|s| s.done)
+    }
+
+    fn into_output(self, id: &str) -> GenOutput {
+        GenOutput {
+            id: id.into(),
+            generated_tokens: self.samples.iter().map(|s| s.generated as usize).sum(),
+            samples: self.samples.into_iter().map(|s| String::from_utf8_lossy(&s.text).trim().to_string()).collect(),
+            prompt_tokens: self.prompt_tokens,
+            error: None,
+        }
+    }
+}
+
+struct SampleRun {
+    seq: i32,
+    pos: i32,
+    pending: Option<LlamaToken>,
+    text: Vec<u8>,
+    generated: u32,
+    done: bool,
+    sampler: Sampler,
+}
+
+impl SampleRun {
+    /// Draws the next token from `logits`: an end-of-generation token or the token
+    /// budget ends the sample, anything else waits to be decoded.
+    fn consume(&mut self, logits: &[f32], max_tokens: u32, vocab: &llama_cpp_2::vocab::LlamaVocab<'_>) {
+        let token = LlamaToken(self.sampler.sample(logits) as i32);
+        if vocab.is_eog(token) {
+            self.done = true;
+            return;
+        }
+        self.generated += 1;
+        self.text.extend(vocab.token_to_piece(token, false, None));
+        if self.generated >= max_tokens {
+            self.done = true;
+        } else {
+            self.pending = Some(token);
+        }
+    }
+}
