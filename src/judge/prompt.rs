@@ -49,6 +49,22 @@ const MARKERS: [char; 3] = ['\u{F0001}', '\u{F0002}', '\u{F0003}'];
 const IMAGE_MARKER: char = '\u{F0004}';
 
 impl Template {
+    /// The user text with the question and answers filled in, as the chat template
+    /// receives it (the judge itself tokenizes the user values separately; this is for
+    /// writing SFT examples of the judge's own prompt).
+    pub fn fill_user(&self, question: &str, answer_a: &str, answer_b: &str) -> String {
+        // Placeholders are filled through markers so a value containing "{answer_b}"
+        // is never filled again.
+        let mut text = self.user.clone();
+        for (p, m) in PLACEHOLDERS.iter().zip(MARKERS) {
+            text = text.replace(p, &m.to_string());
+        }
+        for (m, value) in MARKERS.iter().zip([question, answer_a, answer_b]) {
+            text = text.replace(*m, value);
+        }
+        text
+    }
+
     pub fn from_file(path: &Path) -> Result<Template> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let template: Template =
