@@ -168,3 +168,32 @@ fn a_bad_pair_gets_an_error_line_and_the_batch_goes_on() {
     assert!(lines["q0"]["error"].is_null());
     assert!(lines["q1"]["p_a"].is_f64());
 }
+
+#[test]
+fn a_shard_judges_only_its_positions_and_reads_the_job_array_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = dir.path().join("pairs.jsonl");
+    write_pairs(&pairs, 7);
+    let sorted_ids = |path: &Path| {
+        let mut ids: Vec<String> = ids_in(path).into_keys().collect();
+        ids.sort();
+        ids
+    };
+    let explicit = dir.path().join("explicit.jsonl");
+    let out = judge_file(&pairs, &explicit).args(["--shard", "1/3"]).env("JOB_COMPLETION_INDEX", "0").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sorted_ids(&explicit), ["q1", "q4"], "--shard wins over the environment");
+
+    let from_env = dir.path().join("env.jsonl");
+    let out = judge_file(&pairs, &from_env)
+        .env("JOB_COMPLETION_INDEX", "2")
+        .env("VLMJUDGE_SHARD_COUNT", "3")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sorted_ids(&from_env), ["q2", "q5"]);
+
+    let out = judge_file(&pairs, &dir.path().join("bad.jsonl")).args(["--shard", "3/3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shard"), "{}", String::from_utf8_lossy(&out.stderr));
+}

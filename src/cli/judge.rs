@@ -1,38 +1,29 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
-use clap::{Args, ValueEnum};
-use vlmjudge::engine::{LoraSpec, Model, ModelParams};
-use vlmjudge::judge::{judge_file, ImageSource, Judge, JudgeParams, Mode, Pair, SamplingParams, Template, Verdict};
+use clap::Args;
+use vlmjudge::judge::{judge_file, ImageSource, Judge, JudgeParams, Pair, Verdict};
+use vlmjudge::shard::Shard;
 
+use super::opts::{JudgeOpts, ModelOpts};
 use super::progress::Bar;
 use super::UserError;
 
 #[derive(Args)]
 pub struct JudgeArgs {
-    /// The judge model (GGUF).
-    #[arg(long)]
-    model: PathBuf,
-    /// The multimodal projector (GGUF) for image pairs.
-    #[arg(long)]
-    mmproj: Option<PathBuf>,
-    /// A LoRA adapter (GGUF, e.g. adapter.gguf from `vlmjudge train`) applied on top of
-    /// the model; repeat for several.
-    #[arg(long)]
-    lora: Vec<PathBuf>,
-    /// Layers to offload to the GPU in a CUDA build (0 = CPU only; 999 = all).
-    #[arg(long, default_value_t = 0)]
-    gpu_layers: u32,
-    /// Scale of the LoRA adapters (1 = as trained).
-    #[arg(long, default_value_t = 1.0, requires = "lora")]
-    lora_scale: f32,
+    #[command(flatten)]
+    model: ModelOpts,
     /// Pairs to judge (JSON Lines: id, image, question, response_a, response_b).
     #[arg(long, requires = "out", conflicts_with_all = ["question", "a", "b", "image"])]
     pairs: Option<PathBuf>,
     /// Verdicts file (JSON Lines), appended to; ids already in it are skipped.
     #[arg(long, requires = "pairs")]
     out: Option<PathBuf>,
+    /// Judge only shard K of N (0-based): the pairs at positions K, K+N, K+2N, ... of
+    /// the input [default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX with
+    /// VLMJUDGE_SHARD_COUNT, else all].
+    #[arg(long, value_name = "K/N", requires = "pairs")]
+    shard: Option<Shard>,
     /// One pair: the question.
     #[arg(long, requires_all = ["a", "b"])]
     question: Option<String>,
@@ -45,36 +36,8 @@ pub struct JudgeArgs {
     /// One pair: the image.
     #[arg(long)]
     image: Option<PathBuf>,
-    /// fast: read the verdict from logits, no generation; reason: write reasoning first.
-    #[arg(long, value_enum, default_value_t = ModeArg::Fast)]
-    mode: ModeArg,
-    /// Judge only the given order (no swap debiasing).
-    #[arg(long)]
-    no_swap: bool,
-    /// Pairs in flight at once.
-    #[arg(long, default_value_t = 8)]
-    parallel: usize,
-    /// llama.cpp threads [default: physical cores].
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Most reasoning tokens per order (reason mode).
-    #[arg(long, default_value_t = 256)]
-    max_tokens: u32,
-    /// Sampling temperature for reasoning; 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f32,
-    #[arg(long, default_value_t = 50)]
-    top_k: usize,
-    #[arg(long, default_value_t = 0.9)]
-    top_p: f32,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Context positions per sequence (one order of one pair: prompt plus reasoning).
-    #[arg(long, default_value_t = 1024)]
-    ctx_per_seq: u32,
-    /// Prompt template (JSON: {"system": ..., "user": ... with {question}, {answer_a}, {answer_b}}).
-    #[arg(long)]
-    template: Option<PathBuf>,
+    #[command(flatten)]
+    judge: JudgeOpts,
     /// Print the one-pair verdict as a JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -83,52 +46,28 @@ pub struct JudgeArgs {
     quiet: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Fast,
-    Reason,
-}
-
 pub fn run(args: JudgeArgs) -> anyhow::Result<()> {
     if args.pairs.is_none() && args.question.is_none() {
         return Err(UserError("give --pairs FILE --out FILE, or one pair with --question --a --b".into()).into());
     }
-    let template = match &args.template {
-        Some(path) => Template::from_file(path)?,
-        None => Template::default(),
-    };
-    let params = JudgeParams {
-        mode: match args.mode {
-            ModeArg::Fast => Mode::Fast,
-            ModeArg::Reason => Mode::Reason,
-        },
-        swap: !args.no_swap,
-        max_tokens: args.max_tokens,
-        sampling: SamplingParams { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p },
-        seed: args.seed,
-        threads: args.threads.unwrap_or(0),
-        parallel: args.parallel,
-        ctx_per_seq: args.ctx_per_seq,
-        template,
-        ..JudgeParams::default()
-    };
-    let lora = args.lora.iter().map(|path| LoraSpec { path: path.clone(), scale: args.lora_scale }).collect();
-    let model_params =
-        ModelParams { threads: params.threads, gpu_layers: args.gpu_layers, lora, ..ModelParams::default() };
-    let model = Model::load(&args.model, args.mmproj.as_deref(), &model_params).context("cannot load the judge")?;
+    // Resolved before the model loads, so a bad job-array environment fails fast.
+    let shard = if args.pairs.is_some() { Shard::resolve(args.shard)? } else { Shard::ALL };
+    let params = JudgeParams { threads: args.model.threads(), ..args.judge.judge_params()? };
+    let model = args.model.load()?;
     let mut judge = Judge::new(&model, params)?;
 
     if let (Some(pairs), Some(out)) = (&args.pairs, &args.out) {
         let started = Instant::now();
         let bar = Bar::new(args.quiet);
-        let summary = judge_file(&mut judge, pairs, out, &bar)?;
+        let summary = judge_file(&mut judge, pairs, out, shard, &bar)?;
         if summary.repaired {
             eprintln!("note: dropped a partial last line from {} (left by an interrupted run)", out.display());
         }
         if !args.quiet {
             eprintln!(
-                "judged {} pairs ({} with errors), skipped {} already in {}, in {:.1} s",
+                "judged {} pairs{} ({} with errors), skipped {} already in {}, in {:.1} s",
                 summary.judged,
+                if shard.is_all() { String::new() } else { format!(" of shard {shard}") },
                 summary.errors,
                 summary.skipped,
                 out.display(),

@@ -4,6 +4,7 @@
 
 mod dev;
 mod judge;
+mod opts;
 mod progress;
 mod pull;
 mod quantize;

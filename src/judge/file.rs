@@ -5,12 +5,13 @@ use std::path::Path;
 use super::{Judge, Pair};
 use crate::data::{read_pairs, VerdictLog};
 use crate::progress::Progress;
+use crate::shard::Shard;
 use crate::Result;
 
 /// What [`judge_file`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FileSummary {
-    /// Pairs in the input.
+    /// Pairs in the input (in the shard, when sharded).
     pub total: usize,
     /// Pairs already in the output from an earlier run, not judged again.
     pub skipped: usize,
@@ -22,15 +23,17 @@ pub struct FileSummary {
     pub repaired: bool,
 }
 
-/// Judges every pair of `pairs_path` not yet in `out_path`, appending a verdict line
-/// per pair as it finishes. Safe to kill and rerun: nothing is lost or duplicated.
+/// Judges every pair of `pairs_path` in `shard` (by position in the file, see
+/// [`Shard`]) not yet in `out_path`, appending a verdict line per pair as it finishes.
+/// Safe to kill and rerun: nothing is lost or duplicated.
 pub fn judge_file(
     judge: &mut Judge<'_>,
     pairs_path: &Path,
     out_path: &Path,
+    shard: Shard,
     progress: &dyn Progress,
 ) -> Result<FileSummary> {
-    let records = read_pairs(pairs_path)?;
+    let records = shard.select(read_pairs(pairs_path)?);
     let mut log = VerdictLog::open(out_path)?;
     let base = pairs_path.parent().unwrap_or(Path::new("."));
     let todo: Vec<Pair> = records.iter().filter(|r| !log.done().contains(&r.id)).map(|r| r.to_pair(base)).collect();
