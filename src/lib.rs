@@ -23,7 +23,7 @@ pub mod eval;
 pub mod export;
 pub mod ffi;
 pub mod fixture;
-pub(crate) mod fsutil;
+pub mod fsutil;
 pub mod generate;
 pub mod gguf;
 #[cfg(feature = "hub")]

@@ -3,12 +3,18 @@
 //! exit code 1 for user errors and 2 for internal ones.
 
 mod dev;
+#[cfg(feature = "train")]
+mod filter;
+#[cfg(feature = "train")]
+mod improve;
 mod judge;
 mod opts;
 mod progress;
 mod pull;
 mod quantize;
 mod show;
+#[cfg(feature = "train")]
+mod synth;
 #[cfg(feature = "train")]
 mod train;
 
@@ -43,6 +49,15 @@ enum Command {
     /// Fine-tune a judge (LoRA or full) on SFT examples; writes a GGUF adapter or model.
     #[cfg(feature = "train")]
     Train(train::TrainArgs),
+    /// Synthesise preference pairs from a prompt pool: majority votes (closed questions) and injected errors (open).
+    #[cfg(feature = "train")]
+    Synth(synth::SynthArgs),
+    /// Keep the judge's reasoning traces that agree with the synthetic labels, as SFT examples.
+    #[cfg(feature = "train")]
+    Filter(filter::FilterArgs),
+    /// Run self-improvement rounds: synth -> filter -> train -> quantize -> eval (resumable).
+    #[cfg(feature = "train")]
+    Improve(improve::ImproveArgs),
 }
 
 /// Marks an error the user can fix (bad arguments or input): exit code 1.
@@ -78,6 +93,12 @@ pub fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => train::run(args),
+        #[cfg(feature = "train")]
+        Command::Synth(args) => synth::run(args),
+        #[cfg(feature = "train")]
+        Command::Filter(args) => filter::run(args),
+        #[cfg(feature = "train")]
+        Command::Improve(args) => improve::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
             println!("{}", vlmjudge::engine::system_info());

@@ -52,9 +52,10 @@ impl ModelOpts {
 /// How the judge reaches its verdicts.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct JudgeOpts {
-    /// fast: read the verdict from logits, no generation; reason: write reasoning first.
-    #[arg(long, value_enum, default_value_t = ModeArg::Fast)]
-    pub mode: ModeArg,
+    /// fast: read the verdict from logits, no generation; reason: write reasoning first
+    /// [default: fast; filter and improve's filter stage: reason].
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Judge only the given order (no swap debiasing).
     #[arg(long)]
     pub no_swap: bool,
@@ -64,9 +65,9 @@ pub(crate) struct JudgeOpts {
     /// Most reasoning tokens per order (reason mode).
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
-    /// Sampling temperature for reasoning; 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
+    /// Sampling temperature for reasoning; 0 is greedy [default: 0; filter: 0.6].
+    #[arg(long)]
+    pub temperature: Option<f32>,
     #[arg(long, default_value_t = 50)]
     pub top_k: usize,
     #[arg(long, default_value_t = 0.9)]
@@ -91,18 +92,29 @@ impl JudgeOpts {
     /// The judge's settings; `threads` is left at 0 (physical cores): set it from
     /// [`ModelOpts::threads`].
     pub fn judge_params(&self) -> anyhow::Result<JudgeParams> {
+        self.judge_params_with(Mode::Fast, 0.0)
+    }
+
+    /// The judge's settings, with a subcommand's own defaults for the mode and the
+    /// temperature when the flags are not given.
+    pub fn judge_params_with(&self, mode: Mode, temperature: f32) -> anyhow::Result<JudgeParams> {
         let template = match &self.template {
             Some(path) => Template::from_file(path)?,
             None => Template::default(),
         };
         Ok(JudgeParams {
             mode: match self.mode {
-                ModeArg::Fast => Mode::Fast,
-                ModeArg::Reason => Mode::Reason,
+                None => mode,
+                Some(ModeArg::Fast) => Mode::Fast,
+                Some(ModeArg::Reason) => Mode::Reason,
             },
             swap: !self.no_swap,
             max_tokens: self.max_tokens,
-            sampling: SamplingParams { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p },
+            sampling: SamplingParams {
+                temperature: self.temperature.unwrap_or(temperature),
+                top_k: self.top_k,
+                top_p: self.top_p,
+            },
             seed: self.seed,
             parallel: self.parallel,
             ctx_per_seq: self.ctx_per_seq,

@@ -49,3 +49,14 @@ impl Progress for Bar {
         self.with(ProgressBar::finish_and_clear);
     }
 }
+
+impl vlmjudge::improve::RoundLog for Bar {
+    /// Stage lines go to stderr whatever the terminal, so logs of batch jobs keep them.
+    fn stage(&self, round: u32, stage: &str, detail: &str) {
+        let line = format!("round {round} {stage}: {detail}");
+        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+}

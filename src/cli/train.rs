@@ -23,56 +23,16 @@ pub struct TrainArgs {
     /// Output directory: adapter.gguf or model-f32.gguf, metrics.jsonl, checkpoint/.
     #[arg(long)]
     out: PathBuf,
-    /// Train every weight instead of LoRA adapters.
-    #[arg(long, conflicts_with_all = ["lora_rank", "lora_alpha", "lora_dropout", "targets", "merge"])]
-    full: bool,
-    #[arg(long, default_value_t = 16)]
-    lora_rank: usize,
-    #[arg(long, default_value_t = 32.0)]
-    lora_alpha: f32,
-    #[arg(long, default_value_t = 0.05)]
-    lora_dropout: f32,
-    /// Layers that get LoRA adapters.
-    #[arg(long, default_value = "q,k,v,o,gate,up,down")]
-    targets: String,
-    #[arg(long, default_value_t = 1)]
-    epochs: u32,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 2e-4)]
-    lr: f64,
-    /// Linear warmup, as a fraction of all steps (then cosine decay).
-    #[arg(long, default_value_t = 0.03)]
-    warmup: f64,
-    /// Examples per micro-batch.
-    #[arg(long, default_value_t = 4)]
-    batch: usize,
-    /// Micro-batches per optimizer step.
-    #[arg(long, default_value_t = 4)]
-    grad_accum: usize,
-    /// Longest example in tokens; prompts are cut from the left, targets never.
-    #[arg(long, default_value_t = 1024)]
-    max_len: usize,
-    /// Fraction of examples held out for the per-epoch eval loss.
-    #[arg(long, default_value_t = 0.05)]
-    eval_split: f64,
-    /// Global gradient-norm clip (0 = off).
-    #[arg(long, default_value_t = 1.0)]
-    clip: f64,
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
+    #[command(flatten)]
+    opts: TrainOpts,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
     /// Continue from OUT/checkpoint (with the same arguments).
     #[arg(long)]
     resume: bool,
     /// LoRA: also write the merged model (base + adapter).
     #[arg(long)]
     merge: bool,
-    /// Write merged / full models as F16 (1-d tensors stay F32) instead of F32.
-    #[arg(long)]
-    f16: bool,
     /// Checkpoint every N optimizer steps (0 = only at epoch ends and at the end).
     #[arg(long, default_value_t = 50)]
     save_every: u64,
@@ -91,8 +51,87 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum DeviceArg {
+/// Training hyperparameters, shared by `train` and `improve`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct TrainOpts {
+    /// Train every weight instead of LoRA adapters.
+    #[arg(long, conflicts_with_all = ["lora_rank", "lora_alpha", "lora_dropout", "targets"])]
+    pub full: bool,
+    #[arg(long, default_value_t = 16)]
+    pub lora_rank: usize,
+    #[arg(long, default_value_t = 32.0)]
+    pub lora_alpha: f32,
+    #[arg(long, default_value_t = 0.05)]
+    pub lora_dropout: f32,
+    /// Layers that get LoRA adapters.
+    #[arg(long, default_value = "q,k,v,o,gate,up,down")]
+    pub targets: String,
+    #[arg(long, default_value_t = 1)]
+    pub epochs: u32,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    /// Linear warmup, as a fraction of all steps (then cosine decay).
+    #[arg(long, default_value_t = 0.03)]
+    pub warmup: f64,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 4)]
+    pub grad_accum: usize,
+    /// Longest example in tokens; prompts are cut from the left, targets never.
+    #[arg(long, default_value_t = 1024)]
+    pub max_len: usize,
+    /// Fraction of examples held out for the per-epoch eval loss.
+    #[arg(long, default_value_t = 0.05)]
+    pub eval_split: f64,
+    /// Global gradient-norm clip (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Write merged / full models as F16 (1-d tensors stay F32) instead of F32.
+    #[arg(long)]
+    pub f16: bool,
+}
+
+impl TrainOpts {
+    /// The training config with these hyperparameters; paths, seed and resume are the
+    /// caller's to fill.
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
+        let mode = if self.full {
+            Mode::Full
+        } else {
+            let targets = LoraTarget::parse_list(&self.targets).map_err(user)?;
+            Mode::Lora(LoraConfig { rank: self.lora_rank, alpha: self.lora_alpha, dropout: self.lora_dropout, targets })
+        };
+        Ok(TrainConfig {
+            mode,
+            epochs: self.epochs,
+            lr: self.lr,
+            warmup: self.warmup,
+            batch: self.batch,
+            grad_accum: self.grad_accum,
+            max_len: self.max_len,
+            eval_split: self.eval_split,
+            clip: self.clip,
+            weight_decay: self.weight_decay,
+            device: match self.device {
+                DeviceArg::Auto => DeviceChoice::Auto,
+                DeviceArg::Cpu => DeviceChoice::Cpu,
+                DeviceArg::Cuda => DeviceChoice::Cuda,
+            },
+            merged_dtype: if self.f16 { MergedDtype::F16 } else { MergedDtype::F32 },
+            ..TrainConfig::default()
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum DeviceArg {
     Auto,
     Cpu,
     Cuda,
@@ -106,39 +145,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
     }
     keep_freed_memory();
-    let mode = if args.full {
-        Mode::Full
-    } else {
-        let targets = LoraTarget::parse_list(&args.targets).map_err(user)?;
-        Mode::Lora(LoraConfig { rank: args.lora_rank, alpha: args.lora_alpha, dropout: args.lora_dropout, targets })
-    };
+    if args.merge && args.opts.full {
+        return Err(UserError("--merge is for LoRA; --full always writes the full model".into()).into());
+    }
     let config = TrainConfig {
         base: args.base,
         mmproj: args.mmproj,
         data: args.data,
         out: args.out,
-        mode,
-        epochs: args.epochs,
-        lr: args.lr,
-        warmup: args.warmup,
-        batch: args.batch,
-        grad_accum: args.grad_accum,
-        max_len: args.max_len,
-        eval_split: args.eval_split,
-        clip: args.clip,
-        weight_decay: args.weight_decay,
         seed: args.seed,
-        device: match args.device {
-            DeviceArg::Auto => DeviceChoice::Auto,
-            DeviceArg::Cpu => DeviceChoice::Cpu,
-            DeviceArg::Cuda => DeviceChoice::Cuda,
-        },
         resume: args.resume,
         merge: args.merge,
-        save_every: args.save_every,
         stop_after: args.stop_after,
-        merged_dtype: if args.f16 { MergedDtype::F16 } else { MergedDtype::F32 },
+        save_every: args.save_every,
         image_cache: args.image_cache,
+        ..args.opts.config()?
     };
     let bar = Bar::new(args.quiet);
     let summary = train(&config, &bar).map_err(user)?;
@@ -169,7 +190,7 @@ fn keep_freed_memory() {
 fn keep_freed_memory() {}
 
 /// User errors keep exit code 1; internal ones (tensor failures) exit 2.
-fn user(e: TrainError) -> anyhow::Error {
+pub(crate) fn user(e: TrainError) -> anyhow::Error {
     if !e.is_user_error() {
         return e.into();
     }

@@ -1,0 +1,93 @@
+//! `vlmjudge filter`: the judge's reasoning traces that agree with the synthetic labels,
+//! as SFT examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use vlmjudge::improve::{filter_file, verdicts_path, FilterParams, KeepPolicy};
+use vlmjudge::judge::{Judge, JudgeParams, Mode};
+use vlmjudge::shard::Shard;
+
+use super::opts::{JudgeOpts, ModelOpts};
+use super::progress::Bar;
+
+#[derive(Args)]
+pub struct FilterArgs {
+    #[command(flatten)]
+    model: ModelOpts,
+    /// Labelled pairs (e.g. from `vlmjudge synth`).
+    #[arg(long)]
+    pairs: PathBuf,
+    /// SFT examples out (rewritten whole; the judge's verdicts are kept, and resumed,
+    /// in OUT.verdicts.jsonl).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    filter: FilterOpts,
+    #[command(flatten)]
+    judge: JudgeOpts,
+    /// Work on shard K of N (0-based) of the pairs [default: from the job array's env].
+    #[arg(long)]
+    shard: Option<Shard>,
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Which traces are kept (shared by `filter` and `improve`).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct FilterOpts {
+    /// both-orders: keep a pair's traces only if both orders are right (the paper's
+    /// default); one-order: keep every right order, then balance the A/B letters.
+    #[arg(long, value_enum, default_value_t = PolicyArg::BothOrders)]
+    pub policy: PolicyArg,
+    /// Also keep traces whose verdict was read after appending `[[` because the judge
+    /// wrote none within --max-tokens.
+    #[arg(long)]
+    pub keep_forced: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum PolicyArg {
+    BothOrders,
+    OneOrder,
+}
+
+impl FilterOpts {
+    pub fn params(&self, seed: u64) -> FilterParams {
+        FilterParams {
+            policy: match self.policy {
+                PolicyArg::BothOrders => KeepPolicy::BothOrders,
+                PolicyArg::OneOrder => KeepPolicy::OneOrder,
+            },
+            keep_forced: self.keep_forced,
+            seed,
+        }
+    }
+}
+
+/// The filter's judge: reasoning, sampled at the paper's temperature, unless the
+/// flags say otherwise.
+pub(crate) fn filter_judge_params(judge: &JudgeOpts, threads: usize) -> anyhow::Result<JudgeParams> {
+    Ok(JudgeParams { threads, ..judge.judge_params_with(Mode::Reason, 0.6)? })
+}
+
+pub fn run(args: FilterArgs) -> anyhow::Result<()> {
+    let shard = Shard::resolve(args.shard)?;
+    let params = filter_judge_params(&args.judge, args.model.threads())?;
+    let filter = args.filter.params(params.seed);
+    let model = args.model.load()?;
+    let mut judge = Judge::new(&model, params)?;
+    let bar = Bar::new(args.quiet);
+    let counts = filter_file(&mut judge, &args.pairs, &args.out, &filter, shard, &bar)?;
+    println!(
+        "kept {} of {} pairs ({:.1}%): {} examples{}; {} pairs failed",
+        counts.kept_pairs,
+        counts.pairs,
+        100.0 * counts.kept_fraction,
+        counts.examples,
+        if shard.is_all() { String::new() } else { format!(" in shard {shard}") },
+        counts.errors
+    );
+    println!("examples: {}\nverdicts: {}", args.out.display(), verdicts_path(&args.out).display());
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! The round runner: `vlmjudge improve`.
+//!
+//! Round 0 is the base judge (evaluated when a benchmark is given). Round K >= 1:
+//!
+//! 1. **synth** with the generator (the base model by default) on the round's prompts;
+//! 2. **filter** with the judge of round K-1 (both orders, reasoning sampled);
+//! 3. **train** the full-precision checkpoint of round K-1 on the kept traces (LoRA
+//!    merged into a full checkpoint, or full fine-tuning);
+//! 4. **quantize** that checkpoint: the judge of round K;
+//! 5. **eval** it on the benchmark.
+//!
+//! After each stage the round's manifest is rewritten (atomically) with the stage
+//! marked done, so a rerun after a kill skips finished stages; an unfinished stage
+//! resumes from its own outputs (append-only pair and verdict logs, the trainer's
+//! checkpoint).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::filter::{filter_file, FilterParams};
+use super::manifest::{round_dir, FileRef, LossPoint, Manifest, TrainRecord};
+use super::synth::{relative_to, synth_file, SynthParams};
+use crate::data::{read_jsonl, read_prompts, PromptRecord};
+use crate::engine::{Model, ModelParams};
+use crate::eval::{evaluate, read_bench, BenchFormat, EvalSummary, ReadOptions};
+use crate::fsutil::{sha256_file, write_atomic};
+use crate::judge::{Judge, JudgeParams};
+use crate::progress::Progress;
+use crate::shard::Shard;
+use crate::train::metrics::{EvalLine, TrainLine};
+use crate::train::{train, TrainConfig};
+use crate::{Error, Result};
+
+/// A benchmark to evaluate every round's judge on.
+#[derive(Debug, Clone)]
+pub struct Bench {
+    pub path: PathBuf,
+    pub format: BenchFormat,
+}
+
+/// Which model writes the synthetic responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GeneratorChoice {
+    /// The base model every round (the responses' quality stays fixed).
+    #[default]
+    Base,
+    /// The current judge (the previous round's checkpoint).
+    Current,
+}
+
+/// Everything `improve` needs. The `train` config's base/data/out are filled per round.
+#[derive(Debug, Clone)]
+pub struct ImproveConfig {
+    pub base: PathBuf,
+    pub mmproj: Option<PathBuf>,
+    pub prompts: PathBuf,
+    pub rounds: u32,
+    pub out: PathBuf,
+    pub bench: Option<Bench>,
+    /// Take this many prompts per round, round K continuing where round K-1 stopped
+    /// (wrapping around); `None` = the whole pool every round.
+    pub prompts_per_round: Option<usize>,
+    pub generator: GeneratorChoice,
+    pub model: ModelParams,
+    pub synth: SynthParams,
+    /// The judge's settings in the filter stage (reason mode, sampled).
+    pub filter_judge: JudgeParams,
+    pub filter: FilterParams,
+    /// The judge's settings in the eval stage.
+    pub eval_judge: JudgeParams,
+    pub train: TrainConfig,
+    /// llama.cpp quantization type of each round's judge (`None`: judge with the
+    /// full-precision checkpoint).
+    pub quantize: Option<String>,
+    pub seed: u64,
+}
+
+/// Where a stage reports; the CLI prints these lines.
+pub trait RoundLog: Progress {
+    fn stage(&self, round: u32, stage: &str, detail: &str);
+}
+
+const STAGES: [&str; 5] = ["synth", "filter", "train", "quantize", "eval"];
+
+/// Runs (or resumes) every round; returns the manifests, round 0 first.
+pub fn improve(config: &ImproveConfig, log: &dyn RoundLog) -> Result<Vec<Manifest>> {
+    validate(config)?;
+    std::fs::create_dir_all(&config.out).map_err(|e| Error::io(&config.out, e))?;
+    let mut manifests = vec![base_round(config, log)?];
+    for k in 1..=config.rounds {
+        let previous = manifests.last().expect("round 0 exists");
+        let manifest = run_round(config, k, previous, log)?;
+        manifests.push(manifest);
+    }
+    Ok(manifests)
+}
+
+fn validate(config: &ImproveConfig) -> Result<()> {
+    if config.rounds == 0 {
+        return Err(Error::InvalidArgument("--rounds must be at least 1".into()));
+    }
+    for (what, path) in [("the base model", &config.base), ("the prompt pool", &config.prompts)] {
+        if !path.is_file() {
+            return Err(Error::InvalidArgument(format!("{what} {} does not exist", path.display())));
+        }
+    }
+    if config.prompts_per_round == Some(0) {
+        return Err(Error::InvalidArgument("--prompts-per-round must be at least 1".into()));
+    }
+    config.train.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    Ok(())
+}
+
+fn file_ref(path: &Path) -> Result<FileRef> {
+    let (sha256, bytes) = sha256_file(path)?;
+    Ok(FileRef { path: std::path::absolute(path).unwrap_or_else(|_| path.into()), sha256, bytes })
+}
+
+/// Round 0: the base judge, evaluated when there is a benchmark.
+fn base_round(config: &ImproveConfig, log: &dyn RoundLog) -> Result<Manifest> {
+    let dir = round_dir(&config.out, 0);
+    let mut m = Manifest::read(&dir)?.unwrap_or_default();
+    m.round = 0;
+    if m.checkpoints.is_empty() {
+        m.checkpoints.insert("judge".into(), file_ref(&config.base)?);
+        m.checkpoints.insert("full".into(), file_ref(&config.base)?);
+        m.inputs = inputs(config)?;
+        m.settings = settings(config);
+        m.write(&dir)?;
+    }
+    if let (Some(bench), false) = (&config.bench, m.is_done("eval")) {
+        log.stage(0, "eval", "the base judge");
+        let started = Instant::now();
+        m.eval = Some(eval_stage(config, &config.base, &dir, bench, log)?);
+        finish(&mut m, &dir, "eval", started)?;
+    }
+    Ok(m)
+}
+
+fn inputs(config: &ImproveConfig) -> Result<std::collections::BTreeMap<String, FileRef>> {
+    let mut inputs = std::collections::BTreeMap::new();
+    inputs.insert("base".into(), file_ref(&config.base)?);
+    inputs.insert("prompts".into(), file_ref(&config.prompts)?);
+    if let Some(mmproj) = &config.mmproj {
+        inputs.insert("mmproj".into(), file_ref(mmproj)?);
+    }
+    if let Some(bench) = &config.bench {
+        inputs.insert("bench".into(), file_ref(&bench.path)?);
+    }
+    Ok(inputs)
+}
+
+/// The settings a round ran with, for the manifest.
+fn settings(config: &ImproveConfig) -> serde_json::Value {
+    let s = &config.synth;
+    let t = &config.train;
+    serde_json::json!({
+        "synth": {
+            "samples": s.samples, "threshold": s.threshold, "temperature": s.sampling.temperature,
+            "top_k": s.sampling.top_k, "top_p": s.sampling.top_p, "inject": s.inject,
+            "max_edits": s.max_edits, "closed_max_tokens": s.closed_max_tokens, "open_max_tokens": s.open_max_tokens,
+        },
+        "filter": {
+            "policy": config.filter.policy, "keep_forced": config.filter.keep_forced,
+            "mode": config.filter_judge.mode, "temperature": config.filter_judge.sampling.temperature,
+            "max_tokens": config.filter_judge.max_tokens,
+        },
+        "train": {
+            "mode": format!("{:?}", t.mode), "epochs": t.epochs, "lr": t.lr, "batch": t.batch,
+            "grad_accum": t.grad_accum, "max_len": t.max_len, "warmup": t.warmup,
+        },
+        "eval": { "mode": config.eval_judge.mode, "swap": config.eval_judge.swap },
+        "quantize": config.quantize, "prompts_per_round": config.prompts_per_round,
+        "generator": format!("{:?}", config.generator), "seed": config.seed,
+    })
+}
+
+fn finish(m: &mut Manifest, dir: &Path, stage: &str, started: Instant) -> Result<()> {
+    if !m.is_done(stage) {
+        m.stages_done.push(stage.into());
+    }
+    m.stage_seconds.insert(stage.into(), started.elapsed().as_secs_f64());
+    m.write(dir)
+}
+
+fn load(config: &ImproveConfig, path: &Path) -> Result<Model> {
+    Model::load(path, config.mmproj.as_deref(), &config.model)
+}
+
+fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn RoundLog) -> Result<Manifest> {
+    let dir = round_dir(&config.out, k);
+    let mut m = Manifest::read(&dir)?.unwrap_or_default();
+    if STAGES.iter().all(|s| m.is_done(s) || (*s == "eval" && config.bench.is_none()) || (*s == "quantize" && config.quantize.is_none())) {
+        return Ok(m);
+    }
+    let previous_judge = previous.checkpoints.get("judge").cloned().ok_or_else(|| {
+        Error::Engine(format!("round {} has no judge checkpoint; delete its directory and rerun", k - 1))
+    })?;
+    let previous_full = previous.checkpoints.get("full").cloned().ok_or_else(|| {
+        Error::Engine(format!("round {} has no full-precision checkpoint; delete its directory and rerun", k - 1))
+    })?;
+    m.round = k;
+    m.judge = Some(previous_judge.clone());
+    if m.inputs.is_empty() {
+        m.inputs = inputs(config)?;
+        m.settings = settings(config);
+        m.write(&dir)?;
+    }
+
+    let pairs = dir.join("pairs.jsonl");
+    if !m.is_done("synth") {
+        let started = Instant::now();
+        let prompts = round_prompts(config, k, &dir)?;
+        let generator = match config.generator {
+            GeneratorChoice::Base => config.base.clone(),
+            GeneratorChoice::Current => previous_judge.path.clone(),
+        };
+        log.stage(k, "synth", &format!("pairs from {} with {}", prompts.display(), generator.display()));
+        let model = load(config, &generator)?;
+        let synth = SynthParams { seed: config.seed.wrapping_add(u64::from(k)), ..config.synth.clone() };
+        let counts = synth_file(&model, &prompts, &pairs, &synth, Shard::ALL, log)?;
+        log.stage(k, "synth", &format!("{} pairs from {} prompts", counts.pairs, counts.prompts));
+        m.synth = Some(counts);
+        finish(&mut m, &dir, "synth", started)?;
+    }
+
+    let sft = dir.join("sft.jsonl");
+    if !m.is_done("filter") {
+        let started = Instant::now();
+        log.stage(k, "filter", &format!("judging the pairs with {}", previous_judge.path.display()));
+        let model = load(config, &previous_judge.path)?;
+        let mut judge_params = config.filter_judge.clone();
+        judge_params.seed = config.seed.wrapping_add(u64::from(k));
+        let mut judge = Judge::new(&model, judge_params)?;
+        let counts = filter_file(&mut judge, &pairs, &sft, &config.filter, Shard::ALL, log)?;
+        log.stage(
+            k,
+            "filter",
+            &format!("kept {} of {} pairs ({:.0}%), {} examples", counts.kept_pairs, counts.pairs, 100.0 * counts.kept_fraction, counts.examples),
+        );
+        let examples = counts.examples;
+        m.filter = Some(counts);
+        finish(&mut m, &dir, "filter", started)?;
+        if examples == 0 {
+            return Err(nothing_kept(k, &m, &dir));
+        }
+    }
+    if m.filter.as_ref().is_some_and(|f| f.examples == 0) {
+        return Err(nothing_kept(k, &m, &dir));
+    }
+
+    if !m.is_done("train") {
+        let started = Instant::now();
+        log.stage(k, "train", &format!("fine-tuning {}", previous_full.path.display()));
+        let mut train_config = config.train.clone();
+        train_config.base = previous_full.path.clone();
+        train_config.mmproj = config.mmproj.clone();
+        train_config.data = sft.clone();
+        train_config.out = dir.join("train");
+        train_config.resume = true;
+        train_config.seed = config.seed.wrapping_add(u64::from(k));
+        if matches!(train_config.mode, crate::train::Mode::Lora(_)) {
+            train_config.merge = true;
+        }
+        let summary = train(&train_config, log).map_err(|e| Error::Engine(format!("training failed: {e}")))?;
+        let full = summary.outputs.model.clone().ok_or_else(|| Error::Engine("training wrote no model".into()))?;
+        m.train = Some(train_record(&summary.outputs.metrics, summary.examples_train, summary.tokens_per_s)?);
+        if let Some(adapter) = &summary.outputs.adapter {
+            m.checkpoints.insert("adapter".into(), file_ref(adapter)?);
+        }
+        m.checkpoints.insert("full".into(), file_ref(&full)?);
+        if config.quantize.is_none() {
+            m.checkpoints.insert("judge".into(), file_ref(&full)?);
+        }
+        finish(&mut m, &dir, "train", started)?;
+    }
+
+    if let (Some(qtype), false) = (&config.quantize, m.is_done("quantize")) {
+        let started = Instant::now();
+        let full = m.checkpoints.get("full").expect("train wrote it").path.clone();
+        let out = dir.join(format!("judge-{}.gguf", qtype.to_lowercase()));
+        log.stage(k, "quantize", &format!("{} -> {}", full.display(), out.display()));
+        quantize(&full, &out, qtype)?;
+        m.checkpoints.insert("judge".into(), file_ref(&out)?);
+        finish(&mut m, &dir, "quantize", started)?;
+    }
+
+    if let (Some(bench), false) = (&config.bench, m.is_done("eval")) {
+        let started = Instant::now();
+        let judge = m.checkpoints.get("judge").expect("a judge checkpoint exists").path.clone();
+        log.stage(k, "eval", &format!("{} on {}", judge.display(), bench.path.display()));
+        m.eval = Some(eval_stage(config, &judge, &dir, bench, log)?);
+        finish(&mut m, &dir, "eval", started)?;
+    }
+    Ok(m)
+}
+
+fn nothing_kept(k: u32, m: &Manifest, dir: &Path) -> Error {
+    let pairs = m.synth.as_ref().map_or(0, |s| s.pairs);
+    Error::InvalidArgument(format!(
+        "round {k} kept no training data: the judge's verdicts matched the synthetic label in both orders for none of \
+         the {pairs} pairs. Try more prompts (--prompts-per-round or a larger pool), --policy one-order, \
+         --keep-forced, a lower --filter-temperature, or a stronger base model; then delete {} and rerun",
+        dir.display()
+    ))
+}
+
+/// The round's prompts: the whole pool, or the round's slice of it written to the
+/// round directory (image paths rebased onto it).
+fn round_prompts(config: &ImproveConfig, k: u32, dir: &Path) -> Result<PathBuf> {
+    let Some(per_round) = config.prompts_per_round else {
+        return Ok(config.prompts.clone());
+    };
+    let pool = read_prompts(&config.prompts)?;
+    if pool.is_empty() {
+        return Err(Error::InvalidArgument(format!("{} holds no prompts", config.prompts.display())));
+    }
+    let pool_dir = config.prompts.parent().unwrap_or(Path::new("."));
+    let start = (k as usize - 1) * per_round;
+    let mut text = Vec::new();
+    for i in 0..per_round.min(pool.len()) {
+        let mut p: PromptRecord = pool[(start + i) % pool.len()].clone();
+        if let Some(crate::judge::ImageSource::Path(path)) = p.image_source(pool_dir) {
+            p.image = Some(relative_to(&path, dir));
+        }
+        serde_json::to_writer(&mut text, &p).map_err(|e| Error::Engine(e.to_string()))?;
+        text.push(b'\n');
+    }
+    let path = dir.join("prompts.jsonl");
+    write_atomic(&path, |w| w.write_all(&text))?;
+    Ok(path)
+}
+
+fn train_record(metrics: &Path, examples: usize, tokens_per_s: f64) -> Result<TrainRecord> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Line {
+        Train(TrainLine),
+        Eval(EvalLine),
+    }
+    let mut record = TrainRecord { examples, tokens_per_s, ..TrainRecord::default() };
+    for (_, line) in read_jsonl::<Line>(metrics)? {
+        match line {
+            Line::Train(t) => record.loss.push(LossPoint { step: t.step, loss: t.loss }),
+            Line::Eval(e) => record.eval_loss.push(LossPoint { step: e.step, loss: e.eval_loss }),
+        }
+    }
+    record.steps = record.loss.last().map_or(0, |p| p.step);
+    record.final_loss = record.loss.last().map(|p| p.loss);
+    Ok(record)
+}
+
+fn quantize(input: &Path, output: &Path, qtype: &str) -> Result<()> {
+    let qtype = vlmjudge_quantize::QuantType::parse(qtype).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    vlmjudge_quantize::quantize(input, output, &vlmjudge_quantize::QuantizeParams::new(qtype))
+        .map_err(|e| Error::Engine(format!("quantizing {} failed: {e}", input.display())))
+}
+
+fn eval_stage(
+    config: &ImproveConfig,
+    judge_path: &Path,
+    dir: &Path,
+    bench: &Bench,
+    log: &dyn RoundLog,
+) -> Result<EvalSummary> {
+    // The same A/B shuffle for every round, so rounds are compared on the same items.
+    let items = read_bench(&bench.path, bench.format, &ReadOptions { seed: config.seed, ..ReadOptions::default() })?;
+    let model = load(config, judge_path)?;
+    let mut judge = Judge::new(&model, config.eval_judge.clone())?;
+    evaluate(&mut judge, &items, &dir.join("eval-verdicts.jsonl"), Shard::ALL, log)
+}

@@ -1,0 +1,399 @@
+//! The synth stage: a prompt pool in, synthetic preference pairs out, no labels used.
+//!
+//! - Closed questions: `samples` answers are drawn at the paper's temperature; the
+//!   answer whose normalised form wins the vote (and reaches `threshold` votes) is the
+//!   preferred response, a random sample with another answer the rejected one.
+//! - Open questions: one response is drawn, then made worse by changing one or two
+//!   concrete details. The model itself is asked to rewrite it (`Inject::Model`), or
+//!   the details are swapped by rules (`Inject::Rules`), or the model first and the
+//!   rules when its rewrite fails the edit check (`Inject::Auto`).
+//!
+//! Pairs are appended to the output as they are made; prompts that yield no pair are
+//! appended to `<out>.skipped.jsonl` with the reason, so a rerun skips both.
+
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::SynthCounts;
+use crate::data::{read_prompts, AppendLog, PairRecord, PromptRecord};
+use crate::engine::Model;
+use crate::generate::{GenOutput, GenParams, GenRequest, Generator};
+use crate::judge::{stream_seed, SamplingParams};
+use crate::progress::Progress;
+use crate::shard::Shard;
+use crate::synth::{check_edit, clean_rewrite, inject_errors, majority_pair, rewrite_instruction, QuestionKind};
+use crate::{Error, Result};
+
+/// How open-ended responses are made worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Inject {
+    /// Ask the model to rewrite its response with changed details.
+    Model,
+    /// Swap numbers, colours, positions, sizes or objects by rule.
+    Rules,
+    /// The model's rewrite, or the rules when it fails the edit check.
+    #[default]
+    Auto,
+}
+
+/// Settings of the synth stage; `Default` follows the paper.
+#[derive(Debug, Clone)]
+pub struct SynthParams {
+    pub sampling: SamplingParams,
+    /// Answers sampled per closed question.
+    pub samples: usize,
+    /// Votes the majority answer needs.
+    pub threshold: usize,
+    /// Most tokens of a closed answer, and of an open response (and its rewrite).
+    pub closed_max_tokens: u32,
+    pub open_max_tokens: u32,
+    pub inject: Inject,
+    /// Details changed per injected error set (1..=max_edits).
+    pub max_edits: usize,
+    /// The most of a response's words an edit may change.
+    pub max_changed_fraction: f64,
+    pub seed: u64,
+    pub threads: usize,
+    /// Prompts in flight.
+    pub parallel: usize,
+    pub ctx_per_seq: u32,
+}
+
+impl Default for SynthParams {
+    fn default() -> Self {
+        SynthParams {
+            sampling: SamplingParams { temperature: 0.6, top_k: 50, top_p: 0.9 },
+            samples: 16,
+            threshold: 5,
+            closed_max_tokens: 32,
+            open_max_tokens: 160,
+            inject: Inject::Auto,
+            max_edits: 2,
+            max_changed_fraction: 0.5,
+            seed: 0,
+            threads: 0,
+            parallel: 4,
+            ctx_per_seq: 1024,
+        }
+    }
+}
+
+/// One synthetic pair: a pairs-file line plus how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthPair {
+    #[serde(flatten)]
+    pub pair: PairRecord,
+    pub kind: QuestionKind,
+    /// `majority`, `rewrite` (the model's) or `rules`.
+    pub method: String,
+    /// Closed questions: votes of the majority answer out of the samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub votes: Option<(usize, usize)>,
+    /// Open questions: the details changed (`from -> to`), when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<String>,
+}
+
+/// A prompt that yielded no pair, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedPrompt {
+    pub id: String,
+    pub kind: QuestionKind,
+    pub reason: String,
+}
+
+/// Where prompts that yield no pair are recorded next to `out`.
+pub fn skipped_path(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    out.with_file_name(format!("{}.skipped.jsonl", name.trim_end_matches(".jsonl")))
+}
+
+/// Synthesises pairs for the shard's prompts of `prompts_path` not yet in `out` (or its
+/// skipped file), appending as they are made; returns the counts over the shard's
+/// prompts, earlier runs included.
+pub fn synth_file(
+    model: &Model,
+    prompts_path: &Path,
+    out: &Path,
+    params: &SynthParams,
+    shard: Shard,
+    progress: &dyn Progress,
+) -> Result<SynthCounts> {
+    validate(params)?;
+    let prompts = shard.select(read_prompts(prompts_path)?);
+    let base_dir = prompts_path.parent().unwrap_or(Path::new("."));
+    let mut pairs = AppendLog::open(out)?;
+    let mut skipped = AppendLog::open(&skipped_path(out))?;
+    let todo: Vec<&PromptRecord> =
+        prompts.iter().filter(|p| !pairs.done().contains(&p.id) && !skipped.done().contains(&p.id)).collect();
+    progress.start("synthesising", prompts.len() as u64, (prompts.len() - todo.len()) as u64);
+    let out_dir = out.parent().unwrap_or(Path::new("."));
+    let mut writer = Writer { pairs: &mut pairs, skipped: &mut skipped, progress, base_dir, out_dir };
+
+    let kinds: Vec<QuestionKind> = todo.iter().map(|p| kind_of(p)).collect();
+    let max_tokens = params.closed_max_tokens.max(params.open_max_tokens);
+    let mut generator = Generator::new(
+        model,
+        GenParams {
+            sampling: params.sampling,
+            max_tokens,
+            seed: params.seed,
+            threads: params.threads,
+            parallel: params.parallel,
+            max_samples: params.samples.max(1),
+            ctx_per_seq: params.ctx_per_seq,
+        },
+    )?;
+
+    // Phase 1: closed answers (many samples) and open responses (one each).
+    let requests: Vec<GenRequest> = todo
+        .iter()
+        .zip(&kinds)
+        .map(|(p, kind)| GenRequest {
+            id: p.id.clone(),
+            system: None,
+            user: p.question.clone(),
+            image: p.image_source(base_dir),
+            n: if *kind == QuestionKind::Closed { params.samples } else { 1 },
+        })
+        .collect();
+    let mut open_responses: Vec<(usize, String)> = Vec::new();
+    let mut failure = None;
+    generator.generate(&requests, |i, output| {
+        let prompt = todo[i];
+        let result = match (kinds[i], output) {
+            (kind, GenOutput { error: Some(e), .. }) => writer.skip(prompt, kind, format!("generation failed: {e}")),
+            (QuestionKind::Closed, output) => writer.closed(prompt, &output.samples, params),
+            (QuestionKind::Open, output) => {
+                let response = output.samples.into_iter().next().unwrap_or_default();
+                if response.trim().is_empty() {
+                    writer.skip(prompt, QuestionKind::Open, "the response is empty".into())
+                } else {
+                    open_responses.push((i, response));
+                    Ok(())
+                }
+            }
+        };
+        keep_going(result, &mut failure)
+    })?;
+    if let Some(e) = failure.take() {
+        return Err(e);
+    }
+
+    // Phase 2: the model's rewrites of the open responses (skipped with `Rules`).
+    let mut rewrites: Vec<Option<String>> = vec![None; open_responses.len()];
+    if params.inject != Inject::Rules && !open_responses.is_empty() {
+        let requests: Vec<GenRequest> = open_responses
+            .iter()
+            .map(|(i, response)| GenRequest {
+                id: format!("{}/rewrite", todo[*i].id),
+                system: None,
+                user: rewrite_instruction(&todo[*i].question, response),
+                image: None,
+                n: 1,
+            })
+            .collect();
+        generator.generate(&requests, |k, output| {
+            rewrites[k] = output.samples.into_iter().next().map(|raw| clean_rewrite(&raw));
+            true
+        })?;
+    }
+    for ((i, response), rewrite) in open_responses.into_iter().zip(rewrites) {
+        writer.open(todo[i], &response, rewrite, params)?;
+    }
+    progress.finish();
+    drop(generator);
+    count(&prompts, out)
+}
+
+fn keep_going(result: Result<()>, failure: &mut Option<Error>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            *failure = Some(e);
+            false
+        }
+    }
+}
+
+fn validate(params: &SynthParams) -> Result<()> {
+    if params.samples < 2 || params.threshold == 0 || params.threshold > params.samples {
+        return Err(Error::InvalidArgument(format!(
+            "majority voting needs at least 2 samples and a threshold in 1..=samples (got {} samples, threshold {})",
+            params.samples, params.threshold
+        )));
+    }
+    if params.max_edits == 0 || !(0.0..=1.0).contains(&params.max_changed_fraction) {
+        return Err(Error::InvalidArgument("max_edits must be at least 1 and max_changed_fraction in [0, 1]".into()));
+    }
+    Ok(())
+}
+
+/// The prompt's kind: as given in the pool, else detected from the question.
+pub fn kind_of(prompt: &PromptRecord) -> QuestionKind {
+    match prompt.kind.as_deref() {
+        Some("open") => QuestionKind::Open,
+        Some("closed") => QuestionKind::Closed,
+        _ => QuestionKind::detect(&prompt.question),
+    }
+}
+
+/// A random source for one prompt's choices, independent of batch and shard.
+fn rng_for(params: &SynthParams, id: &str, what: &str) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(stream_seed(params.seed, &format!("{id}/{what}")))
+}
+
+struct Writer<'a> {
+    pairs: &'a mut AppendLog,
+    skipped: &'a mut AppendLog,
+    progress: &'a dyn Progress,
+    base_dir: &'a Path,
+    out_dir: &'a Path,
+}
+
+impl Writer<'_> {
+    fn skip(&mut self, prompt: &PromptRecord, kind: QuestionKind, reason: String) -> Result<()> {
+        let record = SkippedPrompt { id: prompt.id.clone(), kind, reason };
+        self.skipped.append_record(&prompt.id, &record)?;
+        self.progress.advance(1);
+        Ok(())
+    }
+
+    fn closed(&mut self, prompt: &PromptRecord, samples: &[String], params: &SynthParams) -> Result<()> {
+        let mut rng = rng_for(params, &prompt.id, "vote");
+        match majority_pair(samples, params.threshold, &mut rng) {
+            Ok(vote) => {
+                let (chosen, rejected) = (samples[vote.chosen].clone(), samples[vote.rejected].clone());
+                let pair = SynthPair {
+                    pair: self.pair_record(prompt, chosen, rejected, &mut rng),
+                    kind: QuestionKind::Closed,
+                    method: "majority".into(),
+                    votes: Some((vote.majority_count, samples.len())),
+                    edits: Vec::new(),
+                };
+                self.write(pair)
+            }
+            Err(no_pair) => self.skip(prompt, QuestionKind::Closed, format!("no pair: {no_pair}")),
+        }
+    }
+
+    fn open(
+        &mut self,
+        prompt: &PromptRecord,
+        response: &str,
+        rewrite: Option<String>,
+        params: &SynthParams,
+    ) -> Result<()> {
+        let mut rng = rng_for(params, &prompt.id, "inject");
+        let mut rejection = None;
+        if let Some(rewrite) = rewrite.filter(|r| !r.trim().is_empty()) {
+            match check_edit(response, &rewrite, params.max_changed_fraction) {
+                Ok(()) => {
+                    let pair = SynthPair {
+                        pair: self.pair_record(prompt, response.into(), rewrite, &mut rng),
+                        kind: QuestionKind::Open,
+                        method: "rewrite".into(),
+                        votes: None,
+                        edits: Vec::new(),
+                    };
+                    return self.write(pair);
+                }
+                Err(e) => rejection = Some(format!("the model's rewrite was rejected: {e}")),
+            }
+        }
+        if params.inject == Inject::Model {
+            let reason = rejection.unwrap_or_else(|| "the model wrote no rewrite".into());
+            return self.skip(prompt, QuestionKind::Open, reason);
+        }
+        match inject_errors(response, params.max_edits, &mut rng) {
+            Some(injected) => {
+                let edits = injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect();
+                let pair = SynthPair {
+                    pair: self.pair_record(prompt, response.into(), injected.text, &mut rng),
+                    kind: QuestionKind::Open,
+                    method: "rules".into(),
+                    votes: None,
+                    edits,
+                };
+                self.write(pair)
+            }
+            None => {
+                let mut reason = "no number, colour, position, size or object to change".to_string();
+                if let Some(r) = rejection {
+                    reason = format!("{r}; {reason}");
+                }
+                self.skip(prompt, QuestionKind::Open, reason)
+            }
+        }
+    }
+
+    /// The pair with the preferred response at a random side (labels balanced).
+    fn pair_record(&self, prompt: &PromptRecord, better: String, worse: String, rng: &mut ChaCha8Rng) -> PairRecord {
+        let better_first = rng.random_bool(0.5);
+        let (response_a, response_b) = if better_first { (better, worse) } else { (worse, better) };
+        PairRecord {
+            id: prompt.id.clone(),
+            image: prompt.image_source(self.base_dir).map(|s| match s {
+                crate::judge::ImageSource::Path(p) => relative_to(&p, self.out_dir),
+                crate::judge::ImageSource::Bytes(_) => unreachable!("pool images are paths"),
+            }),
+            question: prompt.question.clone(),
+            response_a,
+            response_b,
+            label: Some(if better_first { "A" } else { "B" }.into()),
+            category: None,
+        }
+    }
+
+    fn write(&mut self, mut pair: SynthPair) -> Result<()> {
+        pair.pair.category = Some(match pair.kind {
+            QuestionKind::Open => "open".into(),
+            QuestionKind::Closed => "closed".into(),
+        });
+        self.pairs.append_record(&pair.pair.id.clone(), &pair)?;
+        self.progress.advance(1);
+        Ok(())
+    }
+}
+
+/// `path` relative to `dir` when it lies inside it, else absolute.
+pub(crate) fn relative_to(path: &Path, dir: &Path) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (path, dir) = (absolute(path), absolute(dir));
+    match path.strip_prefix(&dir) {
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => path.to_string_lossy().into_owned(),
+    }
+}
+
+/// Counts over the shard's prompts from what the output files hold.
+fn count(prompts: &[PromptRecord], out: &Path) -> Result<SynthCounts> {
+    let ids: std::collections::HashSet<&str> = prompts.iter().map(|p| p.id.as_str()).collect();
+    let mut counts = SynthCounts { prompts: prompts.len(), ..SynthCounts::default() };
+    for prompt in prompts {
+        match kind_of(prompt) {
+            QuestionKind::Open => counts.open += 1,
+            QuestionKind::Closed => counts.closed += 1,
+        }
+    }
+    for (_, pair) in crate::data::read_jsonl::<SynthPair>(out)? {
+        counts.pairs += usize::from(ids.contains(pair.pair.id.as_str()));
+    }
+    for (_, skip) in crate::data::read_jsonl::<SkippedPrompt>(&skipped_path(out))? {
+        if !ids.contains(skip.id.as_str()) {
+            continue;
+        }
+        if skip.reason.starts_with("no pair") {
+            counts.no_majority += 1;
+        } else if skip.reason.starts_with("generation failed") {
+            counts.errors += 1;
+        } else {
+            counts.rejected_edits += 1;
+        }
+    }
+    Ok(counts)
+}

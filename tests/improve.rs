@@ -1,0 +1,265 @@
+//! The self-improvement loop on the real demo model: synth, filter, a 2-round
+//! `improve` with tiny settings, resuming after a kill, and sharding.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{demo_model, demo_model_path};
+use vlmjudge::data::{read_jsonl, read_pairs};
+use vlmjudge::improve::{
+    filter_file, skipped_path, synth_file, verdicts_path, FilterParams, Inject, KeepPolicy, Manifest, SkippedPrompt,
+    SynthPair, SynthParams, TraceExample,
+};
+use vlmjudge::judge::{Choice, Judge, JudgeParams, Mode, SamplingParams, Verdict};
+use vlmjudge::progress::NoProgress;
+use vlmjudge::shard::Shard;
+use vlmjudge::synth::check_edit;
+
+const CLOSED: [&str; 4] = [
+    "What is 2 + 2? Answer with a number.",
+    "What colour is the sky on a clear day? Answer with one word.",
+    "How many legs does a spider have? Answer with a number.",
+    "Is water wet? Answer yes or no.",
+];
+const OPEN: [&str; 3] = [
+    "Describe a red car parked next to three green trees.",
+    "Describe a kitchen with two white cups on a wooden table.",
+    "Write two sentences about a small dog playing on the left side of a park.",
+];
+
+fn write_pool(dir: &Path) -> PathBuf {
+    let path = dir.join("pool.jsonl");
+    let mut text = String::new();
+    for (i, q) in CLOSED.iter().enumerate() {
+        text += &format!("{}\n", serde_json::json!({"id": format!("c{i}"), "image": null, "question": q, "kind": "closed"}));
+    }
+    for (i, q) in OPEN.iter().enumerate() {
+        text += &format!("{}\n", serde_json::json!({"id": format!("o{i}"), "image": null, "question": q}));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn small_synth() -> SynthParams {
+    SynthParams {
+        samples: 6,
+        threshold: 2,
+        closed_max_tokens: 12,
+        open_max_tokens: 48,
+        inject: Inject::Auto,
+        threads: 2,
+        parallel: 2,
+        ctx_per_seq: 256,
+        ..SynthParams::default()
+    }
+}
+
+fn reason_judge() -> JudgeParams {
+    JudgeParams {
+        mode: Mode::Reason,
+        max_tokens: 24,
+        sampling: SamplingParams { temperature: 0.6, top_k: 50, top_p: 0.9 },
+        threads: 2,
+        parallel: 4,
+        ctx_per_seq: 512,
+        ..JudgeParams::default()
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+#[test]
+fn synth_makes_distinct_labelled_pairs_records_skips_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = write_pool(dir.path());
+    let out = dir.path().join("pairs.jsonl");
+    let counts = synth_file(demo_model(), &pool, &out, &small_synth(), Shard::ALL, &NoProgress).unwrap();
+    assert_eq!((counts.prompts, counts.closed, counts.open), (7, 4, 3));
+    let pairs: Vec<SynthPair> = read_jsonl(&out).unwrap().into_iter().map(|(_, p)| p).collect();
+    let skipped: Vec<SkippedPrompt> = read_jsonl(&skipped_path(&out)).unwrap().into_iter().map(|(_, s)| s).collect();
+    assert_eq!(pairs.len() + skipped.len(), 7, "every prompt ends as a pair or a recorded skip");
+    assert_eq!(counts.pairs, pairs.len());
+    assert!(!pairs.is_empty(), "the demo model made no pair at all; skips: {skipped:?}");
+    for p in &pairs {
+        let (a, b) = (&p.pair.response_a, &p.pair.response_b);
+        assert_ne!(norm(a), norm(b), "{}: a pair of identical responses", p.pair.id);
+        assert!(matches!(p.pair.label.as_deref(), Some("A" | "B")));
+        if p.method != "majority" {
+            let (better, worse) = if p.pair.label.as_deref() == Some("A") { (a, b) } else { (b, a) };
+            check_edit(better, worse, 0.5).unwrap_or_else(|e| panic!("{}: an edit that fails the check: {e}", p.pair.id));
+        } else {
+            let (votes, samples) = p.votes.unwrap();
+            assert!(votes >= 2 && samples == 6, "{}: majority of {votes}/{samples}", p.pair.id);
+        }
+    }
+    for s in &skipped {
+        assert!(!s.reason.is_empty());
+    }
+    // A rerun finds everything done and writes nothing.
+    let before = std::fs::read(&out).unwrap();
+    let again = synth_file(demo_model(), &pool, &out, &small_synth(), Shard::ALL, &NoProgress).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert_eq!(again, counts);
+}
+
+/// Labelled text pairs where the better answer is sometimes A and sometimes B.
+fn labelled_pairs(dir: &Path) -> PathBuf {
+    let path = dir.join("labelled.jsonl");
+    let mut text = String::new();
+    for (i, pair) in common::sample_pairs(8).into_iter().enumerate() {
+        let (a, b, label) = if i % 2 == 0 {
+            (pair.response_a, pair.response_b, "A")
+        } else {
+            (pair.response_b, pair.response_a, "B")
+        };
+        text += &format!(
+            "{}\n",
+            serde_json::json!({"id": pair.id, "image": null, "question": pair.question, "response_a": a, "response_b": b, "label": label})
+        );
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What the filter must keep, recomputed from its verdicts file.
+fn expected_traces(pairs: &Path, verdicts: &Path, policy: KeepPolicy, keep_forced: bool) -> BTreeSet<String> {
+    let labels: BTreeMap<String, Choice> = read_pairs(pairs)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.id, if p.label.as_deref() == Some("A") { Choice::A } else { Choice::B }))
+        .collect();
+    let mut kept = BTreeSet::new();
+    for (_, v) in read_jsonl::<Verdict>(verdicts).unwrap() {
+        let right: Vec<String> = v
+            .orders
+            .iter()
+            .filter(|o| o.verdict == labels[&v.id] && (keep_forced || !o.forced))
+            .map(|o| format!("{}/{:?}", v.id, o.order))
+            .collect();
+        if policy == KeepPolicy::OneOrder || right.len() == 2 {
+            kept.extend(right);
+        }
+    }
+    kept
+}
+
+#[test]
+fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = labelled_pairs(dir.path());
+    for (policy, name) in [(KeepPolicy::BothOrders, "both"), (KeepPolicy::OneOrder, "one")] {
+        let out = dir.path().join(format!("sft-{name}.jsonl"));
+        let params = FilterParams { policy, keep_forced: true, seed: 1 };
+        let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();
+        let counts = filter_file(&mut judge, &pairs, &out, &params, Shard::ALL, &NoProgress).unwrap();
+        let expected = expected_traces(&pairs, &verdicts_path(&out), policy, true);
+        let examples: Vec<TraceExample> = read_jsonl(&out).unwrap().into_iter().map(|(_, e)| e).collect();
+        let got: BTreeSet<String> = examples.iter().map(|e| e.example.id.clone()).collect();
+        assert_eq!(counts.pairs, 8);
+        match policy {
+            KeepPolicy::BothOrders => assert_eq!(got, expected),
+            // One order: balancing may drop some of the right traces, never add others.
+            KeepPolicy::OneOrder => {
+                assert!(got.is_subset(&expected), "kept traces that were wrong: {:?}", got.difference(&expected));
+                assert!(!got.is_empty() || expected.is_empty());
+                let a = examples.iter().filter(|e| e.shown == "A").count();
+                assert_eq!(a * 2, examples.len(), "shown letters are not balanced");
+            }
+        }
+        for e in &examples {
+            let letter = format!("[[{}]]", e.shown);
+            assert!(e.example.target.ends_with(&letter), "target {:?} does not end with {letter}", e.example.target);
+            assert_eq!(e.example.target.matches("[[").count(), 1, "one verdict per target");
+            assert_eq!(e.example.messages.len(), 2);
+        }
+    }
+}
+
+fn vlmjudge() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vlmjudge"));
+    cmd.env("VLMJUDGE_CACHE", std::env::temp_dir().join("vlmjudge-improve-test-cache"));
+    cmd
+}
+
+fn improve_command(run: &Path, pool: &Path, bench: &Path) -> Command {
+    let mut cmd = vlmjudge();
+    cmd.args(["improve", "--quiet", "--rounds", "2", "--threads", "2", "--samples", "6", "--threshold", "2"])
+        .args(["--closed-max-tokens", "12", "--open-max-tokens", "40", "--synth-ctx", "256"])
+        .args(["--policy", "one-order", "--keep-forced", "--max-tokens", "16", "--ctx-per-seq", "512"])
+        .args(["--lora-rank", "4", "--lora-alpha", "8", "--batch", "2", "--grad-accum", "1", "--max-len", "384"])
+        .args(["--eval-split", "0", "--quant", "q8_0"])
+        .arg("--base")
+        .arg(demo_model_path())
+        .arg("--prompts")
+        .arg(pool)
+        .arg("--bench")
+        .arg(bench)
+        .arg("--out")
+        .arg(run);
+    cmd
+}
+
+#[test]
+fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = write_pool(dir.path());
+    let bench = labelled_pairs(dir.path());
+    let run = dir.path().join("run");
+    // Start, and kill once round 1's filter is done (mid-round).
+    let mut child = improve_command(&run, &pool, &bench).spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        let done = Manifest::read(&run.join("round-1")).ok().flatten().is_some_and(|m| m.is_done("filter"));
+        if done || started.elapsed() > Duration::from_secs(600) {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("improve exited early with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Manifest::read(&run.join("round-1")).unwrap().expect("round 1 manifest");
+    assert!(killed.is_done("synth") && killed.is_done("filter"));
+    let pairs_before = std::fs::read(run.join("round-1/pairs.jsonl")).unwrap();
+    let sft_before = std::fs::read(run.join("round-1/sft.jsonl")).unwrap();
+
+    let output = improve_command(&run, &pool, &bench).output().unwrap();
+    assert!(output.status.success(), "rerun failed: {}", String::from_utf8_lossy(&output.stderr));
+    let manifests = Manifest::read_run(&run).unwrap();
+    assert_eq!(manifests.len(), 3, "round 0 (base) and two rounds");
+    let round1 = &manifests[1];
+    assert_eq!(round1.stage_seconds["synth"], killed.stage_seconds["synth"], "synth ran again after the kill");
+    assert_eq!(round1.stage_seconds["filter"], killed.stage_seconds["filter"], "filter ran again after the kill");
+    assert_eq!(std::fs::read(run.join("round-1/pairs.jsonl")).unwrap(), pairs_before);
+    assert_eq!(std::fs::read(run.join("round-1/sft.jsonl")).unwrap(), sft_before);
+    assert!(manifests[0].eval.is_some(), "the base judge is evaluated");
+    for m in &manifests[1..] {
+        for stage in ["synth", "filter", "train", "quantize", "eval"] {
+            assert!(m.is_done(stage), "round {} did not finish {stage}", m.round);
+        }
+        let judge = &m.checkpoints["judge"];
+        assert!(judge.path.ends_with(format!("round-{}/judge-q8_0.gguf", m.round)));
+        assert_eq!(vlmjudge::fsutil::sha256_file(&judge.path).unwrap().0, judge.sha256);
+        assert!(m.checkpoints.contains_key("adapter") && m.checkpoints.contains_key("full"));
+        let train = m.train.as_ref().unwrap();
+        assert!(train.steps > 0 && !train.loss.is_empty());
+        let eval = m.eval.as_ref().unwrap();
+        assert_eq!(eval.n, 8);
+        assert!((0.0..=1.0).contains(&eval.overall));
+        assert!(m.filter.as_ref().unwrap().examples > 0);
+    }
+    // Round 2 filtered with round 1's judge.
+    assert_eq!(manifests[2].judge.as_ref().unwrap().sha256, manifests[1].checkpoints["judge"].sha256);
+    // Everything done: a third run changes nothing.
+    let output = improve_command(&run, &pool, &bench).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(Manifest::read_run(&run).unwrap(), manifests);
+}
