@@ -7,6 +7,7 @@ mod judge;
 mod progress;
 mod pull;
 mod quantize;
+mod report;
 mod show;
 #[cfg(feature = "train")]
 mod train;
@@ -37,6 +38,8 @@ enum Command {
     SystemInfo,
     /// Quantize a GGUF model (e.g. a merged checkpoint) or mmproj to q8_0, q4_k_m, ...
     Quantize(quantize::QuantizeArgs),
+    /// Print a table of a run's rounds and draw its curves as PNG.
+    Report(report::ReportArgs),
     /// Developer tools: generated test models.
     Dev(dev::DevArgs),
     /// Fine-tune a judge (LoRA or full) on SFT examples; writes a GGUF adapter or model.
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Quantize(args) => quantize::run(args),
+        Command::Report(args) => report::run(args),
         Command::Dev(args) => dev::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => train::run(args),
