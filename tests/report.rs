@@ -135,3 +135,65 @@ fn report_command_on_an_empty_directory_is_a_user_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no round manifests"), "{stderr}");
 }
+
+/// Writes `lines` (each followed by a newline) to `dir/name`.
+fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    path
+}
+
+#[test]
+fn merge_command_restores_input_order_from_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ids whose byte order differs from input order (q10 < q2 as bytes).
+    let input: Vec<String> = (0..12).map(|i| format!("{{\"id\":\"q{}\",\"question\":\"?\"}}", 12 - i)).collect();
+    let order = write_lines(dir.path(), "prompts.jsonl", &input);
+    let mut shards = Vec::new();
+    for k in 0..3 {
+        let shard = vlmjudge::shard::Shard::new(k, 3).unwrap();
+        // Each prompt yields two derived pair ids, written in reverse to prove sorting.
+        let lines: Vec<String> = shard
+            .select(0..input.len())
+            .into_iter()
+            .flat_map(|i| ["B", "A"].map(|s| format!("{{\"id\":\"q{}/{s}\", \"k\": {k}}}", 12 - i)))
+            .collect();
+        shards.push(write_lines(dir.path(), &format!("pairs.{k}.jsonl"), &lines));
+    }
+    let out = dir.path().join("pairs.jsonl");
+    let status =
+        vlmjudge().arg("merge").arg("--out").arg(&out).arg("--order").arg(&order).args(&shards).status().unwrap();
+    assert!(status.success());
+    let ids: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..12).flat_map(|i| ["A", "B"].map(|s| format!("q{}/{s}", 12 - i))).collect();
+    assert_eq!(ids, expected);
+    // Byte-for-byte: the odd spacing after the comma survives.
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("{\"id\":\"q12/A\", \"k\": 0}\n"));
+}
+
+#[test]
+fn merge_command_fails_on_conflicts_and_cut_off_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_lines(dir.path(), "a.jsonl", &["{\"id\":\"x\",\"verdict\":\"A\"}".into()]);
+    let b = write_lines(dir.path(), "b.jsonl", &["{\"id\":\"x\",\"verdict\":\"B\"}".into()]);
+    let out = dir.path().join("out.jsonl");
+    let run = |args: &[&Path]| vlmjudge().arg("merge").arg("--out").arg(&out).args(args).output().unwrap();
+    let o = run(&[&a, &b]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("a.jsonl:1") && err.contains("b.jsonl:1") && err.contains("\"x\""), "{err}");
+    assert!(!out.exists(), "no output after an error");
+
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(&cut, "{\"id\":\"y\"}\n{\"id\":\"z\",\"verd").unwrap();
+    let o = run(&[&a, &cut]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vlmjudge().arg("merge").arg("--allow-partial").arg("--out").arg(&out).arg(&a).arg(&cut).output().unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning: "), "the dropped line is reported");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\",\"verdict\":\"A\"}\n{\"id\":\"y\"}\n");
+}

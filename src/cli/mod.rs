@@ -4,6 +4,7 @@
 
 mod dev;
 mod judge;
+mod merge;
 mod progress;
 mod pull;
 mod quantize;
@@ -38,6 +39,8 @@ enum Command {
     SystemInfo,
     /// Quantize a GGUF model (e.g. a merged checkpoint) or mmproj to q8_0, q4_k_m, ...
     Quantize(quantize::QuantizeArgs),
+    /// Join the JSON Lines outputs of shard jobs (--shard K/N) into one file, deterministically.
+    Merge(merge::MergeArgs),
     /// Print a table of a run's rounds and draw its curves as PNG.
     Report(report::ReportArgs),
     /// Developer tools: generated test models.
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Quantize(args) => quantize::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Dev(args) => dev::run(args),
         #[cfg(feature = "train")]
