@@ -31,6 +31,7 @@ pub mod hub;
 pub mod improve;
 pub mod judge;
 pub mod progress;
+pub mod report;
 pub mod shard;
 #[cfg(feature = "train")]
 pub mod train;

@@ -8,10 +8,12 @@ mod filter;
 #[cfg(feature = "train")]
 mod improve;
 mod judge;
+mod merge;
 mod opts;
 mod progress;
 mod pull;
 mod quantize;
+mod report;
 mod show;
 #[cfg(feature = "train")]
 mod synth;
@@ -44,6 +46,10 @@ enum Command {
     SystemInfo,
     /// Quantize a GGUF model (e.g. a merged checkpoint) or mmproj to q8_0, q4_k_m, ...
     Quantize(quantize::QuantizeArgs),
+    /// Join the JSON Lines outputs of shard jobs (--shard K/N) into one file, deterministically.
+    Merge(merge::MergeArgs),
+    /// Print a table of a run's rounds and draw its curves as PNG.
+    Report(report::ReportArgs),
     /// Developer tools: generated test models.
     Dev(dev::DevArgs),
     /// Fine-tune a judge (LoRA or full) on SFT examples; writes a GGUF adapter or model.
@@ -90,6 +96,8 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Quantize(args) => quantize::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Report(args) => report::run(args),
         Command::Dev(args) => dev::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => train::run(args),
