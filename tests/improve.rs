@@ -136,14 +136,17 @@ fn expected_traces(pairs: &Path, verdicts: &Path, policy: KeepPolicy, keep_force
         .collect();
     let mut kept = BTreeSet::new();
     for (_, v) in read_jsonl::<Verdict>(verdicts).unwrap() {
-        let right: Vec<String> = v
-            .orders
-            .iter()
-            .filter(|o| o.verdict == labels[&v.id] && (keep_forced || !o.forced))
-            .map(|o| format!("{}/{:?}", v.id, o.order))
-            .collect();
-        if policy == KeepPolicy::OneOrder || right.len() == 2 {
-            kept.extend(right);
+        let usable = |o: &&vlmjudge::judge::OrderVerdict| {
+            matches!(o.verdict, Choice::A | Choice::B) && (keep_forced || !o.forced)
+        };
+        let name = |o: &vlmjudge::judge::OrderVerdict| format!("{}/{:?}", v.id, o.order);
+        let right: Vec<String> =
+            v.orders.iter().filter(usable).filter(|o| o.verdict == labels[&v.id]).map(name).collect();
+        match policy {
+            KeepPolicy::All => kept.extend(v.orders.iter().filter(usable).map(name)),
+            KeepPolicy::OneOrder => kept.extend(right),
+            _ if right.len() == 2 => kept.extend(right),
+            _ => {}
         }
     }
     kept
@@ -153,9 +156,10 @@ fn expected_traces(pairs: &Path, verdicts: &Path, policy: KeepPolicy, keep_force
 fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
     let dir = tempfile::tempdir().unwrap();
     let pairs = labelled_pairs(dir.path());
-    for (policy, name) in [(KeepPolicy::BothOrders, "both"), (KeepPolicy::OneOrder, "one")] {
+    let policies = [(KeepPolicy::BothOrders, "both"), (KeepPolicy::OneOrder, "one"), (KeepPolicy::All, "all")];
+    for (policy, name) in policies {
         let out = dir.path().join(format!("sft-{name}.jsonl"));
-        let params = FilterParams { policy, keep_forced: true, seed: 1 };
+        let params = FilterParams { policy, keep_forced: true, seed: 1, max_examples: None };
         let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();
         let counts = filter_file(&mut judge, &pairs, &out, &params, Shard::ALL, &NoProgress).unwrap();
         let expected = expected_traces(&pairs, &verdicts_path(&out), policy, true);
@@ -163,7 +167,7 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
         let got: BTreeSet<String> = examples.iter().map(|e| e.example.id.clone()).collect();
         assert_eq!(counts.pairs, 8);
         match policy {
-            KeepPolicy::BothOrders => assert_eq!(got, expected),
+            KeepPolicy::BothOrders | KeepPolicy::All => assert_eq!(got, expected),
             // One order: balancing may drop some of the right traces, never add others.
             KeepPolicy::OneOrder => {
                 assert!(got.is_subset(&expected), "kept traces that were wrong: {:?}", got.difference(&expected));
@@ -171,6 +175,7 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
                 let a = examples.iter().filter(|e| e.shown == "A").count();
                 assert_eq!(a * 2, examples.len(), "shown letters are not balanced");
             }
+            _ => unreachable!(),
         }
         for e in &examples {
             let letter = format!("[[{}]]", e.shown);

@@ -37,7 +37,8 @@ pub struct FilterArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct FilterOpts {
     /// both-orders: keep a pair's traces only if both orders are right (the paper's
-    /// default); one-order: keep every right order, then balance the A/B letters.
+    /// default); one-order: keep every right order, then balance the A/B letters;
+    /// all: no filter (the ablation), every trace whatever its verdict.
     #[arg(long, value_enum, default_value_t = PolicyArg::BothOrders)]
     pub policy: PolicyArg,
     /// Also keep traces whose verdict was read after appending `[[` because the judge
@@ -50,6 +51,7 @@ pub(crate) struct FilterOpts {
 pub(crate) enum PolicyArg {
     BothOrders,
     OneOrder,
+    All,
 }
 
 impl FilterOpts {
@@ -58,9 +60,11 @@ impl FilterOpts {
             policy: match self.policy {
                 PolicyArg::BothOrders => KeepPolicy::BothOrders,
                 PolicyArg::OneOrder => KeepPolicy::OneOrder,
+                PolicyArg::All => KeepPolicy::All,
             },
             keep_forced: self.keep_forced,
             seed,
+            max_examples: None,
         }
     }
 }

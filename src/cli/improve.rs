@@ -44,6 +44,10 @@ pub struct ImproveArgs {
     /// llama.cpp type of each round's judge (q8_0, q4_k_m, ...; none = the full checkpoint).
     #[arg(long, default_value = "q8_0")]
     quant: String,
+    /// The ablation: train each round on as many examples as round K of this run kept
+    /// (use with --policy all to skip the judge filter).
+    #[arg(long)]
+    match_examples_of: Option<PathBuf>,
     /// How the eval stage judges (fast: verdict from logits).
     #[arg(long, value_enum, default_value_t = EvalModeArg::Fast)]
     eval_mode: EvalModeArg,
@@ -123,6 +127,7 @@ pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
         model: ModelParams { threads, gpu_layers: args.gpu_layers, ..ModelParams::default() },
         synth: args.synth.params(seed, threads),
         filter: args.filter.params(seed),
+        match_examples_of: args.match_examples_of,
         filter_judge,
         eval_judge,
         train: args.train.config()?,

@@ -36,6 +36,9 @@ pub enum KeepPolicy {
     /// Every order whose verdict is right is kept; the letters are then balanced by
     /// dropping surplus examples of the more frequent letter at random.
     OneOrder,
+    /// No filter: every trace, whatever its verdict (the ablation of the paper's
+    /// judge filter; combine with `max_examples` to match a filtered run's count).
+    All,
 }
 
 /// Settings of the filter stage (the judge's own settings are its `JudgeParams`).
@@ -45,8 +48,10 @@ pub struct FilterParams {
     /// Keep traces whose verdict was read after `[[` was appended because the judge
     /// wrote none (marked `forced` in the output).
     pub keep_forced: bool,
-    /// For balancing (`OneOrder`).
+    /// For balancing (`OneOrder`) and subsampling.
     pub seed: u64,
+    /// Keep at most this many examples, chosen at random (order kept).
+    pub max_examples: Option<usize>,
 }
 
 /// One training example made from a kept trace.
@@ -116,15 +121,15 @@ fn build_examples(
             continue;
         }
         let label = if pair.label.as_deref() == Some("A") { Choice::A } else { Choice::B };
-        let right: Vec<_> = verdict
-            .orders
-            .iter()
-            .filter(|o| o.verdict == label && (params.keep_forced || !o.forced))
-            .collect();
+        let usable = |o: &&crate::judge::OrderVerdict| {
+            matches!(o.verdict, Choice::A | Choice::B) && (params.keep_forced || !o.forced)
+        };
+        let right: Vec<_> = verdict.orders.iter().filter(usable).filter(|o| o.verdict == label).collect();
         let kept = match params.policy {
             KeepPolicy::BothOrders if right.len() == 2 => right,
             KeepPolicy::BothOrders => Vec::new(),
             KeepPolicy::OneOrder => right,
+            KeepPolicy::All => verdict.orders.iter().filter(usable).collect(),
         };
         counts.kept_pairs += usize::from(!kept.is_empty());
         for order in kept {
@@ -133,6 +138,10 @@ fn build_examples(
     }
     if params.policy == KeepPolicy::OneOrder {
         balance_letters(&mut examples, params.seed);
+    }
+    if let Some(max) = params.max_examples {
+        subsample(&mut examples, max, params.seed);
+        counts.kept_pairs = examples.iter().map(|e| &e.pair_id).collect::<std::collections::HashSet<_>>().len();
     }
     counts.examples = examples.len();
     counts.kept_fraction = if counts.pairs == 0 { 0.0 } else { counts.kept_pairs as f64 / counts.pairs as f64 };
@@ -186,6 +195,28 @@ fn trace_example(
     }
 }
 
+/// Keeps `max` examples chosen at random, in their order.
+fn subsample(examples: &mut Vec<TraceExample>, max: usize, seed: u64) {
+    if examples.len() <= max {
+        return;
+    }
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(stream_seed(seed, "subsample")));
+    let mut keep = vec![false; examples.len()];
+    for &i in &order[..max] {
+        keep[i] = true;
+    }
+    retain_mask(examples, &keep);
+}
+
+fn retain_mask<T>(items: &mut Vec<T>, keep: &[bool]) {
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+}
+
 /// Drops examples of the more frequent shown letter (chosen at random, order kept)
 /// until both letters are equally frequent.
 fn balance_letters(examples: &mut Vec<TraceExample>, seed: u64) {
@@ -194,16 +225,9 @@ fn balance_letters(examples: &mut Vec<TraceExample>, seed: u64) {
     let (mut more, fewer) = if a.len() > b.len() { (a, b.len()) } else { (b, a.len()) };
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, "balance"));
     more.shuffle(&mut rng);
-    let mut dropped: Vec<usize> = more[fewer..].to_vec();
-    dropped.sort_unstable();
-    let mut k = 0;
-    let mut index = 0;
-    examples.retain(|_| {
-        let keep = dropped.get(k) != Some(&index);
-        if !keep {
-            k += 1;
-        }
-        index += 1;
-        keep
-    });
+    let mut keep = vec![true; examples.len()];
+    for &i in &more[fewer..] {
+        keep[i] = false;
+    }
+    retain_mask(examples, &keep);
 }

@@ -66,6 +66,9 @@ pub struct ImproveConfig {
     /// The judge's settings in the filter stage (reason mode, sampled).
     pub filter_judge: JudgeParams,
     pub filter: FilterParams,
+    /// Cap each round's examples at the count round K of this other run kept (the
+    /// ablation: the same number of examples without the judge filter).
+    pub match_examples_of: Option<PathBuf>,
     /// The judge's settings in the eval stage.
     pub eval_judge: JudgeParams,
     pub train: TrainConfig,
@@ -171,6 +174,7 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
         },
         "eval": { "mode": config.eval_judge.mode, "swap": config.eval_judge.swap },
         "quantize": config.quantize, "prompts_per_round": config.prompts_per_round,
+        "match_examples_of": config.match_examples_of,
         "generator": format!("{:?}", config.generator), "seed": config.seed,
     })
 }
@@ -232,7 +236,11 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
         let mut judge_params = config.filter_judge.clone();
         judge_params.seed = config.seed.wrapping_add(u64::from(k));
         let mut judge = Judge::new(&model, judge_params)?;
-        let counts = filter_file(&mut judge, &pairs, &sft, &config.filter, Shard::ALL, log)?;
+        let mut filter = config.filter.clone();
+        if let Some(other) = &config.match_examples_of {
+            filter.max_examples = Some(examples_kept_by(other, k)?);
+        }
+        let counts = filter_file(&mut judge, &pairs, &sft, &filter, Shard::ALL, log)?;
         log.stage(
             k,
             "filter",
@@ -293,6 +301,16 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
         finish(&mut m, &dir, "eval", started)?;
     }
     Ok(m)
+}
+
+/// The examples round `k` of `run` trained on.
+fn examples_kept_by(run: &Path, k: u32) -> Result<usize> {
+    Manifest::read(&round_dir(run, k))?.and_then(|m| m.filter).map(|f| f.examples).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{} has no finished filter stage to match; run that experiment first",
+            round_dir(run, k).display()
+        ))
+    })
 }
 
 fn nothing_kept(k: u32, m: &Manifest, dir: &Path) -> Error {
