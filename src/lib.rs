@@ -31,6 +31,7 @@ pub mod improve;
 pub mod judge;
 pub mod progress;
 pub mod shard;
+pub mod synth;
 #[cfg(feature = "train")]
 pub mod train;
 
