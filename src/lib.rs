@@ -33,6 +33,7 @@ pub mod judge;
 pub mod progress;
 pub mod report;
 pub mod shard;
+pub mod synth;
 #[cfg(feature = "train")]
 pub mod train;
 
