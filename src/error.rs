@@ -23,7 +23,9 @@ pub enum Error {
     Template(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    #[error("{path}:{line}: {reason}")]
+    /// `line` is 1-based; 0 when the problem is not tied to one line (the whole file,
+    /// or a record of a non-line format, which `reason` then names).
+    #[error("{path}{}: {reason}", line_suffix(*.line))]
     InvalidInput { path: PathBuf, line: usize, reason: String },
     #[error("llama.cpp failed: {0}")]
     Engine(String),
@@ -39,6 +41,14 @@ fn detail_suffix(detail: &str) -> String {
         String::new()
     } else {
         format!(": {detail}")
+    }
+}
+
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
     }
 }
 

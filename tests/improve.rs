@@ -35,7 +35,10 @@ fn write_pool(dir: &Path) -> PathBuf {
     let path = dir.join("pool.jsonl");
     let mut text = String::new();
     for (i, q) in CLOSED.iter().enumerate() {
-        text += &format!("{}\n", serde_json::json!({"id": format!("c{i}"), "image": null, "question": q, "kind": "closed"}));
+        text += &format!(
+            "{}\n",
+            serde_json::json!({"id": format!("c{i}"), "image": null, "question": q, "kind": "closed"})
+        );
     }
     for (i, q) in OPEN.iter().enumerate() {
         text += &format!("{}\n", serde_json::json!({"id": format!("o{i}"), "image": null, "question": q}));
@@ -92,7 +95,8 @@ fn synth_makes_distinct_labelled_pairs_records_skips_and_resumes() {
         assert!(matches!(p.pair.label.as_deref(), Some("A" | "B")));
         if p.method != "majority" {
             let (better, worse) = if p.pair.label.as_deref() == Some("A") { (a, b) } else { (b, a) };
-            check_edit(better, worse, 0.5).unwrap_or_else(|e| panic!("{}: an edit that fails the check: {e}", p.pair.id));
+            check_edit(better, worse, 0.5)
+                .unwrap_or_else(|e| panic!("{}: an edit that fails the check: {e}", p.pair.id));
         } else {
             let (votes, samples) = p.votes.unwrap();
             assert!(votes >= 2 && samples == 6, "{}: majority of {votes}/{samples}", p.pair.id);
@@ -113,11 +117,8 @@ fn labelled_pairs(dir: &Path) -> PathBuf {
     let path = dir.join("labelled.jsonl");
     let mut text = String::new();
     for (i, pair) in common::sample_pairs(8).into_iter().enumerate() {
-        let (a, b, label) = if i % 2 == 0 {
-            (pair.response_a, pair.response_b, "A")
-        } else {
-            (pair.response_b, pair.response_a, "B")
-        };
+        let (a, b, label) =
+            if i % 2 == 0 { (pair.response_a, pair.response_b, "A") } else { (pair.response_b, pair.response_a, "B") };
         text += &format!(
             "{}\n",
             serde_json::json!({"id": pair.id, "image": null, "question": pair.question, "response_a": a, "response_b": b, "label": label})
@@ -175,7 +176,6 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
                 let a = examples.iter().filter(|e| e.shown == "A").count();
                 assert_eq!(a * 2, examples.len(), "shown letters are not balanced");
             }
-            _ => unreachable!(),
         }
         for e in &examples {
             let letter = format!("[[{}]]", e.shown);

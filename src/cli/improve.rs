@@ -142,7 +142,10 @@ pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
 }
 
 fn print_rounds(manifests: &[Manifest]) {
-    println!("{:>5}  {:>6}  {:>6}  {:>8}  {:>10}  {:>8}", "round", "pairs", "kept", "examples", "final loss", "accuracy");
+    println!(
+        "{:>5}  {:>6}  {:>6}  {:>8}  {:>10}  {:>8}",
+        "round", "pairs", "kept", "examples", "final loss", "accuracy"
+    );
     let dash = || "-".to_string();
     for m in manifests {
         println!(

@@ -3,6 +3,7 @@
 //! exit code 1 for user errors and 2 for internal ones.
 
 mod dev;
+mod eval;
 #[cfg(feature = "train")]
 mod filter;
 #[cfg(feature = "train")]
@@ -38,6 +39,9 @@ struct Cli {
 enum Command {
     /// Judge preference pairs: a JSONL batch (--pairs/--out) or one pair (--question/--a/--b).
     Judge(judge::JudgeArgs),
+    /// Accuracy of a judge on a benchmark (labelled pairs, VL-RewardBench, Multimodal
+    /// RewardBench): resumable, shardable, or --score-only on existing verdicts.
+    Eval(eval::EvalArgs),
     /// Print a verdicts file as a table (with accuracy when the pairs carry labels).
     Show(show::ShowArgs),
     /// Download a GGUF model and its mmproj from the Hugging Face Hub into the cache.
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Judge(args) => judge::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Quantize(args) => quantize::run(args),

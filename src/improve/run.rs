@@ -194,7 +194,9 @@ fn load(config: &ImproveConfig, path: &Path) -> Result<Model> {
 fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn RoundLog) -> Result<Manifest> {
     let dir = round_dir(&config.out, k);
     let mut m = Manifest::read(&dir)?.unwrap_or_default();
-    if STAGES.iter().all(|s| m.is_done(s) || (*s == "eval" && config.bench.is_none()) || (*s == "quantize" && config.quantize.is_none())) {
+    if STAGES.iter().all(|s| {
+        m.is_done(s) || (*s == "eval" && config.bench.is_none()) || (*s == "quantize" && config.quantize.is_none())
+    }) {
         return Ok(m);
     }
     let previous_judge = previous.checkpoints.get("judge").cloned().ok_or_else(|| {
@@ -244,7 +246,13 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
         log.stage(
             k,
             "filter",
-            &format!("kept {} of {} pairs ({:.0}%), {} examples", counts.kept_pairs, counts.pairs, 100.0 * counts.kept_fraction, counts.examples),
+            &format!(
+                "kept {} of {} pairs ({:.0}%), {} examples",
+                counts.kept_pairs,
+                counts.pairs,
+                100.0 * counts.kept_fraction,
+                counts.examples
+            ),
         );
         let examples = counts.examples;
         m.filter = Some(counts);

@@ -1,0 +1,133 @@
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use vlmjudge::eval::{evaluate, read_bench, score_verdicts, BenchFormat, EvalReport, EvalSummary, ReadOptions};
+use vlmjudge::judge::{Judge, JudgeParams};
+use vlmjudge::shard::Shard;
+
+use super::opts::{JudgeOpts, ModelOpts};
+use super::progress::Bar;
+use super::UserError;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The judge (required unless --score-only, where it is only recorded in the report).
+    #[command(flatten)]
+    model: Option<ModelOpts>,
+    /// The benchmark file.
+    #[arg(long)]
+    bench: PathBuf,
+    /// pairs: JSON Lines with labels; vl-rewardbench: its parquet file;
+    /// mm-rewardbench: Multimodal RewardBench's JSON list.
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    /// Verdicts file (JSON Lines), appended to; ids already in it are not judged again.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the summary as JSON here (atomically).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Where relative image paths point [default: the benchmark file's directory].
+    #[arg(long)]
+    image_root: Option<PathBuf>,
+    /// Only the first N items of the benchmark (before sharding).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Only shard K of N (0-based: the items at positions K, K+N, ...) [default: from
+    /// SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX with VLMJUDGE_SHARD_COUNT, else
+    /// all].
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Score the verdicts already in --out; load no model.
+    #[arg(long)]
+    score_only: bool,
+    #[command(flatten)]
+    judge: JudgeOpts,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Pairs,
+    VlRewardbench,
+    MmRewardbench,
+}
+
+impl From<FormatArg> for BenchFormat {
+    fn from(f: FormatArg) -> BenchFormat {
+        match f {
+            FormatArg::Pairs => BenchFormat::Pairs,
+            FormatArg::VlRewardbench => BenchFormat::VlRewardBench,
+            FormatArg::MmRewardbench => BenchFormat::MmRewardBench,
+        }
+    }
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    if args.model.is_none() && !args.score_only {
+        return Err(UserError("give the judge with --model (or --score-only to score existing verdicts)".into()).into());
+    }
+    let shard = Shard::resolve(args.shard)?;
+    let format = BenchFormat::from(args.format);
+    // The A/B shuffle of VL-RewardBench follows --seed: score with the seed you judged with.
+    let options = ReadOptions { image_root: args.image_root.clone(), seed: args.judge.seed };
+    let mut items = read_bench(&args.bench, format, &options)?;
+    if let Some(limit) = args.limit {
+        items.truncate(limit);
+    }
+    let started = Instant::now();
+    let summary = if args.score_only {
+        score_verdicts(&shard.select(items.iter().cloned()), &args.out)?
+    } else {
+        let model_opts = args.model.as_ref().expect("checked above");
+        let params = JudgeParams { threads: model_opts.threads(), ..args.judge.judge_params()? };
+        let model = model_opts.load()?;
+        let mut judge = Judge::new(&model, params)?;
+        let bar = Bar::new(args.quiet);
+        evaluate(&mut judge, &items, &args.out, shard, &bar)?
+    };
+    print_table(&summary);
+    if !args.quiet {
+        let part = if shard.is_all() { String::new() } else { format!(" (shard {shard})") };
+        eprintln!(
+            "scored {} items{part} from {} in {:.1} s",
+            summary.n,
+            args.out.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(path) = &args.report {
+        let report = EvalReport {
+            model: args.model.as_ref().map(|m| m.model.clone()),
+            mmproj: args.model.as_ref().and_then(|m| m.mmproj.clone()),
+            lora: args.model.as_ref().map(|m| m.lora.clone()).unwrap_or_default(),
+            bench: args.bench.clone(),
+            format: format.name().into(),
+            verdicts: args.out.clone(),
+            shard: shard.to_string(),
+            seed: args.judge.seed,
+            summary,
+        };
+        report.write(path)?;
+    }
+    Ok(())
+}
+
+fn print_table(s: &EvalSummary) {
+    let width = s.categories.keys().map(|k| k.chars().count()).max().unwrap_or(0).max("overall".len());
+    println!("{:<width$}  {:>6}  {:>8}", "category", "n", "accuracy");
+    for (name, c) in &s.categories {
+        println!("{name:<width$}  {:>6}  {:>8.4}", c.n, c.accuracy);
+    }
+    println!("{:<width$}  {:>6}  {:>8.4}", "overall", s.n, s.overall);
+    println!("{:<width$}  {:>6}  {:>8.4}", "macro", s.categories.len(), s.macro_avg);
+    if s.guesses + s.errors > 0 {
+        println!(
+            "({} without a verdict or tied and {} failed, each scored as a coin flip: half credit)",
+            s.guesses, s.errors
+        );
+    }
+}

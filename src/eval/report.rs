@@ -1,0 +1,39 @@
+//! The JSON report `vlmjudge eval --report` writes.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::score::EvalSummary;
+use crate::{Error, Result};
+
+/// An [`EvalSummary`] with what produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The judge model, if known (`--score-only` may run without one).
+    pub model: Option<PathBuf>,
+    pub mmproj: Option<PathBuf>,
+    #[serde(default)]
+    pub lora: Vec<PathBuf>,
+    pub bench: PathBuf,
+    /// `pairs`, `vl-rewardbench` or `mm-rewardbench`.
+    pub format: String,
+    pub verdicts: PathBuf,
+    /// `K/N`; `0/1` is everything.
+    pub shard: String,
+    /// Seed of the per-item A/B shuffle (VL-RewardBench).
+    pub seed: u64,
+    #[serde(flatten)]
+    pub summary: EvalSummary,
+}
+
+impl EvalReport {
+    /// Writes the report as pretty JSON, atomically (temp file + rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Engine(e.to_string()))?;
+        crate::fsutil::write_atomic(path, |w| {
+            w.write_all(&json)?;
+            w.write_all(b"\n")
+        })
+    }
+}

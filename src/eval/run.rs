@@ -1,0 +1,80 @@
+//! Judging a benchmark into a resumable verdicts file, and scoring verdicts files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::item::BenchItem;
+use super::score::{EvalSummary, Outcome, Tally};
+use crate::data::{read_jsonl, VerdictLog};
+use crate::judge::{Judge, Pair, Verdict};
+use crate::progress::Progress;
+use crate::shard::Shard;
+use crate::{Error, Result};
+
+/// Judges the items of `shard` (by position in `items`) that `verdicts_out` does not
+/// hold yet, appending one verdict line per item as it finishes (safe to kill and
+/// rerun), then scores all the shard's items from that file.
+pub fn evaluate(
+    judge: &mut Judge<'_>,
+    items: &[BenchItem],
+    verdicts_out: &Path,
+    shard: Shard,
+    progress: &dyn Progress,
+) -> Result<EvalSummary> {
+    let mine: Vec<&BenchItem> = shard.select(items);
+    {
+        let mut log = VerdictLog::open(verdicts_out)?;
+        let todo: Vec<Pair> = mine.iter().filter(|item| !log.done().contains(&item.id)).map(|i| i.to_pair()).collect();
+        progress.start("judging", mine.len() as u64, (mine.len() - todo.len()) as u64);
+        let mut write_error = None;
+        let result = judge.judge_batch(&todo, |_, verdict| {
+            if let Err(e) = log.append(&verdict) {
+                write_error = Some(e);
+                return false;
+            }
+            progress.advance(1);
+            true
+        });
+        progress.finish();
+        if let Some(e) = write_error {
+            return Err(e);
+        }
+        result?;
+    }
+    score(mine, verdicts_out)
+}
+
+/// Scores `items` against the verdicts in `verdicts_path` (e.g. shards merged after a
+/// job array), without a model. Every item needs a verdict; verdicts for other ids are
+/// ignored.
+pub fn score_verdicts(items: &[BenchItem], verdicts_path: &Path) -> Result<EvalSummary> {
+    score(items.iter().collect(), verdicts_path)
+}
+
+fn score(items: Vec<&BenchItem>, verdicts_path: &Path) -> Result<EvalSummary> {
+    let mut verdicts: HashMap<String, Verdict> = HashMap::new();
+    for (_, verdict) in read_jsonl::<Verdict>(verdicts_path)? {
+        verdicts.entry(verdict.id.clone()).or_insert(verdict);
+    }
+    let mut tally = Tally::new();
+    let mut missing = Vec::new();
+    for item in items.iter().copied() {
+        match verdicts.get(&item.id) {
+            Some(v) => tally.add(&item.category, Outcome::of(item.label, v)),
+            None => missing.push(item.id.as_str()),
+        }
+    }
+    if let Some(first) = missing.first() {
+        return Err(Error::InvalidInput {
+            path: verdicts_path.into(),
+            line: 0,
+            reason: format!(
+                "{} of {} items have no verdict (the first: {first:?}); judge them first, or score with the \
+                 same --shard/--limit they were judged with",
+                missing.len(),
+                items.len()
+            ),
+        });
+    }
+    Ok(tally.summary())
+}

@@ -1,0 +1,211 @@
+//! VL-RewardBench (Hugging Face dataset MMInstruction/VL-RewardBench): one parquet file.
+//!
+//! Columns read (names from the dataset card's `dataset_info`): `id` (string),
+//! `query` (string), `response` (list of two strings), `human_ranking` (list of two
+//! int64; the card: "[0, 1] denotes the first one is preferred; [1, 0] denotes the
+//! second one is better", i.e. the lower rank wins), `image` (the `datasets` Image
+//! feature: a struct of `bytes` (binary) and `path` (string); a plain binary column is
+//! accepted too) and, optionally, `query_source`. Other columns are not decoded.
+//!
+//! Categories follow the paper's three groups: general (WildVision, VLFeedback),
+//! hallucination (POVID, RLAIF-V, RLHF-V) and reasoning (MMMU-Pro, MathVerse); the
+//! card lists the `query_source` values WildVision, POVID, RLAIF-V, RLHF-V, MMMU-Pro and
+//! MathVerse. Matching ignores case and punctuation; an unknown source keeps its own
+//! name. The benchmark shuffles the A/B order per item (its reference scripts use
+//! Python's `random`); we shuffle deterministically from the seed and the id.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::{Field, Row};
+use parquet::schema::types::Type;
+use sha2::{Digest, Sha256};
+
+use super::item::{check_unique_ids, BenchItem, ReadOptions};
+use crate::judge::{Choice, ImageSource};
+use crate::{Error, Result};
+
+const REQUIRED: [&str; 5] = ["id", "query", "response", "human_ranking", "image"];
+const OPTIONAL: [&str; 1] = ["query_source"];
+
+/// The score category of a `query_source` value (see the module notes).
+pub fn vl_rewardbench_category(source: &str) -> String {
+    let key: String = source.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    match key.as_str() {
+        "wildvision" | "wildvisionbattle" | "vlfeedback" => "general".into(),
+        "povid" | "rlaifv" | "rlhfv" => "hallucination".into(),
+        "mmmupro" | "mathverse" | "reasoningtasks" => "reasoning".into(),
+        _ => source.into(),
+    }
+}
+
+/// Whether the item's responses are shown swapped: a fixed function of seed and id.
+fn shuffled(seed: u64, id: &str) -> bool {
+    let digest = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(id.as_bytes()).finalize();
+    digest[0] & 1 == 1
+}
+
+/// Reads VL-RewardBench's parquet file, shuffling each item's A/B order.
+pub fn read_vl_rewardbench(path: &Path, options: &ReadOptions) -> Result<Vec<BenchItem>> {
+    let invalid = |reason: String| Error::InvalidInput { path: path.into(), line: 0, reason };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| invalid(format!("not a readable parquet file: {e}")))?;
+    let schema = reader.metadata().file_metadata().schema();
+    let names: Vec<&str> = schema.get_fields().iter().map(|f| f.name()).collect();
+    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|c| !names.contains(c)).collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "missing column(s) {} (a VL-RewardBench file has {}; this one has {})",
+            missing.join(", "),
+            REQUIRED.join(", "),
+            names.join(", ")
+        )));
+    }
+    // Decode only the columns used: the file also carries rationales and metadata.
+    let wanted: Vec<_> = schema
+        .get_fields()
+        .iter()
+        .filter(|f| REQUIRED.contains(&f.name()) || OPTIONAL.contains(&f.name()))
+        .cloned()
+        .collect();
+    let projection = Type::group_type_builder(schema.name())
+        .with_fields(wanted)
+        .build()
+        .map_err(|e| invalid(format!("cannot select the columns: {e}")))?;
+    let rows = reader.get_row_iter(Some(projection)).map_err(|e| invalid(format!("cannot read rows: {e}")))?;
+    let mut items = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let row = row.map_err(|e| invalid(format!("row {i}: cannot decode: {e}")))?;
+        items.push(item_from_row(&row, i, path, options).map_err(invalid)?);
+    }
+    check_unique_ids(path, &items)?;
+    Ok(items)
+}
+
+fn item_from_row(row: &Row, i: usize, path: &Path, options: &ReadOptions) -> std::result::Result<BenchItem, String> {
+    let get = |name: &str| row.get_column_iter().find(|(n, _)| n.as_str() == name).map(|(_, f)| f);
+    let id = match get("id") {
+        Some(Field::Str(s)) => s.clone(),
+        Some(Field::Int(n)) => n.to_string(),
+        Some(Field::Long(n)) => n.to_string(),
+        other => return Err(format!("row {i}: column id must be a string, found {}", describe(other))),
+    };
+    let at = |what: String| format!("row {i} (id {id:?}): {what}");
+    let question = match get("query") {
+        Some(Field::Str(s)) => s.clone(),
+        other => return Err(at(format!("column query must be a string, found {}", describe(other)))),
+    };
+    let responses: Vec<String> = match get("response") {
+        Some(Field::ListInternal(list)) => list
+            .elements()
+            .iter()
+            .map(|f| match f {
+                Field::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| at("column response must be a list of strings".into()))?,
+        other => return Err(at(format!("column response must be a list of two strings, found {}", describe(other)))),
+    };
+    let ranks: Vec<i64> = match get("human_ranking") {
+        Some(Field::ListInternal(list)) => list
+            .elements()
+            .iter()
+            .map(|f| match f {
+                Field::Long(n) => Some(*n),
+                Field::Int(n) => Some(i64::from(*n)),
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| at("column human_ranking must be a list of integers".into()))?,
+        other => {
+            return Err(at(format!("column human_ranking must be a list of two integers, found {}", describe(other))))
+        }
+    };
+    let ([first, second], [rank0, rank1]) = (responses.as_slice(), ranks.as_slice()) else {
+        return Err(at(format!("expected two responses and two ranks, found {} and {}", responses.len(), ranks.len())));
+    };
+    // The lower rank is preferred: [0, 1] means the first response.
+    let first_better = match rank0.cmp(rank1) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => {
+            return Err(at(format!("human_ranking [{rank0}, {rank1}] names no better response")))
+        }
+    };
+    let image = image_of(get("image"), path, options).map_err(|e| at(e))?;
+    let category = match get("query_source") {
+        Some(Field::Str(s)) if !s.is_empty() => vl_rewardbench_category(s),
+        // No source: the id's prefix (e.g. "RLAIF-V_123"), else "unknown".
+        _ => {
+            let prefix = id.split(['_', '-']).next().unwrap_or("");
+            match vl_rewardbench_category(prefix).as_str() {
+                c @ ("general" | "hallucination" | "reasoning") => c.to_string(),
+                _ if prefix.eq_ignore_ascii_case("rlaif") || prefix.eq_ignore_ascii_case("rlhf") => {
+                    "hallucination".into()
+                }
+                _ if prefix.eq_ignore_ascii_case("mmmu") => "reasoning".into(),
+                _ => "unknown".into(),
+            }
+        }
+    };
+    let swap = shuffled(options.seed, &id);
+    let (response_a, response_b) = if swap { (second, first) } else { (first, second) };
+    let label = if first_better != swap { Choice::A } else { Choice::B };
+    Ok(BenchItem {
+        id,
+        question,
+        response_a: response_a.clone(),
+        response_b: response_b.clone(),
+        image,
+        label,
+        category,
+    })
+}
+
+/// The image of a row: embedded bytes, else a path (relative to the image root or the
+/// parquet file's directory), else none. Undecodable bytes are not checked here: the
+/// judge reports them as that item's error.
+fn image_of(
+    field: Option<&Field>,
+    path: &Path,
+    options: &ReadOptions,
+) -> std::result::Result<Option<ImageSource>, String> {
+    let bytes = |b: &parquet::data_type::ByteArray| ImageSource::Bytes(Arc::from(b.data()));
+    match field {
+        None | Some(Field::Null) => Ok(None),
+        Some(Field::Bytes(b)) if !b.data().is_empty() => Ok(Some(bytes(b))),
+        Some(Field::Group(group)) => {
+            let mut found_bytes = None;
+            let mut found_path = None;
+            for (name, value) in group.get_column_iter() {
+                match (name.as_str(), value) {
+                    ("bytes", Field::Bytes(b)) if !b.data().is_empty() => found_bytes = Some(bytes(b)),
+                    ("path", Field::Str(p)) if !p.is_empty() => found_path = Some(p.clone()),
+                    ("bytes" | "path", Field::Null | Field::Bytes(_) | Field::Str(_)) => {}
+                    (name, other) => {
+                        return Err(format!("image.{name} has an unexpected type ({})", describe(Some(other))))
+                    }
+                }
+            }
+            Ok(found_bytes.or_else(|| found_path.map(|p| ImageSource::Path(options.resolve_image(path, &p)))))
+        }
+        Some(other) => {
+            Err(format!("column image must be a struct of bytes and path, or binary; found {}", describe(Some(other))))
+        }
+    }
+}
+
+fn describe(field: Option<&Field>) -> String {
+    match field {
+        None => "nothing".into(),
+        Some(Field::Null) => "null".into(),
+        Some(Field::Str(_)) => "a string".into(),
+        Some(Field::Bytes(_)) => "binary".into(),
+        Some(Field::ListInternal(_)) => "a list".into(),
+        Some(Field::Group(_)) => "a struct".into(),
+        Some(Field::MapInternal(_)) => "a map".into(),
+        Some(other) => format!("{other:?}").chars().take(40).collect(),
+    }
+}
