@@ -268,3 +268,50 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     assert!(output.status.success());
     assert_eq!(Manifest::read_run(&run).unwrap(), manifests);
 }
+
+/// Verdict lines without their timing, which differs between runs.
+fn without_timing(bytes: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("ms");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn sharded_synth_and_filter_merged_equal_the_single_run() {
+    use vlmjudge::data::{merge_jsonl, MergeOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let pool = write_pool(dir.path());
+    let order = MergeOptions { order: Some(pool.clone()), allow_partial: false };
+    let synth = |shard: Shard, name: &str| {
+        let out = dir.path().join(name);
+        synth_file(demo_model(), &pool, &out, &small_synth(), shard, &NoProgress).unwrap();
+        out
+    };
+    let whole = synth(Shard::ALL, "pairs.jsonl");
+    let parts: Vec<PathBuf> = (0..3).map(|k| synth(Shard::new(k, 3).unwrap(), &format!("pairs.{k}.jsonl"))).collect();
+    let (merged, _) = merge_jsonl(&parts, &order).unwrap();
+    let (single, _) = merge_jsonl(&[whole.clone()], &order).unwrap();
+    assert!(!single.is_empty());
+    assert_eq!(String::from_utf8(merged).unwrap(), String::from_utf8(single).unwrap());
+
+    // The filter's verdicts, judged in two shards, equal one run's (sampled reasoning).
+    let params = FilterParams { policy: KeepPolicy::OneOrder, keep_forced: true, seed: 3, max_examples: None };
+    let filter = |shard: Shard, name: &str| {
+        let out = dir.path().join(name);
+        let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();
+        filter_file(&mut judge, &whole, &out, &params, shard, &NoProgress).unwrap();
+        verdicts_path(&out)
+    };
+    let by_id = MergeOptions::default();
+    let single = filter(Shard::ALL, "sft.jsonl");
+    let parts: Vec<PathBuf> = (0..2).map(|k| filter(Shard::new(k, 2).unwrap(), &format!("sft.{k}.jsonl"))).collect();
+    let (merged, _) = merge_jsonl(&parts, &by_id).unwrap();
+    let (single, _) = merge_jsonl(&[single], &by_id).unwrap();
+    assert_eq!(without_timing(&merged), without_timing(&single));
+}
