@@ -73,11 +73,16 @@ cat >"$work/import_cvlmjudge.c" <<'EOF'
 #pragma clang module import CVLMJudge
 int main(void) {
     vlmjudge_judge_params p = vlmjudge_judge_default_params();
+    /* The LoRA fields that the Swift ModelParams sets. */
+    vlmjudge_model_params mp = vlmjudge_model_default_params();
     vlmjudge_pair pair = {0};
     vlmjudge_progress_callback progress = 0;
     (void)pair;
     (void)progress;
-    return p.mode == VLMJUDGE_MODE_FAST && VLMJUDGE_CHOICE_NONE == 3 ? 0 : 1;
+    return p.mode == VLMJUDGE_MODE_FAST && VLMJUDGE_CHOICE_NONE == 3 && mp.lora_path == 0 &&
+                   mp.lora_scale == 1.0f
+               ? 0
+               : 1;
 }
 EOF
 rm -rf "$work/module-cache"

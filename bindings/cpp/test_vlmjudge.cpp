@@ -1,5 +1,5 @@
 // Tests of the C++ wrapper (vlmjudge.hpp): text and image pairs, per-pair errors,
-// load errors as vlmjudge::Error, batches (order, progress, cancellation), exceptions
+// load errors as vlmjudge::Error, LoRA params and their load errors, batches (order, progress, cancellation), exceptions
 // thrown from the progress callback, move semantics, judges outliving their Model,
 // and threads sharing one Model. Run by scripts/test-cpp-swift.sh plainly and under
 // ASan + UBSan.
@@ -84,6 +84,15 @@ static_assert(std::is_nothrow_move_constructible_v<vlmjudge::Judge>, "Judge move
 static_assert(std::is_nothrow_move_assignable_v<vlmjudge::Judge>, "Judge moves");
 static_assert(std::is_copy_constructible_v<vlmjudge::Verdict>, "Verdict is a value");
 
+// ModelParams::to_c() borrows lora_path, so it is refused on a temporary.
+template <class T, class = void>
+struct converts_to_c : std::false_type {};
+template <class T>
+struct converts_to_c<T, std::void_t<decltype(std::declval<T>().to_c())>> : std::true_type {};
+static_assert(converts_to_c<vlmjudge::ModelParams &>::value, "to_c() on an lvalue");
+static_assert(converts_to_c<const vlmjudge::ModelParams &>::value, "to_c() on a const lvalue");
+static_assert(!converts_to_c<vlmjudge::ModelParams>::value, "no to_c() on a temporary");
+
 static void test_basics() {
     CHECK(vlmjudge::version() == VLMJUDGE_VERSION);
     CHECK(std::string(vlmjudge::to_string(vlmjudge::Choice::Tie)) == "tie");
@@ -118,6 +127,46 @@ static void test_load_errors(const std::string &model_path) {
     // A path the C side would cut short at a NUL is refused by the wrapper.
     CHECK_ERROR(vlmjudge::Model(model_path + std::string(1, '\0') + "x"),
                 VLMJUDGE_ERR_INVALID_ARGUMENT);
+}
+
+static void test_lora_params(const std::string &model_path) {
+    // The defaults come from the library: no adapter, scale 1.
+    vlmjudge::ModelParams mp;
+    CHECK(!mp.lora_path.has_value());
+    CHECK(mp.lora_scale == 1.0f);
+    vlmjudge_model_params c = mp.to_c();
+    CHECK(c.lora_path == nullptr && c.lora_scale == 1.0f);
+
+    // The C struct carries the path (borrowed from mp) and the scale.
+    mp.lora_path = "adapter.gguf";
+    mp.lora_scale = 0.25f;
+    c = mp.to_c();
+    CHECK(c.lora_path == mp.lora_path->c_str());
+    CHECK(std::string(c.lora_path) == "adapter.gguf");
+    CHECK(c.lora_scale == 0.25f);
+
+    // A missing adapter file is an I/O error naming the file.
+    mp.lora_path = "/nonexistent/adapter.gguf";
+    CHECK_ERROR(vlmjudge::Model(model_path, std::nullopt, mp), VLMJUDGE_ERR_IO);
+    try {
+        vlmjudge::Model m(model_path, std::nullopt, mp);
+    } catch (const vlmjudge::Error &e) {
+        CHECK(std::string(e.what()).find("/nonexistent/adapter.gguf") != std::string::npos);
+    }
+    // A GGUF that is not an adapter (here the model itself) is refused as such.
+    mp.lora_path = model_path;
+    CHECK_ERROR(vlmjudge::Model(model_path, std::nullopt, mp), VLMJUDGE_ERR_INVALID_GGUF);
+    try {
+        vlmjudge::Model m(model_path, std::nullopt, mp);
+    } catch (const vlmjudge::Error &e) {
+        CHECK(std::string(e.what()).find("not a LoRA adapter") != std::string::npos);
+    }
+    // A path the C side would cut short at a NUL is refused by the wrapper.
+    mp.lora_path = model_path + std::string(1, '\0') + "x";
+    CHECK_ERROR(vlmjudge::Model(model_path, std::nullopt, mp), VLMJUDGE_ERR_INVALID_ARGUMENT);
+    // Without the adapter the same params load.
+    mp.lora_path.reset();
+    CHECK(vlmjudge::Model(model_path, std::nullopt, mp));
 }
 
 static void test_pairs(const vlmjudge::Model &model, const std::string &image_path) {
@@ -362,6 +411,7 @@ int main() {
     try {
         test_basics();
         test_load_errors(model_path);
+        test_lora_params(model_path);
         const vlmjudge::Model model(model_path, mmproj_path);
         CHECK(model.has_vision());
         test_pairs(model, image_path);

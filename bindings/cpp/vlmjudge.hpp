@@ -136,6 +136,10 @@ struct ModelParams {
     bool use_mmap;  // memory-map the weights
     bool batch_invariant;  // results independent of what else is in a batch
     std::uint32_t image_cache_entries;  // encoded images kept in memory (0 = no cache)
+    /// A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model;
+    /// nullopt (the default) for none. Read only while the Model is being loaded.
+    std::optional<std::string> lora_path;
+    float lora_scale;  // scale of the adapter (1 = as trained)
 
     ModelParams() {
         const vlmjudge_model_params d = vlmjudge_model_default_params();
@@ -144,17 +148,28 @@ struct ModelParams {
         use_mmap = d.use_mmap;
         batch_invariant = d.batch_invariant;
         image_cache_entries = d.image_cache_entries;
+        lora_path = detail::opt_string(d.lora_path);
+        lora_scale = d.lora_scale;
     }
 
-    vlmjudge_model_params to_c() const {
+    /// The C struct. Its `lora_path` points into this object's `lora_path` string: use
+    /// the result only while this ModelParams is alive and unchanged (Model's
+    /// constructor holds it by reference for the whole load call); a temporary
+    /// ModelParams cannot be converted. Throws Error(VLMJUDGE_ERR_INVALID_ARGUMENT) for
+    /// a path with a NUL byte.
+    vlmjudge_model_params to_c() const & {
         vlmjudge_model_params p = vlmjudge_model_default_params();
         p.gpu_layers = gpu_layers;
         p.threads = threads;
         p.use_mmap = use_mmap;
         p.batch_invariant = batch_invariant;
         p.image_cache_entries = image_cache_entries;
+        p.lora_path = lora_path ? detail::c_str(*lora_path, "LoRA path") : nullptr;
+        p.lora_scale = lora_scale;
         return p;
     }
+    // The C struct would point into a string about to be destroyed.
+    vlmjudge_model_params to_c() const && = delete;
 };
 
 /// Settings of a judge session. A default-constructed JudgeParams holds the library's
@@ -272,13 +287,16 @@ struct Verdict {
 /// Thread-safe: share one Model (by reference) between threads and Judges.
 class Model {
 public:
-    /// Loads `model_path` and, if given, the multimodal projector `mmproj_path`.
-    /// Throws Error (VLMJUDGE_ERR_IO, _INVALID_GGUF, _MODEL_LOAD, _MMPROJ_LOAD, ...).
+    /// Loads `model_path` and, if given, the multimodal projector `mmproj_path` and the
+    /// LoRA adapter `params.lora_path`. Throws Error (VLMJUDGE_ERR_IO, _INVALID_GGUF,
+    /// _MODEL_LOAD, _MMPROJ_LOAD, ...); a LoRA file that is not an adapter is
+    /// _INVALID_GGUF, an adapter made for another model _MODEL_LOAD.
     explicit Model(const std::string &model_path,
                    const std::optional<std::string> &mmproj_path = std::nullopt,
                    const ModelParams &params = ModelParams()) {
         const char *path = detail::c_str(model_path, "model path");
         const char *mmproj = mmproj_path ? detail::c_str(*mmproj_path, "mmproj path") : nullptr;
+        // Borrows params.lora_path, which outlives this call (params is a reference).
         const vlmjudge_model_params p = params.to_c();
         vlmjudge_model *raw = nullptr;
         detail::check(vlmjudge_model_load(path, mmproj, &p, &raw));

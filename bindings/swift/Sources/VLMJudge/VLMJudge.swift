@@ -120,6 +120,11 @@ public struct ModelParams: Sendable {
     public var batchInvariant: Bool
     /// Encoded images kept in memory (0 = no cache).
     public var imageCacheEntries: UInt32
+    /// A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model, or
+    /// nil (the default) for none. Read only while the model is being loaded.
+    public var loraPath: String?
+    /// Scale of the LoRA adapter (1 = as trained).
+    public var loraScale: Float
 
     public init() {
         let d = vlmjudge_model_default_params()
@@ -128,8 +133,12 @@ public struct ModelParams: Sendable {
         useMmap = d.use_mmap
         batchInvariant = d.batch_invariant
         imageCacheEntries = d.image_cache_entries
+        loraPath = d.lora_path.map { String(cString: $0) }
+        loraScale = d.lora_scale
     }
 
+    /// The C struct without `lora_path` (NULL): a C string pointer is only valid inside
+    /// `withCString`, so `Model.init` sets it for the duration of the load call.
     var cValue: vlmjudge_model_params {
         var p = vlmjudge_model_default_params()
         p.gpu_layers = gpuLayers
@@ -137,6 +146,7 @@ public struct ModelParams: Sendable {
         p.use_mmap = useMmap
         p.batch_invariant = batchInvariant
         p.image_cache_entries = imageCacheEntries
+        p.lora_scale = loraScale
         return p
     }
 }
@@ -281,15 +291,22 @@ public struct Verdict: Sendable, Equatable {
 public final class Model: @unchecked Sendable {
     let handle: OpaquePointer
 
-    /// Loads a GGUF model and, if given, its multimodal projector (needed for images).
+    /// Loads a GGUF model and, if given, its multimodal projector (needed for images) and
+    /// the LoRA adapter `params.loraPath`. A LoRA file that is not an adapter throws
+    /// `.invalidGGUF`; an adapter made for another model, `.modelLoad`.
     public init(path: String, mmproj: String? = nil, params: ModelParams = ModelParams()) throws {
         try checkNoNUL(path, "model path")
         if let mmproj = mmproj { try checkNoNUL(mmproj, "mmproj path") }
+        if let lora = params.loraPath { try checkNoNUL(lora, "LoRA path") }
         var cParams = params.cValue
         var out: OpaquePointer? = nil
         let status = path.withCString { cPath in
             withOptionalCString(mmproj) { cMmproj in
-                vlmjudge_model_load(cPath, cMmproj, &cParams, &out)
+                withOptionalCString(params.loraPath) { (cLora: UnsafePointer<CChar>?) -> vlmjudge_status in
+                    // cLora is valid until this closure returns, after the load.
+                    cParams.lora_path = cLora
+                    return vlmjudge_model_load(cPath, cMmproj, &cParams, &out)
+                }
             }
         }
         guard status == VLMJUDGE_OK, let handle = out else { throw lastError(status) }

@@ -55,6 +55,30 @@ final class VLMJudgeTests: XCTestCase {
         }
     }
 
+    func testLoraParams() throws {
+        let modelPath = try env("VLMJUDGE_TEST_MODEL")
+        var params = ModelParams()
+        XCTAssertNil(params.loraPath)  // the library's defaults: no adapter, scale 1
+        XCTAssertEqual(params.loraScale, 1)
+
+        params.loraPath = "/nonexistent/adapter.gguf"
+        XCTAssertThrowsError(try Model(path: modelPath, params: params)) { error in
+            XCTAssertEqual((error as? VLMJudgeError)?.status, 200)  // VLMJUDGE_ERR_IO
+            XCTAssertTrue("\(error)".contains("/nonexistent/adapter.gguf"))
+        }
+        params.loraPath = modelPath  // a GGUF, but not an adapter
+        XCTAssertThrowsError(try Model(path: modelPath, params: params)) { error in
+            XCTAssertEqual((error as? VLMJudgeError)?.status, 201)  // VLMJUDGE_ERR_INVALID_GGUF
+            XCTAssertTrue("\(error)".contains("not a LoRA adapter"))
+        }
+        params.loraPath = modelPath + "\u{0}x"
+        XCTAssertThrowsError(try Model(path: modelPath, params: params)) { error in
+            XCTAssertEqual((error as? VLMJudgeError)?.status, 102)  // VLMJUDGE_ERR_INVALID_ARGUMENT
+        }
+        params.loraPath = nil
+        XCTAssertNoThrow(try Model(path: modelPath, params: params))
+    }
+
     func testBatchCancelAndRethrow() throws {
         let judge = try makeJudge()
         let pairs = (0..<6).map { i in
