@@ -67,10 +67,12 @@ struct Line<'a> {
     number: usize,
 }
 
-/// The non-blank lines of `bytes` with their 1-based numbers, and the unterminated
-/// last line if there is one.
-fn split_lines(bytes: &[u8]) -> (Vec<(usize, &[u8])>, Option<(usize, &[u8])>) {
-    let mut parts: Vec<(usize, &[u8])> = bytes.split(|&b| b == b'\n').enumerate().map(|(i, l)| (i + 1, l)).collect();
+/// A line's 1-based number and its bytes (without the newline).
+type Numbered<'a> = (usize, &'a [u8]);
+
+/// The non-blank lines of `bytes`, and the unterminated last line if there is one.
+fn split_lines(bytes: &[u8]) -> (Vec<Numbered<'_>>, Option<Numbered<'_>>) {
+    let mut parts: Vec<Numbered> = bytes.split(|&b| b == b'\n').enumerate().map(|(i, l)| (i + 1, l)).collect();
     // After the final newline `split` yields an empty piece; anything else is partial.
     let last = parts.pop().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
     let blank = |l: &[u8]| l.iter().all(u8::is_ascii_whitespace);
@@ -269,9 +271,10 @@ mod tests {
     fn a_partial_last_line_is_an_error_unless_allowed() {
         let d = tempfile::tempdir().unwrap();
         let a = file(d.path(), "a.jsonl", "{\"id\":\"q1\"}\n{\"id\":\"q2\",\"reas");
-        let e = merged(&[a.clone()], &MergeOptions::default()).unwrap_err().to_string();
+        let e = merged(std::slice::from_ref(&a), &MergeOptions::default()).unwrap_err().to_string();
         assert!(e.contains("a.jsonl:2") && e.contains("--allow-partial"), "{e}");
-        let (text, s) = merged(&[a.clone()], &MergeOptions { allow_partial: true, ..Default::default() }).unwrap();
+        let (text, s) =
+            merged(std::slice::from_ref(&a), &MergeOptions { allow_partial: true, ..Default::default() }).unwrap();
         assert_eq!(text, "{\"id\":\"q1\"}\n");
         assert_eq!(s.dropped_partial, vec![(a, 2)]);
         // A complete object without its newline is still cut off: the newline is the commit.

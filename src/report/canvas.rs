@@ -297,7 +297,7 @@ mod tests {
     fn text_puts_dark_pixels_inside_its_box_only() {
         let mut c = Canvas::new(100, 30, WHITE);
         c.text(10, 5, "A1", 2, BLACK);
-        let w = font::text_width("A1", 2) as u32;
+        let w = font::text_width("A1", 2);
         let h = font::text_height(2);
         let mut inside = 0;
         for y in 0..30 {

@@ -344,19 +344,21 @@ mod tests {
 
     #[test]
     fn line_pixels_are_coloured_where_the_data_says() {
-        // 0 -> 0.0, 2 -> 1.0: the midpoint (1, 0.5) lies on the line.
-        let c = chart(vec![Series::new("s", vec![(0.0, Some(0.0)), (2.0, Some(1.0))])]);
+        // A peak: (0, 0) -> (2, 1) -> (4, 0). The apex is high in the middle of the plot;
+        // low in the middle there is nothing (a mirrored axis would swap the two).
+        let c = chart(vec![Series::new("s", vec![(0.0, Some(0.0)), (2.0, Some(1.0)), (4.0, Some(0.0))])]);
         let img = c.render();
         let (xa, ya) = c.axes();
-        let p = c.layout().plot;
-        let ((x0, x1), (y0, y1)) = data_spans(&p);
-        let px = xa.map(1.0, x0, x1) + 0.5;
-        let py = ya.map(0.5, y0, y1) + 0.5;
-        let on = img.get_pixel(px as u32, py as u32).0;
-        assert!(close(on, PALETTE[0], 40), "pixel on the line is {on:?}");
-        // Far from the line (top-left of the plot, where y is high and x is low): background.
-        let off = img.get_pixel((p.x0 + 30) as u32, (p.y0 + 30) as u32).0;
-        assert!(!close(off, PALETTE[0], 60), "pixel off the line is {off:?}");
+        let ((x0, x1), (y0, y1)) = data_spans(&c.layout().plot);
+        let at = |x: f64, y: f64| img.get_pixel((xa.map(x, x0, x1) + 0.5) as u32, (ya.map(y, y0, y1) + 0.5) as u32).0;
+        for (x, y) in [(1.0, 0.5), (3.0, 0.5), (2.0, 1.0), (0.5, 0.25)] {
+            assert!(close(at(x, y), PALETTE[0], 40), "({x}, {y}) is {:?}", at(x, y));
+        }
+        for (x, y) in [(2.0, 0.1), (0.5, 0.9), (3.5, 0.9)] {
+            assert!(!close(at(x, y), PALETTE[0], 60), "({x}, {y}) is {:?}", at(x, y));
+        }
+        // Higher values are higher up in the image.
+        assert!(ya.map(1.0, y0, y1) < ya.map(0.0, y0, y1));
     }
 
     #[test]
