@@ -145,6 +145,8 @@ fn expected_traces(pairs: &Path, verdicts: &Path, policy: KeepPolicy, keep_force
             v.orders.iter().filter(usable).filter(|o| o.verdict == labels[&v.id]).map(name).collect();
         match policy {
             KeepPolicy::All => kept.extend(v.orders.iter().filter(usable).map(name)),
+            KeepPolicy::Combined if v.verdict == labels[&v.id] => kept.extend(v.orders.iter().map(name)),
+            KeepPolicy::Combined => {}
             KeepPolicy::OneOrder => kept.extend(right),
             _ if right.len() == 2 => kept.extend(right),
             _ => {}
@@ -157,7 +159,12 @@ fn expected_traces(pairs: &Path, verdicts: &Path, policy: KeepPolicy, keep_force
 fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
     let dir = tempfile::tempdir().unwrap();
     let pairs = labelled_pairs(dir.path());
-    let policies = [(KeepPolicy::BothOrders, "both"), (KeepPolicy::OneOrder, "one"), (KeepPolicy::All, "all")];
+    let policies = [
+        (KeepPolicy::BothOrders, "both"),
+        (KeepPolicy::OneOrder, "one"),
+        (KeepPolicy::Combined, "combined"),
+        (KeepPolicy::All, "all"),
+    ];
     for (policy, name) in policies {
         let out = dir.path().join(format!("sft-{name}.jsonl"));
         let params = FilterParams { policy, keep_forced: true, seed: 1, max_examples: None };
@@ -168,7 +175,7 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
         let got: BTreeSet<String> = examples.iter().map(|e| e.example.id.clone()).collect();
         assert_eq!(counts.pairs, 8);
         match policy {
-            KeepPolicy::BothOrders | KeepPolicy::All => assert_eq!(got, expected),
+            KeepPolicy::BothOrders | KeepPolicy::Combined | KeepPolicy::All => assert_eq!(got, expected),
             // One order: balancing may drop some of the right traces, never add others.
             KeepPolicy::OneOrder => {
                 assert!(got.is_subset(&expected), "kept traces that were wrong: {:?}", got.difference(&expected));
@@ -177,7 +184,14 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
                 assert_eq!(a * 2, examples.len(), "shown letters are not balanced");
             }
         }
+        let labels: BTreeMap<String, String> =
+            read_pairs(&pairs).unwrap().into_iter().map(|p| (p.id, p.label.unwrap())).collect();
         for e in &examples {
+            if policy != KeepPolicy::All {
+                let swapped = if e.shown == "A" { "B" } else { "A" };
+                let original = if e.order == vlmjudge::judge::Order::AB { e.shown.as_str() } else { swapped };
+                assert_eq!(original, labels[&e.pair_id], "{}: a kept trace contradicts the label", e.example.id);
+            }
             let letter = format!("[[{}]]", e.shown);
             assert!(e.example.target.ends_with(&letter), "target {:?} does not end with {letter}", e.example.target);
             assert_eq!(e.example.target.matches("[[").count(), 1, "one verdict per target");

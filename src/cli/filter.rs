@@ -38,6 +38,8 @@ pub struct FilterArgs {
 pub(crate) struct FilterOpts {
     /// both-orders: keep a pair's traces only if both orders are right (the paper's
     /// default); one-order: keep every right order, then balance the A/B letters;
+    /// combined: keep a pair when the swap-combined verdict is right (both orders
+    /// written with it; for judges with a position bias, best with --mode fast);
     /// all: no filter (the ablation), every trace whatever its verdict.
     #[arg(long, value_enum, default_value_t = PolicyArg::BothOrders)]
     pub policy: PolicyArg,
@@ -51,6 +53,7 @@ pub(crate) struct FilterOpts {
 pub(crate) enum PolicyArg {
     BothOrders,
     OneOrder,
+    Combined,
     All,
 }
 
@@ -60,6 +63,7 @@ impl FilterOpts {
             policy: match self.policy {
                 PolicyArg::BothOrders => KeepPolicy::BothOrders,
                 PolicyArg::OneOrder => KeepPolicy::OneOrder,
+                PolicyArg::Combined => KeepPolicy::Combined,
                 PolicyArg::All => KeepPolicy::All,
             },
             keep_forced: self.keep_forced,

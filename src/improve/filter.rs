@@ -18,7 +18,7 @@ use super::synth::relative_to;
 use super::FilterCounts;
 use crate::data::{read_jsonl, read_pairs, PairRecord};
 use crate::fsutil::write_atomic;
-use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, Template, Verdict};
+use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
 use crate::train::{Message, SftExample};
@@ -36,6 +36,13 @@ pub enum KeepPolicy {
     /// Every order whose verdict is right is kept; the letters are then balanced by
     /// dropping surplus examples of the more frequent letter at random.
     OneOrder,
+    /// The pair is kept when the judge's swap-combined verdict (the mean of both
+    /// orders' p(A), what `vlmjudge judge` reports) matches the label; both orders'
+    /// traces are kept with that verdict as their letter. A judge with a strong
+    /// position bias is right in both orders for almost no pair, yet its combined
+    /// verdict still carries whatever signal it has; best with `--mode fast`, whose
+    /// traces are the verdict alone.
+    Combined,
     /// No filter: every trace, whatever its verdict (the ablation of the paper's
     /// judge filter; combine with `max_examples` to match a filtered run's count).
     All,
@@ -121,18 +128,24 @@ fn build_examples(
             continue;
         }
         let label = if pair.label.as_deref() == Some("A") { Choice::A } else { Choice::B };
-        let usable = |o: &&crate::judge::OrderVerdict| {
-            matches!(o.verdict, Choice::A | Choice::B) && (params.keep_forced || !o.forced)
-        };
+        let usable =
+            |o: &&OrderVerdict| matches!(o.verdict, Choice::A | Choice::B) && (params.keep_forced || !o.forced);
         let right: Vec<_> = verdict.orders.iter().filter(usable).filter(|o| o.verdict == label).collect();
-        let kept = match params.policy {
-            KeepPolicy::BothOrders if right.len() == 2 => right,
+        let kept: Vec<OrderVerdict> = match params.policy {
+            KeepPolicy::BothOrders if right.len() == 2 => right.into_iter().cloned().collect(),
             KeepPolicy::BothOrders => Vec::new(),
-            KeepPolicy::OneOrder => right,
-            KeepPolicy::All => verdict.orders.iter().filter(usable).collect(),
+            KeepPolicy::OneOrder => right.into_iter().cloned().collect(),
+            KeepPolicy::All => verdict.orders.iter().filter(usable).cloned().collect(),
+            KeepPolicy::Combined if verdict.verdict == label => verdict
+                .orders
+                .iter()
+                .filter(|o| params.keep_forced || !o.forced)
+                .map(|o| OrderVerdict { verdict: label, ..o.clone() })
+                .collect(),
+            KeepPolicy::Combined => Vec::new(),
         };
         counts.kept_pairs += usize::from(!kept.is_empty());
-        for order in kept {
+        for order in &kept {
             examples.push(trace_example(pair, order, pairs_dir, out_dir, template));
         }
     }
@@ -158,7 +171,7 @@ fn build_examples(
 /// target, its reasoning up to the verdict marker followed by the verdict it gave.
 fn trace_example(
     pair: &PairRecord,
-    order: &crate::judge::OrderVerdict,
+    order: &OrderVerdict,
     pairs_dir: &Path,
     out_dir: &Path,
     template: &Template,
