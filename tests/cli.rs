@@ -197,3 +197,39 @@ fn a_shard_judges_only_its_positions_and_reads_the_job_array_environment() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("shard"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn eval_prints_a_table_writes_a_report_and_score_only_needs_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pairs, out, report) =
+        (dir.path().join("bench.jsonl"), dir.path().join("v.jsonl"), dir.path().join("report.json"));
+    write_pairs(&pairs, 4);
+    let eval = |extra: &[&str]| {
+        let mut cmd = vlmjudge();
+        cmd.args(["eval", "--quiet", "--format", "pairs", "--bench"]).arg(&pairs).arg("--out").arg(&out);
+        cmd.args(extra);
+        cmd.output().unwrap()
+    };
+    let judged = {
+        let mut cmd = vlmjudge();
+        cmd.args(["eval", "--quiet", "--format", "pairs", "--model"]).arg(demo_model_path());
+        cmd.arg("--bench").arg(&pairs).arg("--out").arg(&out).arg("--report").arg(&report);
+        cmd.output().unwrap()
+    };
+    assert!(judged.status.success(), "{}", String::from_utf8_lossy(&judged.stderr));
+    let table = String::from_utf8(judged.stdout).unwrap();
+    assert!(table.contains("category") && table.contains("overall") && table.contains("macro"), "{table}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["n"], 4);
+    assert_eq!(json["format"], "pairs");
+    assert!(json["model"].as_str().unwrap().ends_with(".gguf"));
+    assert_eq!(json["categories"]["all"]["n"], 4);
+
+    // Scoring the same verdicts without a model prints the same table.
+    let scored = eval(&["--score-only"]);
+    assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
+    assert_eq!(String::from_utf8(scored.stdout).unwrap(), table);
+
+    // Without --model and --score-only: a user error.
+    assert_eq!(eval(&[]).status.code(), Some(1));
+}

@@ -8,13 +8,13 @@ use vlmjudge::shard::Shard;
 
 use super::opts::{JudgeOpts, ModelOpts};
 use super::progress::Bar;
-use super::UserError;
 
 #[derive(Args)]
+#[command(mut_arg("model", |a| a.required(false).required_unless_present("score_only")))]
 pub struct EvalArgs {
-    /// The judge (required unless --score-only, where it is only recorded in the report).
+    /// The judge (not loaded with --score-only, only recorded in the report).
     #[command(flatten)]
-    model: Option<ModelOpts>,
+    model: ModelOpts,
     /// The benchmark file.
     #[arg(long)]
     bench: PathBuf,
@@ -67,9 +67,6 @@ impl From<FormatArg> for BenchFormat {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    if args.model.is_none() && !args.score_only {
-        return Err(UserError("give the judge with --model (or --score-only to score existing verdicts)".into()).into());
-    }
     let shard = Shard::resolve(args.shard)?;
     let format = BenchFormat::from(args.format);
     // The A/B shuffle of VL-RewardBench follows --seed: score with the seed you judged with.
@@ -82,7 +79,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let summary = if args.score_only {
         score_verdicts(&shard.select(items.iter().cloned()), &args.out)?
     } else {
-        let model_opts = args.model.as_ref().expect("checked above");
+        let model_opts = &args.model;
         let params = JudgeParams { threads: model_opts.threads(), ..args.judge.judge_params()? };
         let model = model_opts.load()?;
         let mut judge = Judge::new(&model, params)?;
@@ -101,9 +98,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.report {
         let report = EvalReport {
-            model: args.model.as_ref().map(|m| m.model.clone()),
-            mmproj: args.model.as_ref().and_then(|m| m.mmproj.clone()),
-            lora: args.model.as_ref().map(|m| m.lora.clone()).unwrap_or_default(),
+            model: args.model.model.clone(),
+            mmproj: args.model.mmproj.clone(),
+            lora: args.model.lora.clone(),
             bench: args.bench.clone(),
             format: format.name().into(),
             verdicts: args.out.clone(),

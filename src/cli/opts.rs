@@ -12,8 +12,10 @@ use vlmjudge::judge::{JudgeParams, Mode, SamplingParams, Template};
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ModelOpts {
     /// The judge model (GGUF).
-    #[arg(long)]
-    pub model: PathBuf,
+    // An Option only so that `eval --score-only` can relax `required` (with mut_arg);
+    // every command that loads a model keeps it required.
+    #[arg(long, required = true)]
+    pub model: Option<PathBuf>,
     /// The multimodal projector (GGUF) for image pairs.
     #[arg(long)]
     pub mmproj: Option<PathBuf>,
@@ -41,11 +43,14 @@ impl ModelOpts {
 
     /// Loads the model (with its mmproj and adapters).
     pub fn load(&self) -> anyhow::Result<Model> {
+        let Some(model) = &self.model else {
+            return Err(super::UserError("give the judge model with --model".into()).into());
+        };
         let lora = self.lora.iter().map(|path| LoraSpec { path: path.clone(), scale: self.lora_scale }).collect();
         let params =
             ModelParams { threads: self.threads(), gpu_layers: self.gpu_layers, lora, ..ModelParams::default() };
-        Model::load(&self.model, self.mmproj.as_deref(), &params)
-            .with_context(|| format!("cannot load the judge {}", self.model.display()))
+        Model::load(model, self.mmproj.as_deref(), &params)
+            .with_context(|| format!("cannot load the judge {}", model.display()))
     }
 }
 
