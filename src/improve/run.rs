@@ -207,11 +207,11 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
     })?;
     m.round = k;
     m.judge = Some(previous_judge.clone());
-    if m.inputs.is_empty() {
-        m.inputs = inputs(config)?;
-        m.settings = settings(config);
-        m.write(&dir)?;
-    }
+    // The settings of the invocation that runs the round's remaining stages (a rerun
+    // may change e.g. the filter policy before the filter is done).
+    m.inputs = inputs(config)?;
+    m.settings = settings(config);
+    m.write(&dir)?;
 
     let pairs = dir.join("pairs.jsonl");
     if !m.is_done("synth") {
@@ -254,15 +254,15 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
                 counts.examples
             ),
         );
-        let examples = counts.examples;
-        m.filter = Some(counts);
-        finish(&mut m, &dir, "filter", started)?;
-        if examples == 0 {
+        if counts.examples == 0 {
+            // Not marked done: a rerun with another --policy or --keep-forced rebuilds
+            // the examples from the verdicts already judged.
+            m.filter = Some(counts);
+            m.write(&dir)?;
             return Err(nothing_kept(k, &m, &dir));
         }
-    }
-    if m.filter.as_ref().is_some_and(|f| f.examples == 0) {
-        return Err(nothing_kept(k, &m, &dir));
+        m.filter = Some(counts);
+        finish(&mut m, &dir, "filter", started)?;
     }
 
     if !m.is_done("train") {
@@ -324,10 +324,11 @@ fn examples_kept_by(run: &Path, k: u32) -> Result<usize> {
 fn nothing_kept(k: u32, m: &Manifest, dir: &Path) -> Error {
     let pairs = m.synth.as_ref().map_or(0, |s| s.pairs);
     Error::InvalidArgument(format!(
-        "round {k} kept no training data: the judge's verdicts matched the synthetic label in both orders for none of \
-         the {pairs} pairs. Try more prompts (--prompts-per-round or a larger pool), --policy one-order, \
-         --keep-forced, a lower --filter-temperature, or a stronger base model; then delete {} and rerun",
-        dir.display()
+        "round {k} kept no training data: under the current --policy the judge's verdicts agreed with none of \
+         the {pairs} pairs. Rerun with --policy combined or one-order, or --keep-forced: the examples are rebuilt \
+         from the verdicts already in {}. To judge again with other judge settings (--mode, --temperature, \
+         --max-tokens), delete that file first. More prompts or a stronger base model help too.",
+        dir.join("sft.verdicts.jsonl").display()
     ))
 }
 

@@ -18,8 +18,13 @@
 //!    removed from numbers ("1,000" -> "1000"), British colour spellings become
 //!    American ("grey" -> "gray", "colour" -> "color").
 //!
-//! Leading phrases such as "The answer is" are not removed: a sample that wraps its
-//! answer in a sentence simply votes for a different string.
+//! 7. an answer of several words that holds exactly one number is that number: "A dog
+//!    has 4 legs." and "The answer is 4." both vote for "4" (small models wrap short
+//!    answers in sentences, and the vote must not split on the wrapping). "3 + 4 = 7"
+//!    holds three numbers and stays as it is.
+//!
+//! Other wrapping ("It is blue.") is not removed: such a sample votes for a different
+//! string.
 
 const NUMBER_WORDS: [&str; 21] = [
     "zero",
@@ -90,7 +95,24 @@ pub fn normalize_answer(answer: &str) -> String {
     if words.len() > 1 && matches!(words[0], "a" | "an" | "the") {
         words.remove(0);
     }
-    words.iter().map(|w| normalize_word(w)).collect::<Vec<_>>().join(" ")
+    let words: Vec<String> = words.iter().map(|w| normalize_word(w)).collect();
+    if words.len() > 1 {
+        let numbers: Vec<&String> = words.iter().filter(|w| is_number(w)).collect();
+        if let [number] = numbers.as_slice() {
+            return number.to_string();
+        }
+    }
+    words.join(" ")
+}
+
+/// A word that is a number after normalisation ("4", "-5", "3.5"), trailing sentence
+/// punctuation aside.
+fn is_number(word: &str) -> bool {
+    let w = word.trim_end_matches(['.', ',', '!', '?', ';', ':']);
+    let digits = w.strip_prefix('-').unwrap_or(w);
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
 /// "yes"/"no" when the text starts with that word (followed by the end or a non-letter).
@@ -194,7 +216,7 @@ mod tests {
             ("three.", "3"),
             ("zero", "0"),
             ("Twenty", "20"),
-            ("two dogs", "2 dogs"),
+            ("two dogs", "2"),
             ("3", "3"),
             ("1,000", "1000"),
             ("12,345.5", "12345.5"),

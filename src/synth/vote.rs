@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn majority_is_chosen_and_a_differing_answer_rejected() {
-        let samples = strings(&["Three.", "3", "three", "4", "3", "3 dogs", "Three"]);
+        let samples = strings(&["Three.", "3", "three", "4", "3", "several", "Three"]);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let pair = majority_pair(&samples, 5, &mut rng).unwrap();
         assert_eq!(pair.answer, "3");
