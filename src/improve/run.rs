@@ -231,6 +231,10 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
     }
 
     let sft = dir.join("sft.jsonl");
+    if m.filter.as_ref().is_some_and(|f| f.examples == 0) {
+        // A filter that kept nothing is never final (see below).
+        m.stages_done.retain(|s| s != "filter");
+    }
     if !m.is_done("filter") {
         let started = Instant::now();
         log.stage(k, "filter", &format!("judging the pairs with {}", previous_judge.path.display()));
@@ -278,7 +282,13 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
         if matches!(train_config.mode, crate::train::Mode::Lora(_)) {
             train_config.merge = true;
         }
-        let summary = train(&train_config, log).map_err(|e| Error::Engine(format!("training failed: {e}")))?;
+        let summary = train(&train_config, log).map_err(|e| {
+            if e.is_user_error() {
+                Error::InvalidArgument(format!("round {k} training: {e}"))
+            } else {
+                Error::Engine(format!("round {k} training failed: {e}"))
+            }
+        })?;
         let full = summary.outputs.model.clone().ok_or_else(|| Error::Engine("training wrote no model".into()))?;
         m.train = Some(train_record(&summary.outputs.metrics, summary.examples_train, summary.tokens_per_s)?);
         if let Some(adapter) = &summary.outputs.adapter {
