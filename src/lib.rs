@@ -33,6 +33,7 @@ pub mod progress;
 pub mod shard;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod world;
 
 pub use error::{Error, Result};
 

@@ -55,17 +55,18 @@ impl Shard {
                     .map_err(|_| Error::InvalidArgument(format!("{key}={v:?} is not a non-negative integer"))),
             }
         };
-        let pairs = [
-            ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),
-            ("JOB_COMPLETION_INDEX", "VLMJUDGE_SHARD_COUNT"),
-        ];
+        let pairs =
+            [("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"), ("JOB_COMPLETION_INDEX", "VLMJUDGE_SHARD_COUNT")];
         for (index_key, count_key) in pairs {
             if let Some(index) = number(index_key)? {
                 let count = number(count_key)?.ok_or_else(|| {
-                    Error::InvalidArgument(format!("{index_key} is set but {count_key} is not: set it to the number of shards"))
+                    Error::InvalidArgument(format!(
+                        "{index_key} is set but {count_key} is not: set it to the number of shards"
+                    ))
                 })?;
                 // Slurm arrays may start at 1 (--array=1-N); take the minimum as the base.
-                let base = if index_key.starts_with("SLURM") { number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0) } else { 0 };
+                let base =
+                    if index_key.starts_with("SLURM") { number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0) } else { 0 };
                 return Shard::new(index.checked_sub(base).unwrap_or(usize::MAX), count);
             }
         }

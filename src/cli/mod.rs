@@ -10,6 +10,7 @@ mod quantize;
 mod show;
 #[cfg(feature = "train")]
 mod train;
+mod world;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,9 @@ enum Command {
     /// Fine-tune a judge (LoRA or full) on SFT examples; writes a GGUF adapter or model.
     #[cfg(feature = "train")]
     Train(train::TrainArgs),
+    /// Write a procedural image world (pretraining set, prompt pool, held-out pairs,
+    /// ground truth) from a seed, or --probe how well a model knows one.
+    World(world::WorldArgs),
 }
 
 /// Marks an error the user can fix (bad arguments or input): exit code 1.
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => train::run(args),
+        Command::World(args) => world::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
             println!("{}", vlmjudge::engine::system_info());

@@ -99,9 +99,11 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Option<Manifest>> {
         let path = dir.join(MANIFEST);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::InvalidInput { path, line: 0, reason: format!("not a round manifest: {e}") }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::InvalidInput {
+                path,
+                line: 0,
+                reason: format!("not a round manifest: {e}"),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }
