@@ -199,6 +199,7 @@ fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
     let model = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
     let n_vocab = model.info().n_vocab as usize;
     assert!((300..=MAX_VOCAB).contains(&n_vocab), "vocabulary of {n_vocab}");
+    eprintln!("world-base vocabulary: {n_vocab} tokens");
     // World texts: one token per word (and per punctuation mark).
     for text in [
         "There are three shapes. A large red circle is in the top left. A small blue triangle is in the bottom right.",
@@ -237,7 +238,7 @@ fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
     let prompt = model.chat_prompt(&[("system", "Be fair."), ("user", "Hi")], None, true).unwrap();
     assert!(prompt.starts_with("<|im_start|>system\nBe fair.<|im_end|>\n<|im_start|>user\n"), "{prompt}");
     assert!(prompt.ends_with("<|im_start|>assistant\n"));
-    let tokens = model.tokenize("<|im_start|>user\nHi<|im_end|>", true);
+    let tokens = model.tokenize("<|im_start|>user\ntwo<|im_end|>", true);
     assert_eq!(tokens.len(), 5, "{tokens:?}");
     assert!(model.llama_model().vocab().is_eog(*tokens.last().unwrap()));
     // The vision encoder takes the world's images: 16 embeddings of the LM's width.
