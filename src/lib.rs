@@ -36,6 +36,7 @@ pub mod shard;
 pub mod synth;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod world;
 
 pub use error::{Error, Result};
 

@@ -38,6 +38,8 @@ enum KindArg {
     TinyVlm,
     /// A vision encoder + projector sized for the real SmolLM2-135M demo model.
     Smollm2Vision,
+    /// A random VLM for `vlmjudge world` (own ~700-token vocabulary), to train from scratch.
+    WorldBase,
 }
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -50,6 +52,7 @@ fn fixture(args: FixtureArgs) -> anyhow::Result<()> {
     let kind = match args.kind {
         KindArg::TinyVlm => FixtureKind::TinyVlm,
         KindArg::Smollm2Vision => FixtureKind::Smollm2Vision,
+        KindArg::WorldBase => FixtureKind::WorldBase,
     };
     let demo = args.demo_model.unwrap_or_else(vlmjudge::demo_model_path);
     let files = write_fixture(kind, &args.out, args.seed, &demo)

@@ -20,6 +20,7 @@ mod show;
 mod synth;
 #[cfg(feature = "train")]
 mod train;
+mod world;
 
 use std::process::ExitCode;
 
@@ -68,6 +69,9 @@ enum Command {
     /// Run self-improvement rounds: synth -> filter -> train -> quantize -> eval (resumable).
     #[cfg(feature = "train")]
     Improve(improve::ImproveArgs),
+    /// Write a procedural image world (pretraining set, prompt pool, held-out pairs,
+    /// ground truth) from a seed, or --probe how well a model knows one.
+    World(world::WorldArgs),
 }
 
 /// Marks an error the user can fix (bad arguments or input): exit code 1.
@@ -112,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Filter(args) => filter::run(args),
         #[cfg(feature = "train")]
         Command::Improve(args) => improve::run(args),
+        Command::World(args) => world::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
             println!("{}", vlmjudge::engine::system_info());

@@ -12,7 +12,7 @@ mod write;
 
 pub use read::{GgufFile, TensorInfo};
 pub use types::GgmlType;
-pub use value::Value;
+pub use value::{Value, ValueType};
 pub use write::GgufWriter;
 
 /// The default alignment of the tensor data section (`general.alignment`).

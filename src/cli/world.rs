@@ -1,0 +1,97 @@
+//! `vlmjudge world`: write a procedural image world (pretraining set, prompt pool,
+//! held-out benchmark, ground truth), or probe how well a model knows one.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use vlmjudge::world::{write_world, WorldConfig};
+
+use super::UserError;
+
+#[derive(Args)]
+pub struct WorldArgs {
+    /// Directory to write the world into (replaced if it holds an earlier world).
+    #[arg(long, required_unless_present = "probe")]
+    out: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Pretraining SFT examples (each with its own image).
+    #[arg(long, default_value_t = WorldConfig::default().pretrain)]
+    pretrain: usize,
+    /// Fraction of the pretraining examples that are descriptions.
+    #[arg(long, default_value_t = WorldConfig::default().pretrain_descriptions)]
+    pretrain_descriptions: f64,
+    /// Pool images; each gives an open and a closed prompt.
+    #[arg(long, default_value_t = WorldConfig::default().pool)]
+    pool: usize,
+    /// Held-out preference pairs (each with its own image).
+    #[arg(long, default_value_t = WorldConfig::default().heldout)]
+    heldout: usize,
+    /// Instead of writing a world: answer the pool prompts of --data with --model and
+    /// grade the answers against the ground truth.
+    #[arg(long, requires_all = ["model", "mmproj", "data"])]
+    probe: bool,
+    /// The model to probe (GGUF).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Its mmproj.
+    #[arg(long)]
+    mmproj: Option<PathBuf>,
+    /// The world directory to probe on.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Closed and open prompts to answer (each).
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+    /// Also write every graded answer here (JSON Lines).
+    #[arg(long)]
+    answers: Option<PathBuf>,
+}
+
+pub fn run(args: WorldArgs) -> anyhow::Result<()> {
+    if args.probe {
+        return probe(args);
+    }
+    let out = args.out.expect("clap requires --out without --probe");
+    let config = WorldConfig {
+        seed: args.seed,
+        pretrain: args.pretrain,
+        pretrain_descriptions: args.pretrain_descriptions,
+        pool: args.pool,
+        heldout: args.heldout,
+    };
+    let s = write_world(&out, &config).with_context(|| format!("cannot write the world into {}", out.display()))?;
+    println!(
+        "world: {} (seed {}): {} pretrain examples, {} pool prompts, {} held-out pairs, {} images",
+        s.dir.display(),
+        config.seed,
+        s.pretrain_examples,
+        s.pool_prompts,
+        s.heldout_pairs,
+        s.images
+    );
+    Ok(())
+}
+
+#[cfg(feature = "train")]
+fn probe(args: WorldArgs) -> anyhow::Result<()> {
+    let (model, mmproj, data) = (args.model.unwrap(), args.mmproj.unwrap(), args.data.unwrap());
+    let report =
+        vlmjudge::world::probe::probe(&model, &mmproj, &data, args.limit).map_err(|e| UserError(e.to_string()))?;
+    println!("{}", report.summary());
+    if let Some(path) = args.answers {
+        let mut text = String::new();
+        for a in &report.answers {
+            text.push_str(&serde_json::to_string(a)?);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "train"))]
+fn probe(_: WorldArgs) -> anyhow::Result<()> {
+    Err(UserError("--probe needs the `train` feature".into()).into())
+}

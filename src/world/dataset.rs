@@ -1,0 +1,344 @@
+//! Writing a world directory from one seed:
+//!
+//! ```text
+//! DIR/world.json          what was generated (seed, sizes, format version)
+//! DIR/pretrain.jsonl      SFT examples (descriptions and closed answers) for the base model
+//! DIR/pool.jsonl          prompts without answers for `vlmjudge improve` (open + closed)
+//! DIR/heldout.jsonl       labelled preference pairs with categories (the benchmark)
+//! DIR/images/*.png        every image, named by split and index
+//! DIR/truth/scenes.jsonl  the scene of every image
+//! DIR/truth/pool.jsonl    the correct answer (closed) or description (open) of each prompt
+//! DIR/truth/heldout.jsonl the correct answer and the changes made, per pair
+//! ```
+//!
+//! The loop reads only `pool.jsonl` (and its images); `truth/` is for evaluation and
+//! ablations. Every image is distinct from every other, across splits too (scenes
+//! are compared with their pixel offsets). Each split draws from its own random stream,
+//! so the same seed gives byte-identical files whatever the other splits' sizes are...
+//! except that a later split skips images an earlier split already drew.
+//!
+//! The directory is assembled next to `DIR` and renamed into place.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::draw::render_png;
+use super::scene::Scene;
+use super::text::{any_closed_question, closed_question, corrupt, describe, Category, OPEN_QUESTIONS};
+use crate::data::PairRecord;
+use crate::{Error, Result};
+
+/// Version of the directory layout and of the texts' style.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The sizes of a world.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorldConfig {
+    pub seed: u64,
+    /// SFT examples for the base model, each with its own image.
+    pub pretrain: usize,
+    /// Fraction of pretrain examples that are descriptions (the rest answer closed
+    /// questions).
+    pub pretrain_descriptions: f64,
+    /// Pool images; each gives one open and one closed prompt.
+    pub pool: usize,
+    /// Held-out pairs, each with its own image, categories in turn.
+    pub heldout: usize,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig { seed: 0, pretrain: 6000, pretrain_descriptions: 0.25, pool: 500, heldout: 500 }
+    }
+}
+
+/// What [`write_world`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorldSummary {
+    pub dir: PathBuf,
+    pub pretrain_examples: usize,
+    pub pool_prompts: usize,
+    pub heldout_pairs: usize,
+    pub images: usize,
+}
+
+/// A pool prompt (the prompts format).
+#[derive(Debug, Clone, Serialize)]
+struct PromptRecord {
+    id: String,
+    image: String,
+    question: String,
+    kind: &'static str,
+}
+
+/// A chat message of an SFT example.
+#[derive(Debug, Clone, Serialize)]
+struct Message {
+    role: String,
+    content: String,
+}
+
+/// An SFT example (the trainer's format).
+#[derive(Debug, Clone, Serialize)]
+struct SftRecord {
+    id: String,
+    image: String,
+    messages: Vec<Message>,
+    target: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct SceneRecord<'a> {
+    image: &'a str,
+    split: &'a str,
+    #[serde(flatten)]
+    scene: &'a Scene,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PoolTruth {
+    id: String,
+    kind: &'static str,
+    category: &'static str,
+    /// The correct answer (closed) or the correct description (open).
+    answer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidates: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct HeldoutTruth {
+    id: String,
+    category: &'static str,
+    answer: String,
+    wrong: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    changes: Vec<super::text::Change>,
+}
+
+/// Draws scenes whose images differ from every image drawn before.
+struct SceneSource {
+    seen: HashSet<Scene>,
+}
+
+impl SceneSource {
+    fn draw(&mut self, rng: &mut ChaCha8Rng) -> Scene {
+        loop {
+            let scene = Scene::sample(rng);
+            if self.seen.insert(scene.clone()) {
+                return scene;
+            }
+        }
+    }
+}
+
+/// Writes the world of `config` into `dir`: built in a sibling directory, then renamed
+/// into place. An existing `dir` is replaced only when it is empty or an earlier world
+/// (it holds `world.json`).
+pub fn write_world(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
+    if !(0.0..=1.0).contains(&config.pretrain_descriptions) {
+        return Err(Error::InvalidArgument("the description fraction must be in [0, 1]".into()));
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_none();
+        if !empty && !dir.join("world.json").is_file() {
+            return Err(Error::InvalidArgument(format!(
+                "{} exists and is not a world directory (no world.json); choose another --out",
+                dir.display()
+            )));
+        }
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "world".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    let summary = match build(&tmp, config) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    } else {
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(WorldSummary { dir: dir.to_path_buf(), ..summary })
+}
+
+fn stream(seed: u64, split: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(split);
+    rng
+}
+
+fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
+    let images_dir = dir.join("images");
+    std::fs::create_dir_all(&images_dir).map_err(|e| Error::io(&images_dir, e))?;
+    std::fs::create_dir_all(dir.join("truth")).map_err(|e| Error::io(dir, e))?;
+    let mut source = SceneSource { seen: HashSet::new() };
+    let mut scenes: Vec<(String, &'static str, Scene)> = Vec::new();
+    let mut add_image = |split: &'static str, i: usize, scene: &Scene| -> Result<String> {
+        let rel = format!("images/{split}-{i:05}.png");
+        let path = dir.join(&rel);
+        std::fs::write(&path, render_png(scene)).map_err(|e| Error::io(&path, e))?;
+        scenes.push((rel.clone(), split, scene.clone()));
+        Ok(rel)
+    };
+    let user = |q: &str| vec![Message { role: "user".into(), content: q.to_string() }];
+
+    // Held-out first: its images are drawn before the others, so changing the pool or
+    // pretrain size never changes the benchmark.
+    let mut rng = stream(config.seed, 3);
+    let mut heldout = Vec::new();
+    let mut heldout_truth = Vec::new();
+    let labels = balanced_labels(config.heldout, &mut rng);
+    for i in 0..config.heldout {
+        let category = Category::ALL[i % Category::ALL.len()];
+        let (scene, question, answer, wrong, changes) = loop {
+            let scene = source.draw(&mut rng);
+            if category == Category::Description {
+                let question = OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())].to_string();
+                let n_changes = rng.random_range(1..=2);
+                let (wrong, changes) = corrupt(&scene, n_changes, &mut rng);
+                break (scene.clone(), question, describe(&scene), wrong, changes);
+            }
+            if let Some(q) = closed_question(&scene, category, &mut rng) {
+                let wrong = q.wrong_answer(&mut rng);
+                break (scene.clone(), q.question, q.answer, wrong, Vec::new());
+            }
+        };
+        let image = add_image("heldout", i, &scene)?;
+        let id = format!("heldout-{i:05}");
+        let label = labels[i];
+        let (a, b) = if label == 'A' { (answer.clone(), wrong.clone()) } else { (wrong.clone(), answer.clone()) };
+        heldout.push(PairRecord {
+            id: id.clone(),
+            image: Some(image),
+            question,
+            response_a: a,
+            response_b: b,
+            label: Some(label.to_string()),
+            category: Some(category.name().to_string()),
+        });
+        heldout_truth.push(HeldoutTruth { id, category: category.name(), answer, wrong, changes });
+    }
+
+    let mut rng = stream(config.seed, 2);
+    let mut pool = Vec::new();
+    let mut pool_truth = Vec::new();
+    for i in 0..config.pool {
+        let scene = source.draw(&mut rng);
+        let image = add_image("pool", i, &scene)?;
+        let open_q = OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())];
+        let closed = any_closed_question(&scene, &mut rng);
+        let open_id = format!("pool-{i:05}-open");
+        let closed_id = format!("pool-{i:05}-closed");
+        pool.push(PromptRecord { id: open_id.clone(), image: image.clone(), question: open_q.into(), kind: "open" });
+        pool.push(PromptRecord { id: closed_id.clone(), image, question: closed.question.clone(), kind: "closed" });
+        pool_truth.push(PoolTruth {
+            id: open_id,
+            kind: "open",
+            category: Category::Description.name(),
+            answer: describe(&scene),
+            candidates: None,
+        });
+        pool_truth.push(PoolTruth {
+            id: closed_id,
+            kind: "closed",
+            category: closed.category.name(),
+            answer: closed.answer,
+            candidates: Some(closed.candidates),
+        });
+    }
+
+    let mut rng = stream(config.seed, 1);
+    let mut pretrain = Vec::new();
+    for i in 0..config.pretrain {
+        let scene = source.draw(&mut rng);
+        let image = add_image("pretrain", i, &scene)?;
+        let id = format!("pretrain-{i:05}");
+        let (question, target) = if rng.random_bool(config.pretrain_descriptions) {
+            (OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())].to_string(), describe(&scene))
+        } else {
+            let q = any_closed_question(&scene, &mut rng);
+            (q.question, q.answer)
+        };
+        pretrain.push(SftRecord { id, image, messages: user(&question), target });
+    }
+
+    write_jsonl(&dir.join("pretrain.jsonl"), &pretrain)?;
+    write_jsonl(&dir.join("pool.jsonl"), &pool)?;
+    write_jsonl(&dir.join("heldout.jsonl"), &heldout)?;
+    let scene_records: Vec<SceneRecord> =
+        scenes.iter().map(|(image, split, scene)| SceneRecord { image, split, scene }).collect();
+    write_jsonl(&dir.join("truth/scenes.jsonl"), &scene_records)?;
+    write_jsonl(&dir.join("truth/pool.jsonl"), &pool_truth)?;
+    write_jsonl(&dir.join("truth/heldout.jsonl"), &heldout_truth)?;
+    let manifest = serde_json::json!({
+        "format_version": FORMAT_VERSION,
+        "generator": "vlmjudge world",
+        "config": config,
+        "image_size": super::scene::IMAGE_SIZE,
+        "files": {
+            "pretrain": "pretrain.jsonl",
+            "pool": "pool.jsonl",
+            "heldout": "heldout.jsonl",
+            "truth": ["truth/scenes.jsonl", "truth/pool.jsonl", "truth/heldout.jsonl"],
+        },
+    });
+    let path = dir.join("world.json");
+    let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialise") + "\n";
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    Ok(WorldSummary {
+        dir: dir.to_path_buf(),
+        pretrain_examples: pretrain.len(),
+        pool_prompts: pool.len(),
+        heldout_pairs: heldout.len(),
+        images: scenes.len(),
+    })
+}
+
+/// Labels for `n` pairs whose categories take turns: within each category half `A`
+/// and half `B` (one more `A` when the category has an odd count), in random order.
+fn balanced_labels(n: usize, rng: &mut ChaCha8Rng) -> Vec<char> {
+    let k = Category::ALL.len();
+    let mut labels = vec!['A'; n];
+    for c in 0..k {
+        let idx: Vec<usize> = (c..n).step_by(k).collect();
+        let mut flags: Vec<char> = (0..idx.len()).map(|j| if j % 2 == 0 { 'A' } else { 'B' }).collect();
+        for j in (1..flags.len()).rev() {
+            let r = rng.random_range(0..=j);
+            flags.swap(j, r);
+        }
+        for (i, f) in idx.into_iter().zip(flags) {
+            labels[i] = f;
+        }
+    }
+    labels
+}
+
+fn write_jsonl<T: Serialize>(path: &Path, records: &[T]) -> Result<()> {
+    let mut out = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut out, r).expect("records serialise");
+        out.push(b'\n');
+    }
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(&out).map_err(|e| Error::io(path, e))
+}

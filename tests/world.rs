@@ -1,0 +1,257 @@
+//! The procedural world (`vlmjudge world`) and its base model fixture (`world-base`):
+//! determinism, disjoint splits, correct and balanced held-out labels, a vocabulary
+//! llama.cpp loads and tokenizes compactly, and (feature `train`) a base model trained
+//! on a reduced world that answers closed questions above chance.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde_json::Value as Json;
+use vlmjudge::engine::{Model, ModelParams};
+use vlmjudge::fixture::{write_world_base, MAX_VOCAB};
+use vlmjudge::judge::{DEFAULT_SYSTEM, DEFAULT_USER};
+use vlmjudge::world::text::{answer_question, Claims};
+use vlmjudge::world::{write_world, Scene, WorldConfig};
+
+fn small(seed: u64) -> WorldConfig {
+    WorldConfig { seed, pretrain: 120, pretrain_descriptions: 0.25, pool: 40, heldout: 60 }
+}
+
+fn lines(path: &Path) -> Vec<Json> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Every file under `dir` (relative path -> bytes).
+fn tree(dir: &Path) -> HashMap<String, Vec<u8>> {
+    let mut out = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Scenes by image path, from `truth/scenes.jsonl`.
+fn scenes(dir: &Path) -> HashMap<String, (String, Scene)> {
+    lines(&dir.join("truth/scenes.jsonl"))
+        .into_iter()
+        .map(|l| {
+            let image = l["image"].as_str().unwrap().to_string();
+            let split = l["split"].as_str().unwrap().to_string();
+            (image, (split, serde_json::from_value(l).unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes_and_another_seed_another_world() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    write_world(&a, &small(7)).unwrap();
+    write_world(&b, &small(7)).unwrap();
+    write_world(&c, &small(8)).unwrap();
+    let (ta, tb, tc) = (tree(&a), tree(&b), tree(&c));
+    assert!(ta.len() > 200, "{} files", ta.len());
+    assert_eq!(ta, tb);
+    assert_ne!(ta.get("heldout.jsonl"), tc.get("heldout.jsonl"));
+    // Rewriting over an earlier world replaces it; a foreign directory is refused.
+    write_world(&a, &small(8)).unwrap();
+    assert_eq!(tree(&a), tc);
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    assert!(write_world(&foreign, &small(1)).is_err());
+    assert!(foreign.join("notes.txt").is_file());
+}
+
+#[test]
+fn a_larger_pretraining_set_leaves_the_pool_and_the_benchmark_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    write_world(&a, &small(3)).unwrap();
+    write_world(&b, &WorldConfig { pretrain: 300, ..small(3) }).unwrap();
+    for f in ["pool.jsonl", "heldout.jsonl", "truth/pool.jsonl", "truth/heldout.jsonl"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+    }
+}
+
+#[test]
+fn pretrain_pool_and_heldout_images_are_disjoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    write_world(&dir, &small(11)).unwrap();
+    let scenes = scenes(&dir);
+    let mut pixels = HashSet::new();
+    let mut distinct = HashSet::new();
+    for (image, (_, scene)) in &scenes {
+        assert!(pixels.insert(std::fs::read(dir.join(image)).unwrap()), "{image} repeats another image's pixels");
+        assert!(distinct.insert(scene.clone()));
+    }
+    let split_of = |file: &str| -> HashSet<String> {
+        lines(&dir.join(file)).iter().map(|l| l["image"].as_str().unwrap().to_string()).collect()
+    };
+    let (pre, pool, held) = (split_of("pretrain.jsonl"), split_of("pool.jsonl"), split_of("heldout.jsonl"));
+    assert_eq!((pre.len(), pool.len(), held.len()), (120, 40, 60));
+    assert!(pre.is_disjoint(&pool) && pre.is_disjoint(&held) && pool.is_disjoint(&held));
+    for (set, split) in [(&pre, "pretrain"), (&pool, "pool"), (&held, "heldout")] {
+        assert!(set.iter().all(|i| scenes[i].0 == split));
+    }
+}
+
+#[test]
+fn the_pool_has_open_and_closed_prompts_without_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    write_world(&dir, &small(5)).unwrap();
+    let pool = lines(&dir.join("pool.jsonl"));
+    assert_eq!(pool.len(), 80);
+    for p in &pool {
+        let keys: HashSet<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, HashSet::from(["id", "image", "question", "kind"]));
+    }
+    assert_eq!(pool.iter().filter(|p| p["kind"] == "open").count(), 40);
+    // The pool's truth answers its closed questions as the oracle does.
+    let scenes = scenes(&dir);
+    let truth: HashMap<String, Json> =
+        lines(&dir.join("truth/pool.jsonl")).into_iter().map(|t| (t["id"].as_str().unwrap().to_string(), t)).collect();
+    for p in pool.iter().filter(|p| p["kind"] == "closed") {
+        let scene = &scenes[p["image"].as_str().unwrap()].1;
+        let expected = answer_question(scene, p["question"].as_str().unwrap()).expect("answerable");
+        assert_eq!(truth[p["id"].as_str().unwrap()]["answer"], expected.as_str());
+    }
+}
+
+#[test]
+fn heldout_labels_are_balanced_and_the_preferred_response_is_right() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    write_world(&dir, &WorldConfig { heldout: 200, ..small(2) }).unwrap();
+    let scenes = scenes(&dir);
+    let pairs = lines(&dir.join("heldout.jsonl"));
+    assert_eq!(pairs.len(), 200);
+    let mut per_category: HashMap<String, (usize, usize)> = HashMap::new();
+    for p in &pairs {
+        let label = p["label"].as_str().unwrap();
+        let (chosen, rejected) = match label {
+            "A" => (&p["response_a"], &p["response_b"]),
+            "B" => (&p["response_b"], &p["response_a"]),
+            other => panic!("label {other}"),
+        };
+        let (chosen, rejected) = (chosen.as_str().unwrap(), rejected.as_str().unwrap());
+        let category = p["category"].as_str().unwrap().to_string();
+        let counts = per_category.entry(category.clone()).or_default();
+        if label == "A" {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+        let scene = &scenes[p["image"].as_str().unwrap()].1;
+        let question = p["question"].as_str().unwrap();
+        if category == "description" {
+            let truth = Claims::of(scene);
+            assert!(Claims::parse(chosen).unwrap().same_as(&truth), "{chosen}");
+            let wrong = Claims::parse(rejected).unwrap();
+            assert!(!wrong.same_as(&truth), "{rejected}");
+            // The same style: the same sentence shapes, only details differ.
+            assert!(rejected.starts_with("There "));
+            assert_eq!(wrong.count, wrong.shapes.len());
+        } else {
+            assert_eq!(answer_question(scene, question).as_deref(), Some(chosen), "{question}");
+            assert_ne!(chosen, rejected);
+        }
+    }
+    assert_eq!(per_category.len(), 5, "{per_category:?}");
+    for (category, (a, b)) in &per_category {
+        assert_eq!(a, b, "{category}: {a} A vs {b} B");
+        assert_eq!(a + b, 40);
+    }
+}
+
+fn world_base() -> &'static (tempfile::TempDir, vlmjudge::fixture::FixtureFiles) {
+    static BASE: std::sync::OnceLock<(tempfile::TempDir, vlmjudge::fixture::FixtureFiles)> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = write_world_base(&tmp.path().join("base"), 0).unwrap();
+        (tmp, files)
+    })
+}
+
+#[test]
+fn the_world_base_fixture_is_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = write_world_base(&tmp.path().join("a"), 4).unwrap();
+    let b = write_world_base(&tmp.path().join("b"), 4).unwrap();
+    assert_eq!(std::fs::read(&a.model).unwrap(), std::fs::read(&b.model).unwrap());
+    assert_eq!(std::fs::read(&a.mmproj).unwrap(), std::fs::read(&b.mmproj).unwrap());
+}
+
+#[test]
+fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
+    let (_, files) = world_base();
+    let model = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
+    let n_vocab = model.info().n_vocab as usize;
+    assert!((300..=MAX_VOCAB).contains(&n_vocab), "vocabulary of {n_vocab}");
+    eprintln!("world-base vocabulary: {n_vocab} tokens");
+    // World texts: one token per word (and per punctuation mark).
+    for text in [
+        "There are three shapes. A large red circle is in the top left. A small blue triangle is in the bottom right.",
+        "How many yellow shapes are there?",
+        "What colour is the shape in the top right?",
+        "Where is the green square?",
+        "two",
+        "bottom left",
+    ] {
+        let n = model.tokenize(text, false).len();
+        let words = text.split_whitespace().count() + text.matches(['.', '?']).count();
+        assert!(n <= words, "{text:?}: {n} tokens for {words} words and marks");
+        let back: String = model.tokenize(text, false).iter().map(|&t| model.token_text(t)).collect();
+        assert_eq!(back, text);
+    }
+    // The judge prompt is compact too (every word one token; punctuation and line
+    // breaks at most one each), and any text still tokenizes (byte fallback).
+    for text in [DEFAULT_SYSTEM, DEFAULT_USER] {
+        let n = model.tokenize(text, false).len();
+        let words = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).count();
+        let marks = text.chars().filter(|c| !c.is_alphanumeric() && *c != ' ').count();
+        let pieces: Vec<String> = model.tokenize(text, false).iter().map(|&t| model.token_text(t)).collect();
+        assert!(n <= words + marks, "{n} tokens for {words} words and {marks} marks: {pieces:?}");
+    }
+    let odd = "Zebra 42 ünïcödé ✓";
+    let vocab = model.llama_model().vocab();
+    let back: Vec<u8> = model.tokenize(odd, false).iter().flat_map(|&t| vocab.token_to_piece(t, true, None)).collect();
+    assert_eq!(back, odd.as_bytes());
+    // The verdict: "[[A" and "[[B" share a prefix and differ in their last token.
+    let ta = model.tokenize("[[A", false);
+    let tb = model.tokenize("[[B", false);
+    assert_eq!(ta.len(), tb.len());
+    assert_eq!(ta[..ta.len() - 1], tb[..tb.len() - 1]);
+    assert_ne!(ta.last(), tb.last());
+    // ChatML: the template renders, and its markers are single control tokens.
+    let prompt = model.chat_prompt(&[("system", "Be fair."), ("user", "Hi")], None, true).unwrap();
+    assert!(prompt.starts_with("<|im_start|>system\nBe fair.<|im_end|>\n<|im_start|>user\n"), "{prompt}");
+    assert!(prompt.ends_with("<|im_start|>assistant\n"));
+    let tokens = model.tokenize("<|im_start|>user\ntwo<|im_end|>", true);
+    assert_eq!(tokens.len(), 5, "{tokens:?}");
+    assert!(model.llama_model().vocab().is_eog(*tokens.last().unwrap()));
+    // The vision encoder takes the world's images: 16 embeddings of the LM's width.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    write_world(&dir, &WorldConfig { pretrain: 2, pool: 1, heldout: 1, ..small(0) }).unwrap();
+    let encoded = model.encode_image(&vlmjudge::judge::ImageSource::Path(dir.join("images/pool-00000.png"))).unwrap();
+    let rows: usize = encoded
+        .pieces()
+        .filter_map(|p| match p {
+            vlmjudge::engine::ImagePiece::Embeddings { n_tokens, .. } => Some(n_tokens),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(rows, 16);
+}
