@@ -23,6 +23,7 @@ fn shared(kind: FixtureKind) -> &'static Model {
     match kind {
         FixtureKind::TinyVlm => TINY.get_or_init(|| load(kind)),
         FixtureKind::Smollm2Vision => S2V.get_or_init(|| load(kind)),
+        other => panic!("no shared model for {other:?}"),
     }
 }
 
