@@ -16,9 +16,12 @@ pub struct WorldArgs {
     out: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Pretraining SFT examples (each with its own image).
+    /// Pretraining SFT examples.
     #[arg(long, default_value_t = WorldConfig::default().pretrain)]
     pretrain: usize,
+    /// Pretraining examples per image (different questions about one image).
+    #[arg(long, default_value_t = WorldConfig::default().pretrain_per_image)]
+    pretrain_per_image: usize,
     /// Fraction of the pretraining examples that are descriptions.
     #[arg(long, default_value_t = WorldConfig::default().pretrain_descriptions)]
     pretrain_descriptions: f64,
@@ -57,6 +60,7 @@ pub fn run(args: WorldArgs) -> anyhow::Result<()> {
     let config = WorldConfig {
         seed: args.seed,
         pretrain: args.pretrain,
+        pretrain_per_image: args.pretrain_per_image,
         pretrain_descriptions: args.pretrain_descriptions,
         pool: args.pool,
         heldout: args.heldout,

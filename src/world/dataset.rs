@@ -40,8 +40,11 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct WorldConfig {
     pub seed: u64,
-    /// SFT examples for the base model, each with its own image.
+    /// SFT examples for the base model.
     pub pretrain: usize,
+    /// Pretraining examples per image (different questions about one image): fewer
+    /// images to encode for the same number of examples.
+    pub pretrain_per_image: usize,
     /// Fraction of pretrain examples that are descriptions (the rest answer closed
     /// questions).
     pub pretrain_descriptions: f64,
@@ -53,7 +56,14 @@ pub struct WorldConfig {
 
 impl Default for WorldConfig {
     fn default() -> Self {
-        WorldConfig { seed: 0, pretrain: 6000, pretrain_descriptions: 0.25, pool: 500, heldout: 500 }
+        WorldConfig {
+            seed: 0,
+            pretrain: 6000,
+            pretrain_per_image: 1,
+            pretrain_descriptions: 0.25,
+            pool: 500,
+            heldout: 500,
+        }
     }
 }
 
@@ -269,17 +279,31 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
 
     let mut rng = stream(config.seed, 1);
     let mut pretrain = Vec::new();
-    for i in 0..config.pretrain {
+    let per_image = config.pretrain_per_image.max(1);
+    for i in 0..config.pretrain.div_ceil(per_image) {
         let scene = source.draw(&mut rng);
         let image = add_image("pretrain", i, &scene)?;
-        let id = format!("pretrain-{i:05}");
-        let (question, target) = if rng.random_bool(config.pretrain_descriptions) {
-            (OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())].to_string(), describe(&scene))
-        } else {
-            let q = any_closed_question(&scene, &mut rng);
-            (q.question, q.answer)
-        };
-        pretrain.push(SftRecord { id, image, messages: user(&question), target });
+        let mut asked = HashSet::new();
+        let n = per_image.min(config.pretrain - i * per_image);
+        let (mut k, mut tries) = (0, 0);
+        while k < n {
+            tries += 1;
+            let (question, target) = if rng.random_bool(config.pretrain_descriptions) {
+                (OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())].to_string(), describe(&scene))
+            } else {
+                let q = any_closed_question(&scene, &mut rng);
+                (q.question, q.answer)
+            };
+            // Different questions about one image (a description is asked once), as far
+            // as the scene has them.
+            let key = if target.starts_with("There ") { "describe".to_string() } else { question.clone() };
+            if !asked.insert(key) && tries < 100 {
+                continue;
+            }
+            let id = format!("pretrain-{i:05}-{k}");
+            pretrain.push(SftRecord { id, image: image.clone(), messages: user(&question), target });
+            k += 1;
+        }
     }
 
     write_jsonl(&dir.join("pretrain.jsonl"), &pretrain)?;
