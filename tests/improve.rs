@@ -279,7 +279,7 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     assert_eq!(manifests[2].judge.as_ref().unwrap().sha256, manifests[1].checkpoints["judge"].sha256);
     // Everything done: a third run changes nothing.
     let output = improve_command(&run, &pool, &bench).output().unwrap();
-    assert!(output.status.success());
+    assert!(output.status.success(), "third run failed: {}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(Manifest::read_run(&run).unwrap(), manifests);
 }
 
