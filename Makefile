@@ -20,7 +20,7 @@ export VLMJUDGE_TEST_MMPROJ = $(CAPI_WORK)/tiny-vlm/mmproj.gguf
 export VLMJUDGE_TEST_IMAGE = $(CURDIR)/examples/images/blue-square.png
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build capi header fixtures demo test test-capi test-bindings bench clean-demo
+.PHONY: setup model build capi header fixtures demo test test-capi test-bindings bench clean-demo world-experiment
 
 setup:
 	@scripts/setup-system.sh
@@ -74,6 +74,11 @@ test-bindings: model $(VLMJUDGE_TEST_MODEL)
 	scripts/test-python.sh $(CAPI)
 	scripts/test-cpp-swift.sh $(CAPI) $(CAPI_WORK)
 	cargo run --release --locked --example judge -- $(DEMO_MODEL)
+
+# The procedural-world experiment (issue: prove the loop improves a judge): base model
+# from scratch, 3 rounds of `improve`, the ablation without the judge filter.
+world-experiment: build
+	scripts/world-experiment.sh
 
 bench: model
 	cargo bench --locked --bench judge_throughput
