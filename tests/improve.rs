@@ -310,7 +310,7 @@ fn sharded_synth_and_filter_merged_equal_the_single_run() {
     let whole = synth(Shard::ALL, "pairs.jsonl");
     let parts: Vec<PathBuf> = (0..3).map(|k| synth(Shard::new(k, 3).unwrap(), &format!("pairs.{k}.jsonl"))).collect();
     let (merged, _) = merge_jsonl(&parts, &order).unwrap();
-    let (single, _) = merge_jsonl(&[whole.clone()], &order).unwrap();
+    let (single, _) = merge_jsonl(std::slice::from_ref(&whole), &order).unwrap();
     assert!(!single.is_empty());
     assert_eq!(String::from_utf8(merged).unwrap(), String::from_utf8(single).unwrap());
 

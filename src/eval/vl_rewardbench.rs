@@ -134,7 +134,7 @@ fn item_from_row(row: &Row, i: usize, path: &Path, options: &ReadOptions) -> std
             return Err(at(format!("human_ranking [{rank0}, {rank1}] names no better response")))
         }
     };
-    let image = image_of(get("image"), path, options).map_err(|e| at(e))?;
+    let image = image_of(get("image"), path, options).map_err(at)?;
     let category = match get("query_source") {
         Some(Field::Str(s)) if !s.is_empty() => vl_rewardbench_category(s),
         // No source: the id's prefix (e.g. "RLAIF-V_123"), else "unknown".
