@@ -47,11 +47,11 @@ fi
 #   is right in both orders for almost no pair; its swap-combined verdict is what counts;
 # - full fine-tuning (as the paper) with a learning rate suited to a tiny model.
 LOOP_FLAGS=(--base "$BASE" --mmproj "$OUT/fixture/mmproj.gguf" --prompts "$OUT/world/pool.jsonl"
-    --bench "$OUT/world/heldout.jsonl" --rounds "$ROUNDS" --inject rules --mode fast --policy combined
+    --bench "$OUT/world/heldout.jsonl" --rounds "$ROUNDS" --inject rules --mode fast
     --full --quant q8_0 --seed "$SEED" $LOOP_TRAIN_FLAGS)
 
 step "the loop: $ROUNDS rounds"
-"$BIN" improve --quiet "${LOOP_FLAGS[@]}" --out "$OUT/loop"
+"$BIN" improve --quiet "${LOOP_FLAGS[@]}" --policy combined --out "$OUT/loop"
 "$BIN" report "$OUT/loop"
 
 step "the ablation: as many examples per round, without the judge filter"
