@@ -6,7 +6,7 @@ use std::path::Path;
 use super::item::BenchItem;
 use super::score::{EvalSummary, Outcome, Tally};
 use crate::data::{read_jsonl, VerdictLog};
-use crate::judge::{Judge, Pair, Verdict};
+use crate::judge::{judge_into_log, Judge, Pair, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
 use crate::{Error, Result};
@@ -22,25 +22,8 @@ pub fn evaluate(
     progress: &dyn Progress,
 ) -> Result<EvalSummary> {
     let mine: Vec<&BenchItem> = shard.select(items);
-    {
-        let mut log = VerdictLog::open(verdicts_out)?;
-        let todo: Vec<Pair> = mine.iter().filter(|item| !log.done().contains(&item.id)).map(|i| i.to_pair()).collect();
-        progress.start("judging", mine.len() as u64, (mine.len() - todo.len()) as u64);
-        let mut write_error = None;
-        let result = judge.judge_batch(&todo, |_, verdict| {
-            if let Err(e) = log.append(&verdict) {
-                write_error = Some(e);
-                return false;
-            }
-            progress.advance(1);
-            true
-        });
-        progress.finish();
-        if let Some(e) = write_error {
-            return Err(e);
-        }
-        result?;
-    }
+    let pairs: Vec<Pair> = mine.iter().map(|item| item.to_pair()).collect();
+    judge_into_log(judge, &pairs, &mut VerdictLog::open(verdicts_out)?, progress)?;
     score(mine, verdicts_out)
 }
 

@@ -36,14 +36,26 @@ pub fn judge_file(
     let records = shard.select(read_pairs(pairs_path)?);
     let mut log = VerdictLog::open(out_path)?;
     let base = pairs_path.parent().unwrap_or(Path::new("."));
-    let todo: Vec<Pair> = records.iter().filter(|r| !log.done().contains(&r.id)).map(|r| r.to_pair(base)).collect();
+    let pairs: Vec<Pair> = records.iter().map(|r| r.to_pair(base)).collect();
+    judge_into_log(judge, &pairs, &mut log, progress)
+}
+
+/// Judges the `pairs` whose ids `log` does not hold yet, appending each verdict as it
+/// finishes; `pairs` already in the log count as skipped.
+pub fn judge_into_log(
+    judge: &mut Judge<'_>,
+    pairs: &[Pair],
+    log: &mut VerdictLog,
+    progress: &dyn Progress,
+) -> Result<FileSummary> {
+    let todo: Vec<Pair> = pairs.iter().filter(|p| !log.done().contains(&p.id)).cloned().collect();
     let mut summary = FileSummary {
-        total: records.len(),
-        skipped: records.len() - todo.len(),
+        total: pairs.len(),
+        skipped: pairs.len() - todo.len(),
         repaired: log.repaired(),
         ..FileSummary::default()
     };
-    progress.start("judging", records.len() as u64, summary.skipped as u64);
+    progress.start("judging", pairs.len() as u64, summary.skipped as u64);
     let mut write_error = None;
     let result = judge.judge_batch(&todo, |_, verdict| {
         summary.judged += 1;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{judge_file, FileSummary};
+pub use file::{judge_file, judge_into_log, FileSummary};
 pub use prompt::{Template, DEFAULT_SYSTEM, DEFAULT_USER};
 pub use sampler::SamplingParams;
 pub(crate) use sampler::{stream_seed, Sampler};
