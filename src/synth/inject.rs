@@ -29,6 +29,8 @@ use rand::seq::index;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::normalize::NUMBER_WORDS;
+
 /// The class of a detail that was altered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,30 +78,6 @@ const COLOURS: &[&str] = &[
     "beige",
     "turquoise",
     "violet",
-];
-
-const COUNT_WORDS: [&str; 21] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
 ];
 
 /// Single-word positions and their opposites (one-way entries have no reverse row).
@@ -303,7 +281,7 @@ fn replacement(kind: EditKind, from: &str, rng: &mut impl Rng) -> String {
             let v = count_value(&lower).expect("a count word") as i64;
             let mut options: Vec<i64> = [-2, -1, 1, 2].iter().map(|d| v + d).filter(|n| (2..=20).contains(n)).collect();
             options.retain(|&n| n != v);
-            COUNT_WORDS[options[rng.random_range(0..options.len())] as usize].to_string()
+            NUMBER_WORDS[options[rng.random_range(0..options.len())] as usize].to_string()
         }
         EditKind::Colour => {
             let own = colour_index(&lower).expect("a colour");
@@ -374,7 +352,7 @@ fn article_fix(text: &str, start: usize, new_word: &str) -> Option<(Range<usize>
 
 fn count_value(word: &str) -> Option<usize> {
     // "zero" and "one" are not altered: "one" is also a pronoun ("the red one").
-    COUNT_WORDS.iter().position(|w| *w == word).filter(|&v| v >= 2)
+    NUMBER_WORDS.iter().position(|w| *w == word).filter(|&v| v >= 2)
 }
 
 fn colour_index(word: &str) -> Option<usize> {
@@ -727,7 +705,7 @@ mod tests {
     #[test]
     fn counts_stay_words_between_two_and_twenty() {
         let mut r = rng(5);
-        for word in &COUNT_WORDS[2..] {
+        for word in &NUMBER_WORDS[2..] {
             for _ in 0..20 {
                 let new = replacement(EditKind::Count, word, &mut r);
                 let (a, b) = (count_value(word).unwrap(), count_value(&new).unwrap());

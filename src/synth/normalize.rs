@@ -26,7 +26,8 @@
 //! Other wrapping ("It is blue.") is not removed: such a sample votes for a different
 //! string.
 
-const NUMBER_WORDS: [&str; 21] = [
+/// Number words zero..twenty, at the index of their value (shared with error injection).
+pub(super) const NUMBER_WORDS: [&str; 21] = [
     "zero",
     "one",
     "two",
