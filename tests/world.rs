@@ -14,7 +14,7 @@ use vlmjudge::world::text::{answer_question, Claims};
 use vlmjudge::world::{write_world, Scene, WorldConfig};
 
 fn small(seed: u64) -> WorldConfig {
-    WorldConfig { seed, pretrain: 120, pretrain_per_image: 1, pretrain_descriptions: 0.25, pool: 40, heldout: 60 }
+    WorldConfig { seed, pretrain: 120, pool: 40, heldout: 60, ..WorldConfig::default() }
 }
 
 fn lines(path: &Path) -> Vec<Json> {
@@ -96,7 +96,7 @@ fn pretrain_pool_and_heldout_images_are_disjoint() {
         assert!(distinct.insert(scene.clone()));
     }
     let split_of = |file: &str| -> HashSet<String> {
-        lines(&dir.join(file)).iter().map(|l| l["image"].as_str().unwrap().to_string()).collect()
+        lines(&dir.join(file)).iter().filter_map(|l| l["image"].as_str().map(String::from)).collect()
     };
     let (pre, pool, held) = (split_of("pretrain.jsonl"), split_of("pool.jsonl"), split_of("heldout.jsonl"));
     assert_eq!((pre.len(), pool.len(), held.len()), (120, 40, 60));
@@ -104,6 +104,32 @@ fn pretrain_pool_and_heldout_images_are_disjoint() {
     for (set, split) in [(&pre, "pretrain"), (&pool, "pool"), (&held, "heldout")] {
         assert!(set.iter().all(|i| scenes[i].0 == split));
     }
+}
+
+#[test]
+fn pretraining_teaches_judging_in_text_without_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    write_world(&dir, &small(9)).unwrap();
+    let judging: Vec<Json> =
+        lines(&dir.join("pretrain.jsonl")).into_iter().filter(|l| l["id"].as_str().unwrap().starts_with("judging-")).collect();
+    assert_eq!(judging.len(), 30, "a quarter of 120");
+    for ex in &judging {
+        assert!(ex.get("image").is_none());
+        assert_eq!(ex["messages"][0]["role"], "system");
+        let user = ex["messages"][1]["content"].as_str().unwrap();
+        assert!(user.starts_with("Scene: There ") && user.contains("[Answer B]"), "{user}");
+        let target = ex["target"].as_str().unwrap();
+        assert!(target.ends_with(" [[A]]") || target.ends_with(" [[B]]"), "{target}");
+    }
+    // Its share changes nothing else.
+    let other = tmp.path().join("o");
+    write_world(&other, &WorldConfig { pretrain_judging: 0.0, ..small(9) }).unwrap();
+    let with_images = |d: &std::path::Path| -> Vec<Json> {
+        lines(&d.join("pretrain.jsonl")).into_iter().filter(|l| l.get("image").is_some()).collect()
+    };
+    assert_eq!(with_images(&dir), with_images(&other));
+    assert_eq!(std::fs::read(dir.join("heldout.jsonl")).unwrap(), std::fs::read(other.join("heldout.jsonl")).unwrap());
 }
 
 #[test]
@@ -279,8 +305,8 @@ fn the_base_recipe_answers_closed_questions_above_chance_but_not_always() {
         epochs: 3,
         lr: 3e-3,
         warmup: 0.05,
-        batch: 16,
-        grad_accum: 1,
+        batch: 4,
+        grad_accum: 4,
         eval_split: 0.02,
         save_every: 0,
         ..TrainConfig::default()

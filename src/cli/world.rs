@@ -25,6 +25,10 @@ pub struct WorldArgs {
     /// Fraction of the pretraining examples that are descriptions.
     #[arg(long, default_value_t = WorldConfig::default().pretrain_descriptions)]
     pretrain_descriptions: f64,
+    /// Text-judging examples added to pretraining (the judge's prompt with the image
+    /// replaced by its description), as a fraction of --pretrain.
+    #[arg(long, default_value_t = WorldConfig::default().pretrain_judging)]
+    pretrain_judging: f64,
     /// Pool images; each gives an open and a closed prompt.
     #[arg(long, default_value_t = WorldConfig::default().pool)]
     pool: usize,
@@ -62,6 +66,7 @@ pub fn run(args: WorldArgs) -> anyhow::Result<()> {
         pretrain: args.pretrain,
         pretrain_per_image: args.pretrain_per_image,
         pretrain_descriptions: args.pretrain_descriptions,
+        pretrain_judging: args.pretrain_judging,
         pool: args.pool,
         heldout: args.heldout,
     };

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! DIR/world.json          what was generated (seed, sizes, format version)
-//! DIR/pretrain.jsonl      SFT examples (descriptions and closed answers) for the base model
+//! DIR/pretrain.jsonl      SFT examples for the base model: descriptions, closed answers,
+//!                         and judging in text (no image)
 //! DIR/pool.jsonl          prompts without answers for `vlmjudge improve` (open + closed)
 //! DIR/heldout.jsonl       labelled preference pairs with categories (the benchmark)
 //! DIR/images/*.png        every image, named by split and index
@@ -28,6 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::draw::render_png;
+use super::judging::text_judging;
 use super::scene::Scene;
 use super::text::{any_closed_question, closed_question, corrupt, describe, Category, OPEN_QUESTIONS};
 use crate::data::PairRecord;
@@ -46,8 +48,12 @@ pub struct WorldConfig {
     /// images to encode for the same number of examples.
     pub pretrain_per_image: usize,
     /// Fraction of pretrain examples that are descriptions (the rest answer closed
-    /// questions).
+    /// questions or are text judging).
     pub pretrain_descriptions: f64,
+    /// Text-judging examples added to pretraining, as a fraction of `pretrain`: the
+    /// judge's prompt with the image replaced by its description (see
+    /// [`super::judging`]).
+    pub pretrain_judging: f64,
     /// Pool images; each gives one open and one closed prompt.
     pub pool: usize,
     /// Held-out pairs, each with its own image, categories in turn.
@@ -61,6 +67,7 @@ impl Default for WorldConfig {
             pretrain: 6000,
             pretrain_per_image: 1,
             pretrain_descriptions: 0.25,
+            pretrain_judging: 0.25,
             pool: 500,
             heldout: 500,
         }
@@ -93,11 +100,12 @@ struct Message {
     content: String,
 }
 
-/// An SFT example (the trainer's format).
+/// An SFT example (the trainer's format); text judging has no image.
 #[derive(Debug, Clone, Serialize)]
 struct SftRecord {
     id: String,
-    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
     messages: Vec<Message>,
     target: String,
 }
@@ -151,8 +159,10 @@ impl SceneSource {
 /// into place. An existing `dir` is replaced only when it is empty or an earlier world
 /// (it holds `world.json`).
 pub fn write_world(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
-    if !(0.0..=1.0).contains(&config.pretrain_descriptions) {
-        return Err(Error::InvalidArgument("the description fraction must be in [0, 1]".into()));
+    for (what, fraction) in [("description", config.pretrain_descriptions), ("judging", config.pretrain_judging)] {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(Error::InvalidArgument(format!("the {what} fraction must be in [0, 1]")));
+        }
     }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -301,9 +311,22 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
                 continue;
             }
             let id = format!("pretrain-{i:05}-{k}");
-            pretrain.push(SftRecord { id, image: image.clone(), messages: user(&question), target });
+            pretrain.push(SftRecord { id, image: Some(image.clone()), messages: user(&question), target });
             k += 1;
         }
+    }
+    // Text judging comes from its own stream and scenes (no images are drawn for it),
+    // so the captions and answers above do not change with its share.
+    let mut rng = stream(config.seed, 4);
+    let n_judging = (config.pretrain as f64 * config.pretrain_judging).round() as usize;
+    for i in 0..n_judging {
+        let scene = Scene::sample(&mut rng);
+        let ex = text_judging(&scene, config.pretrain_descriptions, &mut rng);
+        let messages = vec![
+            Message { role: "system".into(), content: ex.system },
+            Message { role: "user".into(), content: ex.user },
+        ];
+        pretrain.push(SftRecord { id: format!("judging-{i:05}"), image: None, messages, target: ex.target });
     }
 
     write_jsonl(&dir.join("pretrain.jsonl"), &pretrain)?;

@@ -9,11 +9,13 @@
 //! - [`draw`]: scenes as 32x32 PNG images.
 //! - [`text`]: descriptions, closed questions and answers, error-injected descriptions,
 //!   and a parser that grades a description against the truth.
+//! - [`judging`]: pretraining examples that teach the judge's prompt in text.
 //! - [`dataset`]: the files of a world directory.
 //! - [`probe`] (feature `train`): how well a model answers the world's questions.
 
 pub mod dataset;
 pub mod draw;
+pub mod judging;
 #[cfg(feature = "train")]
 pub mod probe;
 pub mod scene;
