@@ -111,8 +111,10 @@ fn pretraining_teaches_judging_in_text_without_images() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
     write_world(&dir, &small(9)).unwrap();
-    let judging: Vec<Json> =
-        lines(&dir.join("pretrain.jsonl")).into_iter().filter(|l| l["id"].as_str().unwrap().starts_with("judging-")).collect();
+    let judging: Vec<Json> = lines(&dir.join("pretrain.jsonl"))
+        .into_iter()
+        .filter(|l| l["id"].as_str().unwrap().starts_with("judging-"))
+        .collect();
     assert_eq!(judging.len(), 30, "a quarter of 120");
     for ex in &judging {
         assert!(ex.get("image").is_none());

@@ -90,7 +90,10 @@ mod tests {
             assert_ne!(answer_a, answer_b);
             let stated = ex.target.rsplit_once(" [[").unwrap().0;
             let chosen = if verdict == 'A' { &answer_a } else { &answer_b };
-            assert!(stated.ends_with(chosen.as_str()) || stated.ends_with(&format!("{chosen}.")), "{stated} / {chosen}");
+            assert!(
+                stated.ends_with(chosen.as_str()) || stated.ends_with(&format!("{chosen}.")),
+                "{stated} / {chosen}"
+            );
             if verdict == 'A' {
                 a += 1
             } else {
