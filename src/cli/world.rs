@@ -90,12 +90,8 @@ fn probe(args: WorldArgs) -> anyhow::Result<()> {
         vlmjudge::world::probe::probe(&model, &mmproj, &data, args.limit).map_err(|e| UserError(e.to_string()))?;
     println!("{}", report.summary());
     if let Some(path) = args.answers {
-        let mut text = String::new();
-        for a in &report.answers {
-            text.push_str(&serde_json::to_string(a)?);
-            text.push('\n');
-        }
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        vlmjudge::data::write_jsonl(&path, &report.answers)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
+use crate::fsutil::write_atomic;
 use crate::{Error, Result};
 
 /// Reads a JSON Lines file into records, with the line number of each. Blank lines are
@@ -20,4 +22,14 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>> {
         records.push((number, record));
     }
     Ok(records)
+}
+
+/// Writes `records` as a JSON Lines file, atomically (a reader never sees half a file).
+pub fn write_jsonl<'a, T: Serialize + 'a>(path: &Path, records: impl IntoIterator<Item = &'a T>) -> Result<()> {
+    let mut text = Vec::new();
+    for record in records {
+        serde_json::to_writer(&mut text, record).map_err(|e| Error::Engine(e.to_string()))?;
+        text.push(b'\n');
+    }
+    write_atomic(path, |w| w.write_all(&text))
 }

@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::synth::relative_to;
 use super::FilterCounts;
-use crate::data::{read_jsonl, read_pairs, PairRecord};
-use crate::fsutil::write_atomic;
+use crate::data::{read_jsonl, read_pairs, write_jsonl, PairRecord};
 use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -158,12 +157,7 @@ fn build_examples(
     }
     counts.examples = examples.len();
     counts.kept_fraction = if counts.pairs == 0 { 0.0 } else { counts.kept_pairs as f64 / counts.pairs as f64 };
-    let mut text = Vec::new();
-    for example in &examples {
-        serde_json::to_writer(&mut text, example).map_err(|e| Error::Engine(e.to_string()))?;
-        text.push(b'\n');
-    }
-    write_atomic(out, |w| w.write_all(&text))?;
+    write_jsonl(out, &examples)?;
     Ok(counts)
 }
 

@@ -20,10 +20,10 @@ use std::time::Instant;
 use super::filter::{filter_file, FilterParams};
 use super::manifest::{round_dir, FileRef, LossPoint, Manifest, TrainRecord};
 use super::synth::{relative_to, synth_file, SynthParams};
-use crate::data::{read_jsonl, read_prompts, PromptRecord};
+use crate::data::{read_jsonl, read_prompts, write_jsonl, PromptRecord};
 use crate::engine::{Model, ModelParams};
 use crate::eval::{evaluate, read_bench, BenchFormat, EvalSummary, ReadOptions};
-use crate::fsutil::{sha256_file, write_atomic};
+use crate::fsutil::sha256_file;
 use crate::judge::{Judge, JudgeParams};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -354,17 +354,17 @@ fn round_prompts(config: &ImproveConfig, k: u32, dir: &Path) -> Result<PathBuf> 
     }
     let pool_dir = config.prompts.parent().unwrap_or(Path::new("."));
     let start = (k as usize - 1) * per_round;
-    let mut text = Vec::new();
-    for i in 0..per_round.min(pool.len()) {
-        let mut p: PromptRecord = pool[(start + i) % pool.len()].clone();
-        if let Some(crate::judge::ImageSource::Path(path)) = p.image_source(pool_dir) {
-            p.image = Some(relative_to(&path, dir));
-        }
-        serde_json::to_writer(&mut text, &p).map_err(|e| Error::Engine(e.to_string()))?;
-        text.push(b'\n');
-    }
+    let slice: Vec<PromptRecord> = (0..per_round.min(pool.len()))
+        .map(|i| {
+            let mut p: PromptRecord = pool[(start + i) % pool.len()].clone();
+            if let Some(crate::judge::ImageSource::Path(path)) = p.image_source(pool_dir) {
+                p.image = Some(relative_to(&path, dir));
+            }
+            p
+        })
+        .collect();
     let path = dir.join("prompts.jsonl");
-    write_atomic(&path, |w| w.write_all(&text))?;
+    write_jsonl(&path, &slice)?;
     Ok(path)
 }
 

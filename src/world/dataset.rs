@@ -21,7 +21,6 @@
 //! The directory is assembled next to `DIR` and renamed into place.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
@@ -32,7 +31,7 @@ use super::draw::render_png;
 use super::judging::text_judging;
 use super::scene::Scene;
 use super::text::{any_closed_question, closed_question, corrupt, describe, Category, OPEN_QUESTIONS};
-use crate::data::PairRecord;
+use crate::data::{write_jsonl, PairRecord};
 use crate::{Error, Result};
 
 /// Version of the directory layout and of the texts' style.
@@ -48,7 +47,7 @@ pub struct WorldConfig {
     /// images to encode for the same number of examples.
     pub pretrain_per_image: usize,
     /// Fraction of pretrain examples that are descriptions (the rest answer closed
-    /// questions or are text judging).
+    /// questions); also the share of open questions among the text-judging examples.
     pub pretrain_descriptions: f64,
     /// Text-judging examples added to pretraining, as a fraction of `pretrain`: the
     /// judge's prompt with the image replaced by its description (see
@@ -228,7 +227,7 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
     let mut heldout = Vec::new();
     let mut heldout_truth = Vec::new();
     let labels = balanced_labels(config.heldout, &mut rng);
-    for i in 0..config.heldout {
+    for (i, &label) in labels.iter().enumerate() {
         let category = Category::ALL[i % Category::ALL.len()];
         let (scene, question, answer, wrong, changes) = loop {
             let scene = source.draw(&mut rng);
@@ -245,7 +244,6 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
         };
         let image = add_image("heldout", i, &scene)?;
         let id = format!("heldout-{i:05}");
-        let label = labels[i];
         let (a, b) = if label == 'A' { (answer.clone(), wrong.clone()) } else { (wrong.clone(), answer.clone()) };
         heldout.push(PairRecord {
             id: id.clone(),
@@ -315,12 +313,12 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             k += 1;
         }
     }
-    // Text judging comes from its own stream and scenes (no images are drawn for it),
-    // so the captions and answers above do not change with its share.
+    // Text judging comes last and from its own stream, so the splits above do not
+    // change with its share; its scenes are distinct from every image's (none is drawn).
     let mut rng = stream(config.seed, 4);
     let n_judging = (config.pretrain as f64 * config.pretrain_judging).round() as usize;
     for i in 0..n_judging {
-        let scene = Scene::sample(&mut rng);
+        let scene = source.draw(&mut rng);
         let ex = text_judging(&scene, config.pretrain_descriptions, &mut rng);
         let messages = vec![
             Message { role: "system".into(), content: ex.system },
@@ -378,14 +376,4 @@ fn balanced_labels(n: usize, rng: &mut ChaCha8Rng) -> Vec<char> {
         }
     }
     labels
-}
-
-fn write_jsonl<T: Serialize>(path: &Path, records: &[T]) -> Result<()> {
-    let mut out = Vec::new();
-    for r in records {
-        serde_json::to_writer(&mut out, r).expect("records serialise");
-        out.push(b'\n');
-    }
-    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(&out).map_err(|e| Error::io(path, e))
 }
