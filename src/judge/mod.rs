@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use file::{judge_file, judge_into_log, FileSummary};
 pub use prompt::{Template, DEFAULT_SYSTEM, DEFAULT_USER};
+pub(crate) use sampler::argmax;
 pub use sampler::SamplingParams;
 pub(crate) use sampler::{stream_seed, Sampler};
 pub use scheduler::{Judge, JudgeStats};

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::text::Claims;
 use crate::data::read_jsonl;
 use crate::engine::{Model, ModelParams};
+use crate::judge::argmax;
 use crate::train::batch::Batch;
 use crate::train::{Encoded, Encoder, Mode, SftExample, TrainModel, TrainResult};
 use crate::train::{EncodedExample, Message};
@@ -222,11 +223,7 @@ fn greedy(lm: &TrainModel, prompt: &EncodedExample, eog: &[u32], max_new: usize)
             n_tokens: n,
         };
         let logits: Vec<f32> = lm.logits_at(&batch, &[n as u32 - 1], None)?.squeeze(0)?.to_vec1()?;
-        let next = logits
-            .iter()
-            .enumerate()
-            .fold((0usize, f32::NEG_INFINITY), |best, (i, &l)| if l > best.1 { (i, l) } else { best })
-            .0 as u32;
+        let next = argmax(&logits);
         if eog.first() == Some(&next) {
             break;
         }
