@@ -122,7 +122,8 @@ fn pretraining_teaches_judging_in_text_without_images() {
         let user = ex["messages"][1]["content"].as_str().unwrap();
         assert!(user.starts_with("Scene: There ") && user.contains("[Answer B]"), "{user}");
         let target = ex["target"].as_str().unwrap();
-        assert!(target.ends_with(" [[A]]") || target.ends_with(" [[B]]"), "{target}");
+        assert!(target.starts_with("Answer A ") && target.contains(". Answer B "), "{target}");
+        assert!(target.ends_with(".\n[[A]]") || target.ends_with(".\n[[B]]"), "{target}");
     }
     // Its share changes nothing else.
     let other = tmp.path().join("o");

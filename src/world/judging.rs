@@ -4,9 +4,20 @@
 //! noise and the loop has nothing to filter. These pretraining examples give it the
 //! format without the skill the benchmark measures: the judge's own prompt, with the
 //! image replaced by a written description of the scene ("Scene: ..."), and a short
-//! reasoning that first says what the scene shows and then picks the matching answer.
+//! reasoning that checks each answer in turn before the verdict:
 //!
-//! Matching an answer against text is copying; matching it against an image needs the
+//! ```text
+//! Answer A (red) is wrong. Answer B (blue) is right.
+//! [[B]]
+//! ```
+//!
+//! Why a check per answer and not "The answer is blue. [[B]]": the second form makes
+//! the verdict a search for the slot holding the stated answer, which a 3-layer model
+//! did not learn from 1,500 examples (its verdicts stayed at p(A) = 0.50 and ignored
+//! what it had just stated, so the loop's filter kept luck). Here the verdict follows
+//! the two words "right" and "wrong" a few tokens before it, and the skill that is left
+//! to learn is the one the benchmark measures: checking an answer against the scene.
+//! In text that is a comparison with the description; against an image it needs the
 //! model's perception in the judge's context, which nothing in pretraining teaches.
 //! That is left to the loop, which sees no labels.
 
@@ -19,11 +30,6 @@ use crate::judge::{Template, DEFAULT_SYSTEM};
 /// What a text-judging example stands in place of the image.
 pub const SCENE_PREFIX: &str = "Scene: ";
 
-/// How a judge trace opens for a closed question ("The answer is red.") and for an open
-/// one ("The image shows: There are ...").
-pub const CLOSED_TRACE: &str = "The answer is";
-pub const OPEN_TRACE: &str = "The image shows:";
-
 /// One text-judging example: system and user messages and the target trace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextJudging {
@@ -32,32 +38,52 @@ pub struct TextJudging {
     pub target: String,
 }
 
+/// The check of one answer: "Answer A (red) is right." for a short answer, without
+/// the answer for a description (a copy of it would only lengthen the trace).
+fn check(slot: char, answer: &str, right: bool, quote: bool) -> String {
+    let verdict = if right { "right" } else { "wrong" };
+    if quote {
+        format!("Answer {slot} ({answer}) is {verdict}.")
+    } else {
+        format!("Answer {slot} is {verdict}.")
+    }
+}
+
 /// A text-judging example about `scene`: an open question (a description against one
 /// with one or two details changed) with probability `open`, otherwise a closed
 /// question (the right answer against a wrong one of the same kind). The better answer
 /// is A or B with equal chance.
 pub fn text_judging(scene: &Scene, open: f64, rng: &mut impl Rng) -> TextJudging {
     let truth = describe(scene);
-    let (question, good, bad, reasoning) = if rng.random_bool(open) {
+    let is_open = rng.random_bool(open);
+    let (question, good, bad) = if is_open {
         let question = OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())].to_string();
         let (wrong, _) = corrupt(scene, rng.random_range(1..=2), rng);
-        (question, truth.clone(), wrong, format!("{OPEN_TRACE} {truth}"))
+        (question, truth.clone(), wrong)
     } else {
         let q = any_closed_question(scene, rng);
         let wrong = q.wrong_answer(rng);
-        let reasoning = format!("{CLOSED_TRACE} {}.", q.answer);
-        (q.question, q.answer, wrong, reasoning)
+        (q.question, q.answer, wrong)
     };
     let good_is_a = rng.random_bool(0.5);
     let (a, b) = if good_is_a { (&good, &bad) } else { (&bad, &good) };
     let verdict = if good_is_a { 'A' } else { 'B' };
+    let reasoning = format!("{} {}", check('A', a, good_is_a, !is_open), check('B', b, !good_is_a, !is_open));
     let user = format!("{SCENE_PREFIX}{truth}\n{}", Template::default().fill_user(&question, a, b));
-    TextJudging { system: DEFAULT_SYSTEM.to_string(), user, target: format!("{reasoning} [[{verdict}]]") }
+    // The verdict on its own last line, as the prompt asks and as the filter writes the
+    // traces it keeps.
+    TextJudging { system: DEFAULT_SYSTEM.to_string(), user, target: format!("{reasoning}\n[[{verdict}]]") }
 }
 
-/// Texts for the world vocabulary: the trace openings and the scene prefix.
+/// Texts for the world vocabulary: the scene prefix and the checks' wording.
 pub fn vocabulary_texts() -> Vec<String> {
-    [SCENE_PREFIX, CLOSED_TRACE, OPEN_TRACE].iter().map(|s| s.to_string()).collect()
+    let mut texts = vec![SCENE_PREFIX.to_string()];
+    for slot in ['A', 'B'] {
+        for right in [true, false] {
+            texts.push(check(slot, "", right, false));
+        }
+    }
+    texts
 }
 
 #[cfg(test)]
@@ -68,38 +94,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_verdict_points_at_the_answer_the_reasoning_states() {
+    fn the_verdict_follows_the_checks_and_the_checks_follow_the_scene() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let (mut a, mut b) = (0, 0);
+        let (mut a, mut b, mut open) = (0, 0, 0);
         for _ in 0..400 {
             let scene = Scene::sample(&mut rng);
             let ex = text_judging(&scene, 0.3, &mut rng);
-            assert!(ex.user.starts_with(&format!("{SCENE_PREFIX}{}", describe(&scene))));
-            let verdict = if ex.target.ends_with(" [[A]]") {
-                'A'
-            } else {
-                assert!(ex.target.ends_with(" [[B]]"), "{}", ex.target);
-                'B'
-            };
-            let slot = |name: &str| {
+            let truth = describe(&scene);
+            assert!(ex.user.starts_with(&format!("{SCENE_PREFIX}{truth}\n")));
+            let slot = |name: char| {
                 let start = ex.user.find(&format!("[Answer {name}]\n")).unwrap() + 11;
                 let end = ex.user.find(&format!("\n[End of Answer {name}]")).unwrap();
                 ex.user[start..end].to_string()
             };
-            let (answer_a, answer_b) = (slot("A"), slot("B"));
+            let (answer_a, answer_b) = (slot('A'), slot('B'));
             assert_ne!(answer_a, answer_b);
-            let stated = ex.target.rsplit_once(" [[").unwrap().0;
-            let chosen = if verdict == 'A' { &answer_a } else { &answer_b };
-            assert!(
-                stated.ends_with(chosen.as_str()) || stated.ends_with(&format!("{chosen}.")),
-                "{stated} / {chosen}"
-            );
-            if verdict == 'A' {
+            let (reasoning, verdict) = ex.target.split_once("\n").unwrap();
+            let a_is_right = verdict == "[[A]]";
+            assert!(a_is_right || verdict == "[[B]]", "{}", ex.target);
+            let is_open = answer_a.starts_with("There ");
+            if is_open {
+                open += 1;
+                // The right description is the scene's.
+                assert_eq!(a_is_right, answer_a == truth);
+                assert_eq!(!a_is_right, answer_b == truth);
+            }
+            let expected = [check('A', &answer_a, a_is_right, !is_open), check('B', &answer_b, !a_is_right, !is_open)];
+            assert_eq!(reasoning, expected.join(" "));
+            if a_is_right {
                 a += 1
             } else {
                 b += 1
             }
         }
         assert!((150..=250).contains(&a) && a + b == 400, "A {a} of 400");
+        assert!((80..=160).contains(&open), "{open} open of 400");
+    }
+
+    #[test]
+    fn a_check_reads_as_a_sentence() {
+        assert_eq!(check('A', "red", true, true), "Answer A (red) is right.");
+        assert_eq!(check('B', "There is one shape.", false, false), "Answer B is wrong.");
     }
 }
