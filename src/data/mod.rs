@@ -12,3 +12,12 @@ pub use jsonl::{read_jsonl, write_jsonl};
 pub use merge::{merge_files, merge_jsonl, MergeOptions, MergeSummary};
 pub use pairs::{read_pairs, PairRecord};
 pub use prompts::{read_prompts, PromptRecord};
+
+use std::path::{Path, PathBuf};
+
+/// A path as a data record gives it (an image beside the file, say), resolved against
+/// `base_dir` when relative (`join` keeps an absolute path as it is); `None` when the
+/// record leaves it empty.
+pub fn resolve_path(base_dir: &Path, path: &str) -> Option<PathBuf> {
+    (!path.is_empty()).then(|| base_dir.join(path))
+}

@@ -1,5 +1,5 @@
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -33,10 +33,7 @@ impl PairRecord {
             question: self.question.clone(),
             response_a: self.response_a.clone(),
             response_b: self.response_b.clone(),
-            image: self.image.as_ref().map(|p| {
-                let p = PathBuf::from(p);
-                ImageSource::Path(if p.is_absolute() { p } else { base_dir.join(p) })
-            }),
+            image: self.image.as_deref().and_then(|p| super::resolve_path(base_dir, p)).map(ImageSource::Path),
         }
     }
 }

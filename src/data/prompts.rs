@@ -1,5 +1,5 @@
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,10 +23,7 @@ pub struct PromptRecord {
 impl PromptRecord {
     /// The image, resolved against `base_dir` (the pool file's directory) when relative.
     pub fn image_source(&self, base_dir: &Path) -> Option<ImageSource> {
-        self.image.as_deref().filter(|p| !p.is_empty()).map(|p| {
-            let p = PathBuf::from(p);
-            ImageSource::Path(if p.is_absolute() { p } else { base_dir.join(p) })
-        })
+        self.image.as_deref().and_then(|p| super::resolve_path(base_dir, p)).map(ImageSource::Path)
     }
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::synth::relative_to;
 use super::FilterCounts;
-use crate::data::{read_jsonl, read_pairs, write_jsonl, PairRecord};
+use crate::data::{read_jsonl, read_pairs, resolve_path, write_jsonl, PairRecord};
 use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -180,10 +180,7 @@ fn trace_example(
     let before_marker = reasoning.find("[[").map_or(reasoning, |at| &reasoning[..at]).trim();
     let target =
         if before_marker.is_empty() { format!("[[{letter}]]") } else { format!("{before_marker}\n[[{letter}]]") };
-    let image = pair.image.as_deref().filter(|p| !p.is_empty()).map(|p| {
-        let p = Path::new(p);
-        relative_to(&if p.is_absolute() { p.to_path_buf() } else { pairs_dir.join(p) }, out_dir)
-    });
+    let image = pair.image.as_deref().and_then(|p| resolve_path(pairs_dir, p)).map(|p| relative_to(&p, out_dir));
     let suffix = if order.order == Order::AB { "AB" } else { "BA" };
     TraceExample {
         example: SftExample {

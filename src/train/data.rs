@@ -34,14 +34,7 @@ pub struct SftExample {
 impl SftExample {
     /// The image path, resolved against `base_dir` when relative.
     pub fn image_path(&self, base_dir: &Path) -> Option<PathBuf> {
-        self.image.as_deref().filter(|s| !s.is_empty()).map(|p| {
-            let p = Path::new(p);
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base_dir.join(p)
-            }
-        })
+        self.image.as_deref().and_then(|p| crate::data::resolve_path(base_dir, p))
     }
 }
 
