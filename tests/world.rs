@@ -98,7 +98,10 @@ fn pretrain_pool_and_heldout_images_are_disjoint() {
     let split_of = |file: &str| -> HashSet<String> {
         lines(&dir.join(file)).iter().filter_map(|l| l["image"].as_str().map(String::from)).collect()
     };
-    let (pre, pool, held) = (split_of("pretrain.jsonl"), split_of("pool.jsonl"), split_of("heldout.jsonl"));
+    let (mut pre, pool, held) = (split_of("pretrain.jsonl"), split_of("pool.jsonl"), split_of("heldout.jsonl"));
+    // The text-judging examples' blank image is no scene's.
+    assert!(pre.remove(vlmjudge::world::BLANK_IMAGE));
+    assert!(pixels.insert(std::fs::read(dir.join(vlmjudge::world::BLANK_IMAGE)).unwrap()));
     assert_eq!((pre.len(), pool.len(), held.len()), (120, 40, 60));
     assert!(pre.is_disjoint(&pool) && pre.is_disjoint(&held) && pool.is_disjoint(&held));
     for (set, split) in [(&pre, "pretrain"), (&pool, "pool"), (&held, "heldout")] {
@@ -107,7 +110,7 @@ fn pretrain_pool_and_heldout_images_are_disjoint() {
 }
 
 #[test]
-fn pretraining_teaches_judging_in_text_without_images() {
+fn pretraining_teaches_judging_in_text_with_a_blank_image() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
     write_world(&dir, &small(9)).unwrap();
@@ -115,21 +118,34 @@ fn pretraining_teaches_judging_in_text_without_images() {
         .into_iter()
         .filter(|l| l["id"].as_str().unwrap().starts_with("judging-"))
         .collect();
-    assert_eq!(judging.len(), 30, "a quarter of 120");
+    assert_eq!(judging.len(), 60, "half of 120");
+    // The prompt they use is the world's, written for the loop's --template.
+    let template = vlmjudge::judge::Template::from_file(&dir.join("template.json")).unwrap();
+    assert_eq!(template, vlmjudge::world::world_template());
     for ex in &judging {
-        assert!(ex.get("image").is_none());
+        assert_eq!(ex["image"], vlmjudge::world::BLANK_IMAGE);
+        assert!(dir.join(vlmjudge::world::BLANK_IMAGE).is_file());
         assert_eq!(ex["messages"][0]["role"], "system");
         let user = ex["messages"][1]["content"].as_str().unwrap();
-        assert!(user.starts_with("Scene: There ") && user.contains("[Answer B]"), "{user}");
+        assert!(
+            (user.starts_with("Scene: There ") || user.starts_with("Question: ")) && user.contains("\nAnswer B: "),
+            "{user}"
+        );
         let target = ex["target"].as_str().unwrap();
-        assert!(target.starts_with("Answer A ") && target.contains(". Answer B "), "{target}");
+        assert!(
+            target.starts_with("The ") && target.contains(" Answer A: ") && target.contains(". Answer B: "),
+            "{target}"
+        );
         assert!(target.ends_with(".\n[[A]]") || target.ends_with(".\n[[B]]"), "{target}");
     }
     // Its share changes nothing else.
     let other = tmp.path().join("o");
     write_world(&other, &WorldConfig { pretrain_judging: 0.0, ..small(9) }).unwrap();
     let with_images = |d: &std::path::Path| -> Vec<Json> {
-        lines(&d.join("pretrain.jsonl")).into_iter().filter(|l| l.get("image").is_some()).collect()
+        lines(&d.join("pretrain.jsonl"))
+            .into_iter()
+            .filter(|l| !l["id"].as_str().unwrap().starts_with("judging-"))
+            .collect()
     };
     assert_eq!(with_images(&dir), with_images(&other));
     assert_eq!(std::fs::read(dir.join("heldout.jsonl")).unwrap(), std::fs::read(other.join("heldout.jsonl")).unwrap());
@@ -286,12 +302,12 @@ fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
 }
 
 /// The documented base recipe (README, "A procedural world"): full training of the
-/// world-base fixture on the default world's pretraining set, 3 epochs. It takes about
-/// 16 minutes on the shared 2-core development machine, so it runs only on request:
+/// world-base fixture on the default world's pretraining set, 4 epochs. It takes about
+/// 13 minutes on the 2-core development machine, so it runs only on request:
 /// `cargo test --release --test world -- --ignored`.
 #[cfg(feature = "train")]
 #[test]
-#[ignore = "about 16 minutes on 2 busy cores; run with --ignored"]
+#[ignore = "about 13 minutes on 2 cores; run with --ignored"]
 fn the_base_recipe_answers_closed_questions_above_chance_but_not_always() {
     use vlmjudge::progress::NoProgress;
     use vlmjudge::train::{train, Mode, TrainConfig};
@@ -305,7 +321,7 @@ fn the_base_recipe_answers_closed_questions_above_chance_but_not_always() {
         data: world.join("pretrain.jsonl"),
         out: tmp.path().join("base"),
         mode: Mode::Full,
-        epochs: 3,
+        epochs: 4,
         lr: 3e-3,
         warmup: 0.05,
         batch: 4,

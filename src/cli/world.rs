@@ -25,8 +25,8 @@ pub struct WorldArgs {
     /// Fraction of the pretraining examples that are descriptions.
     #[arg(long, default_value_t = WorldConfig::default().pretrain_descriptions)]
     pretrain_descriptions: f64,
-    /// Text-judging examples added to pretraining (the judge's prompt with the image
-    /// replaced by its description), as a fraction of --pretrain.
+    /// Text-judging examples added to pretraining (the world's judge prompt on a blank
+    /// image, half of them with the scene's description), as a fraction of --pretrain.
     #[arg(long, default_value_t = WorldConfig::default().pretrain_judging)]
     pretrain_judging: f64,
     /// Pool images; each gives an open and a closed prompt.

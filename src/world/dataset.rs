@@ -3,10 +3,11 @@
 //! ```text
 //! DIR/world.json          what was generated (seed, sizes, format version)
 //! DIR/pretrain.jsonl      SFT examples for the base model: descriptions, closed answers,
-//!                         and judging in text (no image)
+//!                         and judging in text (with the blank image)
 //! DIR/pool.jsonl          prompts without answers for `vlmjudge improve` (open + closed)
 //! DIR/heldout.jsonl       labelled preference pairs with categories (the benchmark)
-//! DIR/images/*.png        every image, named by split and index
+//! DIR/template.json       the world's judge prompt (`--template` of the loop)
+//! DIR/images/*.png        every image, named by split and index, and `blank.png`
 //! DIR/truth/scenes.jsonl  the scene of every image
 //! DIR/truth/pool.jsonl    the correct answer (closed) or description (open) of each prompt
 //! DIR/truth/heldout.jsonl the correct answer and the changes made, per pair
@@ -28,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::draw::render_png;
-use super::judging::text_judging;
+use super::judging::{text_judging, world_template};
 use super::scene::Scene;
 use super::text::{any_closed_question, closed_question, corrupt, describe, Category, OPEN_QUESTIONS};
 use crate::data::{write_jsonl, PairRecord};
@@ -66,7 +67,7 @@ impl Default for WorldConfig {
             pretrain: 6000,
             pretrain_per_image: 1,
             pretrain_descriptions: 0.25,
-            pretrain_judging: 0.25,
+            pretrain_judging: 0.5,
             pool: 500,
             heldout: 500,
         }
@@ -206,6 +207,9 @@ fn stream(seed: u64, split: u64) -> ChaCha8Rng {
     rng
 }
 
+/// The image of the text-judging examples: the background alone.
+pub const BLANK_IMAGE: &str = "images/blank.png";
+
 fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
     let images_dir = dir.join("images");
     std::fs::create_dir_all(&images_dir).map_err(|e| Error::io(&images_dir, e))?;
@@ -315,8 +319,14 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
     }
     // Text judging comes last and from its own stream, so the splits above do not
     // change with its share; its scenes are distinct from every image's (none is drawn).
+    // Its examples carry the blank image: the judge's prompt then has the layout it has
+    // in the loop (an image before the text), but no image tells it anything.
     let mut rng = stream(config.seed, 4);
     let n_judging = (config.pretrain as f64 * config.pretrain_judging).round() as usize;
+    if n_judging > 0 {
+        let path = dir.join(BLANK_IMAGE);
+        std::fs::write(&path, render_png(&Scene { objects: Vec::new() })).map_err(|e| Error::io(&path, e))?;
+    }
     for i in 0..n_judging {
         let scene = source.draw(&mut rng);
         let ex = text_judging(&scene, config.pretrain_descriptions, &mut rng);
@@ -324,7 +334,8 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             Message { role: "system".into(), content: ex.system },
             Message { role: "user".into(), content: ex.user },
         ];
-        pretrain.push(SftRecord { id: format!("judging-{i:05}"), image: None, messages, target: ex.target });
+        let image = Some(BLANK_IMAGE.to_string());
+        pretrain.push(SftRecord { id: format!("judging-{i:05}"), image, messages, target: ex.target });
     }
 
     write_jsonl(&dir.join("pretrain.jsonl"), &pretrain)?;
@@ -344,9 +355,16 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             "pretrain": "pretrain.jsonl",
             "pool": "pool.jsonl",
             "heldout": "heldout.jsonl",
+            "template": "template.json",
             "truth": ["truth/scenes.jsonl", "truth/pool.jsonl", "truth/heldout.jsonl"],
         },
     });
+    // The judge prompt the text-judging examples use, for the loop's --template.
+    let template = world_template();
+    let template = serde_json::json!({ "system": template.system, "user": template.user });
+    let path = dir.join("template.json");
+    let text = serde_json::to_string_pretty(&template).expect("JSON values serialise") + "\n";
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     let path = dir.join("world.json");
     let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialise") + "\n";
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;

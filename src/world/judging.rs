@@ -2,33 +2,69 @@
 //! VLM: it already follows a judge prompt, but judges images poorly. A base trained on
 //! captions and answers alone has never seen a judge prompt, so its first verdicts are
 //! noise and the loop has nothing to filter. These pretraining examples give it the
-//! format without the skill the benchmark measures: the judge's own prompt, with the
-//! image replaced by a written description of the scene ("Scene: ..."), and a short
-//! reasoning that checks each answer in turn before the verdict:
+//! format without the skill the benchmark measures: the world's judge prompt
+//! ([`world_template`]) and a short reasoning that states what the image shows, checks
+//! each answer against that, and gives the verdict the checks imply:
 //!
 //! ```text
-//! Answer A (red) is wrong. Answer B (blue) is right.
+//! The answer is blue. Answer A: red, wrong. Answer B: blue, right.
 //! [[B]]
 //! ```
 //!
-//! Why a check per answer and not "The answer is blue. [[B]]": the second form makes
-//! the verdict a search for the slot holding the stated answer, which a 3-layer model
-//! did not learn from 1,500 examples (its verdicts stayed at p(A) = 0.50 and ignored
-//! what it had just stated, so the loop's filter kept luck). Here the verdict follows
-//! the two words "right" and "wrong" a few tokens before it, and the skill that is left
-//! to learn is the one the benchmark measures: checking an answer against the scene.
-//! In text that is a comparison with the description; against an image it needs the
-//! model's perception in the judge's context, which nothing in pretraining teaches.
-//! That is left to the loop, which sees no labels.
+//! All examples carry a blank image (the background alone), so the prompt has the
+//! layout it has in the loop. Half of them add the scene's written description
+//! (`Scene: ...`) and state the truth. The other half show no scene and state one of
+//! the two answers at random: there the checks can only follow the stated answer, so
+//! the base learns to derive its verdict from what it has just said, not from a
+//! shortcut between the scene and the answers. Judging an *image* is not taught: no
+//! image in these examples tells anything, and what the base states about a real one
+//! in the judge's prompt is its perception at best and a guess at worst. Turning its
+//! answering skill into judging is left to the loop, which sees no labels.
+//!
+//! Each step of the trace is one a 3-layer model learns from a few thousand examples:
+//! the quote repeats what followed the same words in the prompt (`Answer A: red`), the
+//! check compares two nearby words, and the verdict follows "right" and "wrong" a few
+//! tokens before it. Three earlier bases show why (held-out traces, seed 0):
+//! - "The answer is blue. [[B]]": the verdict had to find the slot holding the stated
+//!   answer; p(A) stayed 0.50 whatever the base had stated, so the filter kept luck.
+//! - "Answer A (red) is wrong. Answer B (blue) is right." after a scene: the verdicts
+//!   followed the checks, but on images the checks were positional ("A right, B wrong"
+//!   in both orders for 485 of 500 pairs).
+//! - Stated answer, quotes and checks under the paper's long prompt (answers between
+//!   `[Answer A]` and `[End of Answer A]`): even on the blank image of its own
+//!   pretraining only 36% of the traces quoted both slots right.
 
 use rand::Rng;
 
 use super::scene::Scene;
 use super::text::{any_closed_question, corrupt, describe, OPEN_QUESTIONS};
-use crate::judge::{Template, DEFAULT_SYSTEM};
+use crate::judge::Template;
+
+/// The system line of the world's judge prompt.
+pub const WORLD_SYSTEM: &str = "You judge two answers to a question about an image.";
+/// The user turn of the world's judge prompt: each answer follows its name, as the
+/// trace quotes it.
+pub const WORLD_USER: &str = "Question: {question}\nAnswer A: {answer_a}\nAnswer B: {answer_b}\n\
+Check each answer, then give your verdict on the last line: [[A]] or [[B]].";
+
+/// The judge prompt of the world (written to `template.json`, passed to the loop with
+/// `--template`). The paper's prompt is about 180 tokens of instructions that a
+/// 1M-parameter model cannot read and that would triple the cost of each judging
+/// example; this one is about 30.
+pub fn world_template() -> Template {
+    Template { system: WORLD_SYSTEM.into(), user: WORLD_USER.into(), chat_template: None }
+}
 
 /// What a text-judging example stands in place of the image.
 pub const SCENE_PREFIX: &str = "Scene: ";
+
+/// How a judge trace opens for a closed question ("The answer is red.") and for an open
+/// one ("The image shows: There are ...").
+pub const CLOSED_TRACE: &str = "The answer is";
+pub const OPEN_TRACE: &str = "The image shows:";
+
+/// The share of text-judging examples that show no scene (see the module doc).
+pub const BLIND_SHARE: f64 = 0.5;
 
 /// One text-judging example: system and user messages and the target trace.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,21 +74,21 @@ pub struct TextJudging {
     pub target: String,
 }
 
-/// The check of one answer: "Answer A (red) is right." for a short answer, without
-/// the answer for a description (a copy of it would only lengthen the trace).
+/// The check of one answer: "Answer A: red, right." for a short answer, "Answer A:
+/// right." for a description (a copy would only lengthen the trace).
 fn check(slot: char, answer: &str, right: bool, quote: bool) -> String {
     let verdict = if right { "right" } else { "wrong" };
     if quote {
-        format!("Answer {slot} ({answer}) is {verdict}.")
+        format!("Answer {slot}: {answer}, {verdict}.")
     } else {
-        format!("Answer {slot} is {verdict}.")
+        format!("Answer {slot}: {verdict}.")
     }
 }
 
 /// A text-judging example about `scene`: an open question (a description against one
 /// with one or two details changed) with probability `open`, otherwise a closed
 /// question (the right answer against a wrong one of the same kind). The better answer
-/// is A or B with equal chance.
+/// is A or B with equal chance; [`BLIND_SHARE`] of the examples show no scene.
 pub fn text_judging(scene: &Scene, open: f64, rng: &mut impl Rng) -> TextJudging {
     let truth = describe(scene);
     let is_open = rng.random_bool(open);
@@ -66,18 +102,30 @@ pub fn text_judging(scene: &Scene, open: f64, rng: &mut impl Rng) -> TextJudging
         (q.question, q.answer, wrong)
     };
     let good_is_a = rng.random_bool(0.5);
-    let (a, b) = if good_is_a { (&good, &bad) } else { (&bad, &good) };
-    let verdict = if good_is_a { 'A' } else { 'B' };
-    let reasoning = format!("{} {}", check('A', a, good_is_a, !is_open), check('B', b, !good_is_a, !is_open));
-    let user = format!("{SCENE_PREFIX}{truth}\n{}", Template::default().fill_user(&question, a, b));
+    let (a, b) = if good_is_a { (good, bad) } else { (bad, good) };
+    let blind = rng.random_bool(BLIND_SHARE);
+    // With the scene shown the stated answer is the truth; without, either answer.
+    let a_is_stated = if blind { rng.random_bool(0.5) } else { good_is_a };
+    let stated = if a_is_stated { &a } else { &b };
+    let statement = if is_open { format!("{OPEN_TRACE} {stated}") } else { format!("{CLOSED_TRACE} {stated}.") };
+    let checks = [check('A', &a, a_is_stated, !is_open), check('B', &b, !a_is_stated, !is_open)];
+    let verdict = if a_is_stated { 'A' } else { 'B' };
+    let prompt = world_template().fill_user(&question, &a, &b);
+    let user = if blind { prompt } else { format!("{SCENE_PREFIX}{truth}\n{prompt}") };
     // The verdict on its own last line, as the prompt asks and as the filter writes the
     // traces it keeps.
-    TextJudging { system: DEFAULT_SYSTEM.to_string(), user, target: format!("{reasoning}\n[[{verdict}]]") }
+    TextJudging {
+        system: WORLD_SYSTEM.to_string(),
+        user,
+        target: format!("{statement} {}\n[[{verdict}]]", checks.join(" ")),
+    }
 }
 
-/// Texts for the world vocabulary: the scene prefix and the checks' wording.
+/// Texts for the world vocabulary: the world's prompt, the scene prefix, the trace
+/// openings and the checks' wording.
 pub fn vocabulary_texts() -> Vec<String> {
-    let mut texts = vec![SCENE_PREFIX.to_string()];
+    let mut texts: Vec<String> =
+        [WORLD_SYSTEM, WORLD_USER, SCENE_PREFIX, CLOSED_TRACE, OPEN_TRACE].iter().map(|s| s.to_string()).collect();
     for slot in ['A', 'B'] {
         for right in [true, false] {
             texts.push(check(slot, "", right, false));
@@ -94,46 +142,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_verdict_follows_the_checks_and_the_checks_follow_the_scene() {
+    fn the_verdict_follows_the_checks_and_the_checks_follow_the_stated_answer() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let (mut a, mut b, mut open) = (0, 0, 0);
+        let (mut a_wins, mut open, mut blind, mut blind_wrong) = (0, 0, 0, 0);
         for _ in 0..400 {
             let scene = Scene::sample(&mut rng);
             let ex = text_judging(&scene, 0.3, &mut rng);
             let truth = describe(&scene);
-            assert!(ex.user.starts_with(&format!("{SCENE_PREFIX}{truth}\n")));
+            let shows_scene = ex.user.starts_with(&format!("{SCENE_PREFIX}{truth}\n"));
+            assert!(shows_scene || ex.user.starts_with("Question: "), "{}", ex.user);
+            assert_eq!(ex.system, WORLD_SYSTEM);
             let slot = |name: char| {
-                let start = ex.user.find(&format!("[Answer {name}]\n")).unwrap() + 11;
-                let end = ex.user.find(&format!("\n[End of Answer {name}]")).unwrap();
-                ex.user[start..end].to_string()
+                let line = ex.user.lines().find(|l| l.starts_with(&format!("Answer {name}: "))).unwrap();
+                line[10..].to_string()
             };
             let (answer_a, answer_b) = (slot('A'), slot('B'));
             assert_ne!(answer_a, answer_b);
             let (reasoning, verdict) = ex.target.split_once("\n").unwrap();
-            let a_is_right = verdict == "[[A]]";
-            assert!(a_is_right || verdict == "[[B]]", "{}", ex.target);
+            let a_wins_here = verdict == "[[A]]";
+            assert!(a_wins_here || verdict == "[[B]]", "{}", ex.target);
             let is_open = answer_a.starts_with("There ");
-            if is_open {
-                open += 1;
-                // The right description is the scene's.
-                assert_eq!(a_is_right, answer_a == truth);
-                assert_eq!(!a_is_right, answer_b == truth);
-            }
-            let expected = [check('A', &answer_a, a_is_right, !is_open), check('B', &answer_b, !a_is_right, !is_open)];
-            assert_eq!(reasoning, expected.join(" "));
-            if a_is_right {
-                a += 1
+            let chosen = if a_wins_here { &answer_a } else { &answer_b };
+            let statement =
+                if is_open { format!("{OPEN_TRACE} {chosen}") } else { format!("{CLOSED_TRACE} {chosen}.") };
+            let checks = [check('A', &answer_a, a_wins_here, !is_open), check('B', &answer_b, !a_wins_here, !is_open)];
+            assert_eq!(reasoning, format!("{statement} {}", checks.join(" ")));
+            // The right answer to the scene is always one of the two; with the scene
+            // shown it is the one chosen.
+            let right = if is_open { truth.clone() } else { answer_of(&ex, &scene) };
+            assert!(answer_a == right || answer_b == right);
+            if shows_scene {
+                assert_eq!(chosen, &right, "{}", ex.target);
             } else {
-                b += 1
+                blind += 1;
+                blind_wrong += usize::from(chosen != &right);
+            }
+            a_wins += usize::from(a_wins_here);
+            open += usize::from(is_open);
+        }
+        assert!((150..=250).contains(&a_wins), "A {a_wins} of 400");
+        assert!((80..=160).contains(&open), "{open} open of 400");
+        assert!((150..=250).contains(&blind), "{blind} blind of 400");
+        assert!(
+            (blind / 4..=blind * 3 / 4).contains(&blind_wrong),
+            "{blind_wrong} of {blind} blind pick the wrong answer"
+        );
+    }
+
+    /// The right answer of a closed example: the one of its two answers that the scene's
+    /// questions give for its question.
+    fn answer_of(ex: &TextJudging, scene: &Scene) -> String {
+        let question = ex.user.split("Question: ").nth(1).unwrap().split('\n').next().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for _ in 0..10_000 {
+            let q = any_closed_question(scene, &mut rng);
+            if q.question == question {
+                return q.answer;
             }
         }
-        assert!((150..=250).contains(&a) && a + b == 400, "A {a} of 400");
-        assert!((80..=160).contains(&open), "{open} open of 400");
+        panic!("no question {question:?} about the scene");
     }
 
     #[test]
     fn a_check_reads_as_a_sentence() {
-        assert_eq!(check('A', "red", true, true), "Answer A (red) is right.");
-        assert_eq!(check('B', "There is one shape.", false, false), "Answer B is wrong.");
+        assert_eq!(check('A', "red", true, true), "Answer A: red, right.");
+        assert_eq!(check('B', "There is one shape.", false, false), "Answer B: wrong.");
     }
 }

@@ -21,6 +21,7 @@ pub mod probe;
 pub mod scene;
 pub mod text;
 
-pub use dataset::{write_world, WorldConfig, WorldSummary};
+pub use dataset::{write_world, WorldConfig, WorldSummary, BLANK_IMAGE};
+pub use judging::world_template;
 pub use scene::{Cell, Colour, Kind, Object, Scene, Size, IMAGE_SIZE};
 pub use text::{Category, Claims, ClosedQuestion};
