@@ -87,14 +87,12 @@ impl<'m> Generator<'m> {
         let mut slots: Vec<Option<RequestRun>> = (0..self.params.parallel).map(|_| None).collect();
         let mut next = 0;
         loop {
-            for slot_index in 0..slots.len() {
-                while slots[slot_index].is_none() && next < requests.len() {
+            for (slot_index, slot) in slots.iter_mut().enumerate() {
+                while slot.is_none() && next < requests.len() {
                     let index = next;
                     next += 1;
                     match self.prepare(&requests[index]) {
-                        Ok(prefix) => {
-                            slots[slot_index] = Some(self.start(index, slot_index, &requests[index], prefix)?)
-                        }
+                        Ok(prefix) => *slot = Some(self.start(index, slot_index, &requests[index], prefix)?),
                         Err(reason) => {
                             if !on_output(index, GenOutput::failed(&requests[index].id, reason)) {
                                 return Err(Error::Cancelled);
