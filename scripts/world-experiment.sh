@@ -6,8 +6,7 @@
 #   scripts/world-experiment.sh [OUT]     (make world-experiment)
 #
 # Sizes can be lowered for a quick look: WORLD_POOL, WORLD_HELDOUT, WORLD_PRETRAIN,
-# ROUNDS; ABLATION=0 skips the ablation (the regression test in tests/world_loop.rs
-# runs a reduced experiment this way). Every step resumes: rerun after a kill.
+# ROUNDS; ABLATION=0 skips the ablation. Every step resumes: rerun after a kill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/vlmjudge}"

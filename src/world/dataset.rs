@@ -51,8 +51,8 @@ pub struct WorldConfig {
     /// questions); also the share of open questions among the text-judging examples.
     pub pretrain_descriptions: f64,
     /// Text-judging examples added to pretraining, as a fraction of `pretrain`: the
-    /// judge's prompt with the image replaced by its description (see
-    /// [`super::judging`]).
+    /// world's judge prompt on the blank image, half of them with the scene's
+    /// description (see [`super::judging`]).
     pub pretrain_judging: f64,
     /// Pool images; each gives one open and one closed prompt.
     pub pool: usize,
@@ -100,12 +100,11 @@ struct Message {
     content: String,
 }
 
-/// An SFT example (the trainer's format); text judging has no image.
+/// An SFT example (the trainer's format).
 #[derive(Debug, Clone, Serialize)]
 struct SftRecord {
     id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image: Option<String>,
+    image: String,
     messages: Vec<Message>,
     target: String,
 }
@@ -313,7 +312,7 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
                 continue;
             }
             let id = format!("pretrain-{i:05}-{k}");
-            pretrain.push(SftRecord { id, image: Some(image.clone()), messages: user(&question), target });
+            pretrain.push(SftRecord { id, image: image.clone(), messages: user(&question), target });
             k += 1;
         }
     }
@@ -334,7 +333,7 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             Message { role: "system".into(), content: ex.system },
             Message { role: "user".into(), content: ex.user },
         ];
-        let image = Some(BLANK_IMAGE.to_string());
+        let image = BLANK_IMAGE.to_string();
         pretrain.push(SftRecord { id: format!("judging-{i:05}"), image, messages, target: ex.target });
     }
 
