@@ -24,6 +24,13 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>> {
     Ok(records)
 }
 
+/// Writes `value` as pretty-printed JSON with a final line break, atomically.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(|e| Error::Engine(e.to_string()))?;
+    text.push(b'\n');
+    write_atomic(path, |w| w.write_all(&text))
+}
+
 /// Writes `records` as a JSON Lines file, atomically (a reader never sees half a file).
 pub fn write_jsonl<'a, T: Serialize + 'a>(path: &Path, records: impl IntoIterator<Item = &'a T>) -> Result<()> {
     let mut text = Vec::new();

@@ -8,7 +8,7 @@ mod pairs;
 mod prompts;
 
 pub use append_log::{AppendLog, VerdictLog};
-pub use jsonl::{read_jsonl, write_jsonl};
+pub use jsonl::{read_jsonl, write_json, write_jsonl};
 pub use merge::{merge_files, merge_jsonl, MergeOptions, MergeSummary};
 pub use pairs::{read_pairs, PairRecord};
 pub use prompts::{read_prompts, PromptRecord};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::score::EvalSummary;
-use crate::{Error, Result};
+use crate::Result;
 
 /// An [`EvalSummary`] with what produced it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,10 +30,6 @@ pub struct EvalReport {
 impl EvalReport {
     /// Writes the report as pretty JSON, atomically (temp file + rename).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Engine(e.to_string()))?;
-        crate::fsutil::write_atomic(path, |w| {
-            w.write_all(&json)?;
-            w.write_all(b"\n")
-        })
+        crate::data::write_json(path, self)
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
 use llama_cpp_2::token::LlamaToken;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::Model;
 use crate::{Error, Result};
@@ -26,12 +26,12 @@ Explain briefly which answer is better. Then give your verdict on the last line:
 /// A judge prompt template, loadable from a JSON file
 /// `{"system": "...", "user": "...", "chat_template": "chatml"}` (`chat_template` is
 /// optional: a llama.cpp built-in template name for models whose GGUF has none).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     pub system: String,
     pub user: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
 }
 

@@ -29,7 +29,7 @@ pub use rows::{report, Report, ReportRow};
 pub use table::{to_markdown, to_text};
 
 use crate::fsutil::write_atomic;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The files [`write_report`] writes into the run directory.
 pub const REPORT_MD: &str = "report.md";
@@ -60,8 +60,7 @@ pub fn write_report(run: &Path, report: &Report) -> Result<Vec<PathBuf>> {
 
     let json_path = run.join(REPORT_JSON);
     let json = serde_json::json!({ "categories": report.categories, "rows": report.rows });
-    let bytes = serde_json::to_vec_pretty(&json).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    write_atomic(&json_path, |w| w.write_all(&bytes).and_then(|_| w.write_all(b"\n")))?;
+    crate::data::write_json(&json_path, &json)?;
     written.push(json_path);
 
     let charts = [

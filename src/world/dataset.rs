@@ -32,7 +32,7 @@ use super::draw::render_png;
 use super::judging::{text_judging, world_template};
 use super::scene::Scene;
 use super::text::{any_closed_question, closed_question, corrupt, describe, Category, OPEN_QUESTIONS};
-use crate::data::{write_jsonl, PairRecord};
+use crate::data::{write_json, write_jsonl, PairRecord};
 use crate::{Error, Result};
 
 /// Version of the directory layout and of the texts' style.
@@ -359,14 +359,8 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
         },
     });
     // The judge prompt the text-judging examples use, for the loop's --template.
-    let template = world_template();
-    let template = serde_json::json!({ "system": template.system, "user": template.user });
-    let path = dir.join("template.json");
-    let text = serde_json::to_string_pretty(&template).expect("JSON values serialise") + "\n";
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-    let path = dir.join("world.json");
-    let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialise") + "\n";
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    write_json(&dir.join("template.json"), &world_template())?;
+    write_json(&dir.join("world.json"), &manifest)?;
     Ok(WorldSummary {
         dir: dir.to_path_buf(),
         pretrain_examples: pretrain.len(),
