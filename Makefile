@@ -56,7 +56,7 @@ demo: model build
 
 test: model
 	cargo build --release --locked --benches
-	cargo test --release --locked --workspace
+	cargo test --release --locked --workspace -- --test-threads 1
 	$(MAKE) test-capi test-bindings
 
 $(VLMJUDGE_TEST_MODEL): build
