@@ -8,12 +8,17 @@
 #        scripts/build-cuda.sh --toolkit-only   (fetch and check the toolkit, build nothing)
 # Then copy OUT_DIR to the GPU machine and run scripts/gpu-check.sh there.
 #
-# The toolkit step is checked (--toolkit-only); the CUDA build itself is UNVERIFIED:
-# compiling llama.cpp's CUDA kernels on 2 cores takes hours. The wheels hold no
-# libcuda.so to link against, so llama.cpp is built without virtual-memory pools
-# (feature cuda-no-vmm), which needs only the runtime; candle loads the driver at run
-# time. CUDA_ARCHS picks the GPU generations
-# (default "80;90": A100, H100/H200).
+# How far it gets (2026-11-27, CUDA_ARCHS=90): the toolkit step works, and llama.cpp's
+# CUDA backend compiles (about 1.5 hours on 2 cores, shared with other work). The
+# link of vlmjudge then FAILS: candle's cudarc links libcuda, libnvrtc and libcurand
+# by name, and the wheels hold no libcuda.so (not even the toolkit's link stub);
+# nvrtc and curand would need their wheels (nvidia-cuda-nvrtc, nvidia-curand) too.
+# So nothing built here has run on a GPU yet. The wheels also hold no libcuda.so for
+# llama.cpp's virtual-memory pools, hence feature cuda-no-vmm (runtime only).
+# CUDA_ARCHS picks the GPU generations (default "80;90": A100, H100/H200);
+# CUDA_VERSION the toolkit (default 13.0, see below). The bodies of llama.cpp's
+# flash-attention kernels are compiled out (GGML_CUDA_FA=OFF, overridable):
+# vlmjudge's default batch-invariant mode turns flash attention off.
 set -euo pipefail
 cache=${VLMJUDGE_CACHE:-$HOME/.cache/vlmjudge}
 target=${CARGO_TARGET_DIR:-target}-cuda
@@ -21,14 +26,27 @@ out=${1:-$target/dist}
 [ "$out" = "--toolkit-only" ] && out=$target/dist
 toolkit=$cache/cuda-toolkit
 python=${PYTHON:-python3}
+# The toolkit must not be newer than the GPU machine's driver: candle's kernels ship as
+# PTX that the driver compiles at load time, and a driver refuses PTX from a newer
+# CUDA. Driver 580 (the H100/H200 machines here) runs CUDA 13.0.
+cuda_version=${CUDA_VERSION:-13.0}
+toolkit_version() { "$1" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p'; }
 
+if [ -x "$toolkit/bin/nvcc" ] && [ "$(toolkit_version "$toolkit/bin/nvcc")" != "$cuda_version" ]; then
+  echo "== the toolkit in $toolkit is CUDA $(toolkit_version "$toolkit/bin/nvcc"), not $cuda_version: fetching again"
+  rm -rf "$cache/cuda-venv" "$toolkit"
+fi
 if ! command -v nvcc >/dev/null 2>&1 && [ ! -x "$toolkit/bin/nvcc" ]; then
   # CUDA 13's wheels carry the whole compiler driver (nvcc, cudafe++, nvlink...) and
   # install into one tree, nvidia/cu13/{bin,include,lib}; the CUDA 12 "-cu12" nvcc
   # wheels ship only ptxas.
   echo "== fetching the CUDA toolkit from PyPI into $toolkit"
   "$python" -m venv "$cache/cuda-venv"
-  "$cache/cuda-venv/bin/pip" install --quiet nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cublas nvidia-cuda-cccl
+  # nvcc's own parts (nvvm, crt) are pinned too: pip would take the newest, and
+  # ptxas then refuses the newer PTX that nvvm writes.
+  "$cache/cuda-venv/bin/pip" install --quiet "nvidia-cuda-nvcc==$cuda_version.*" "nvidia-nvvm==$cuda_version.*" \
+    "nvidia-cuda-crt==$cuda_version.*" "nvidia-cuda-runtime==$cuda_version.*" \
+    "nvidia-cublas==$cuda_version.*" "nvidia-cuda-cccl==$cuda_version.*"
   site=$("$cache/cuda-venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   ln -sfn "$site/nvidia/cu13" "$toolkit"
   # CMake looks in lib64; the linker wants unversioned names.
@@ -46,8 +64,21 @@ fi
 nvcc --version | tail -2
 [ "${1:-}" = "--toolkit-only" ] && exit 0
 export CMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHS:-80;90} CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-80}
+export GGML_CUDA_FA=${GGML_CUDA_FA:-OFF}
 # Portable CPU code as well: the GPU machine's CPU may differ from this one.
-export RUSTFLAGS="-C target-cpu=x86-64-v3"
+RUSTFLAGS="-C target-cpu=x86-64-v3"
+if [ -x "$toolkit/bin/nvcc" ]; then
+  # llama-cpp-sys-2 links cudart, cuBLAS and culibos statically on Linux, but the
+  # wheels ship no static cuBLAS or culibos: empty archives stand in for those, and
+  # cuBLAS is linked as the shared library it is (the GPU machine provides it).
+  stubs=$toolkit/lib/static-stubs
+  mkdir -p "$stubs"
+  for lib in cublas_static cublasLt_static culibos; do
+    [ -e "$toolkit/lib/lib$lib.a" ] || [ -e "$stubs/lib$lib.a" ] || ar rcs "$stubs/lib$lib.a"
+  done
+  RUSTFLAGS="$RUSTFLAGS -L native=$toolkit/lib -L native=$stubs -C link-arg=-lcublas -C link-arg=-lcublasLt"
+fi
+export RUSTFLAGS
 echo "== building with --features cuda-no-vmm into $target (this takes long)"
 CARGO_TARGET_DIR=$target cargo build --release --locked --features cuda-no-vmm --bin vlmjudge
 CARGO_TARGET_DIR=$target cargo test --release --locked --features cuda-no-vmm --test train --no-run
