@@ -434,13 +434,17 @@ def test_exception_in_progress_cancels_and_propagates(judge: vlmjudge.Judge) -> 
 
 CTRL_C_CHILD = """
 import os, sys, time, vlmjudge
-N = int(sys.argv[1])
+SECONDS = float(sys.argv[1])
 model = vlmjudge.Model(os.environ["VLMJUDGE_TEST_MODEL"])
 judge = vlmjudge.Judge(model, threads=1, parallel=4, ctx_per_seq=384)
-pairs = [vlmjudge.Pair(f"Q{i}: how many legs?", "Four.", "Seven.") for i in range(N)]
+pair = lambda i: vlmjudge.Pair(f"Q{i}: how many legs?", "Four.", "Seven.")
 t0 = time.perf_counter()
-judge.judge_batch(pairs[:40])
+judge.judge_batch([pair(i) for i in range(40)])
 per_pair = (time.perf_counter() - t0) / 40
+# A batch that takes SECONDS, however fast this machine judges: the Ctrl-C, sent
+# 0.3 s after "started", must land while the batch runs.
+N = max(40, int(SECONDS / per_pair))
+pairs = [pair(i) for i in range(N)]
 print("started", flush=True)
 t0 = time.perf_counter()
 try:
@@ -453,9 +457,10 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_cancels_a_batch(tmp_path: Path) -> None:
-    n = 1500
+    # 1,500 pairs took about a second on the tiny model, so a Ctrl-C sent 0.3 s in
+    # sometimes came after the batch had finished; the child now sizes the batch.
     child = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_CHILD, str(n)],
+        [sys.executable, "-c", CTRL_C_CHILD, "20"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
