@@ -8,13 +8,16 @@
 #        scripts/build-cuda.sh --toolkit-only   (fetch and check the toolkit, build nothing)
 # Then copy OUT_DIR to the GPU machine and run scripts/gpu-check.sh there.
 #
-# How far it gets (2026-11-27, CUDA_ARCHS=90): the toolkit step works, and llama.cpp's
-# CUDA backend compiles (about 1.5 hours on 2 cores, shared with other work). The
-# link of vlmjudge then FAILS: candle's cudarc links libcuda, libnvrtc and libcurand
-# by name, and the wheels hold no libcuda.so (not even the toolkit's link stub);
-# nvrtc and curand would need their wheels (nvidia-cuda-nvrtc, nvidia-curand) too.
-# So nothing built here has run on a GPU yet. The wheels also hold no libcuda.so for
-# llama.cpp's virtual-memory pools, hence feature cuda-no-vmm (runtime only).
+# Checked on 2026-11-27 (CUDA_ARCHS=90, an H100 with driver 580): gpu-check.sh passed
+# with a binary built this way (README, "Limits"). llama.cpp's CUDA backend took about
+# 1.5 hours to compile on 2 cores shared with other work. Two steps differed from
+# this script, which is not yet run end to end as it stands: the stand-in archives
+# were copied into llama-cpp-sys-2's OUT_DIR (a change of RUSTFLAGS rebuilds
+# llama.cpp), and the library's cdylib was left out by hand (crate-type = ["rlib"])
+# because llama.cpp's CUDA objects were not position-independent; the script asks
+# CMake for position-independent code instead. The wheels
+# hold no libcuda.so, so a link stub is generated (the GPU machine's driver provides
+# the real one), and llama.cpp is built without virtual-memory pools (cuda-no-vmm).
 # CUDA_ARCHS picks the GPU generations (default "80;90": A100, H100/H200);
 # CUDA_VERSION the toolkit (default 13.0, see below). The bodies of llama.cpp's
 # flash-attention kernels are compiled out (GGML_CUDA_FA=OFF, overridable):
@@ -44,9 +47,11 @@ if ! command -v nvcc >/dev/null 2>&1 && [ ! -x "$toolkit/bin/nvcc" ]; then
   "$python" -m venv "$cache/cuda-venv"
   # nvcc's own parts (nvvm, crt) are pinned too: pip would take the newest, and
   # ptxas then refuses the newer PTX that nvvm writes.
+  # candle links NVRTC and cuRAND too.
   "$cache/cuda-venv/bin/pip" install --quiet "nvidia-cuda-nvcc==$cuda_version.*" "nvidia-nvvm==$cuda_version.*" \
     "nvidia-cuda-crt==$cuda_version.*" "nvidia-cuda-runtime==$cuda_version.*" \
-    "nvidia-cublas==$cuda_version.*" "nvidia-cuda-cccl==$cuda_version.*"
+    "nvidia-cublas==$cuda_version.*" "nvidia-cuda-cccl==$cuda_version.*" \
+    "nvidia-cuda-nvrtc==$cuda_version.*" nvidia-curand
   site=$("$cache/cuda-venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   ln -sfn "$site/nvidia/cu13" "$toolkit"
   # CMake looks in lib64; the linker wants unversioned names.
@@ -77,7 +82,18 @@ if [ -x "$toolkit/bin/nvcc" ]; then
     [ -e "$toolkit/lib/lib$lib.a" ] || [ -e "$stubs/lib$lib.a" ] || ar rcs "$stubs/lib$lib.a"
   done
   RUSTFLAGS="$RUSTFLAGS -L native=$toolkit/lib -L native=$stubs -C link-arg=-lcublas -C link-arg=-lcublasLt"
+  # candle's cudarc links the driver library by name: a stub that defines every
+  # function cudarc declares (what the toolkit's own lib/stubs/libcuda.so is).
+  if [ ! -e "$stubs/libcuda.so" ]; then
+    cargo fetch --locked --quiet
+    sys=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-*/src/driver/sys/mod.rs | tail -1)
+    grep -oE '^\s+fn cu[A-Za-z0-9_]+\(' "$sys" | sed -E 's/^\s+fn //; s/\($//' | sort -u |
+      awk '{ print "void " $1 "(void) {}" }' >"$stubs/cuda.c"
+    cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$stubs/libcuda.so" "$stubs/cuda.c"
+  fi
 fi
+# The library is also built as a cdylib, which needs position-independent CUDA objects.
+export CMAKE_POSITION_INDEPENDENT_CODE=ON
 export RUSTFLAGS
 echo "== building with --features cuda-no-vmm into $target (this takes long)"
 CARGO_TARGET_DIR=$target cargo build --release --locked --features cuda-no-vmm --bin vlmjudge

@@ -19,12 +19,16 @@ mkdir -p "$work"
 # without a GPU).
 gpu=${GPU:-cuda}
 [ "$gpu" = cpu ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-# The CUDA runtime libraries the build links to (libcublas, libcublasLt) and candle
-# loads (libcublas, libcurand, libnvrtc): the system's, else the Python wheels'.
-if ! ldconfig -p | grep -q libcublas.so.13; then
-  libs=$(find / -xdev \( -name 'libcublas.so.13*' -o -name 'libcurand.so.10*' -o -name 'libnvrtc.so.13*' \) \
-    -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+# The libraries the build links to by name (the driver's libcuda, cuBLAS, cuRAND,
+# NVRTC): the system's where the loader finds them, else the first copies on disk
+# (the Python wheels' on the GPU machines here).
+if [ "$gpu" != cpu ] && ldd "$bin" | grep -q "not found"; then
+  libs=$(find / \( -path /proc -o -path /sys -o -path '*/stubs' \) -prune -o \( -name 'libcuda.so.1' \
+    -o -name 'libcublas.so.13' -o -name 'libcurand.so.10' -o -name 'libnvrtc.so.13' \) -printf '%h\n' 2>/dev/null |
+    sort -u | paste -sd:)
   export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  missing=$(ldd "$bin" | grep "not found" || true)
+  [ -z "$missing" ] || { echo "libraries not found:"; echo "$missing"; exit 1; }
 fi
 "$bin" system-info | grep -i -m3 'cuda\|gpu' || true
 
