@@ -433,7 +433,11 @@ def test_exception_in_progress_cancels_and_propagates(judge: vlmjudge.Judge) -> 
 
 
 CTRL_C_CHILD = """
-import os, sys, time, vlmjudge
+import os, signal, sys, time, vlmjudge
+# Python leaves SIGINT ignored when it starts with SIGINT ignored (a job started with
+# `&` by a non-interactive shell, as CI runners may do); an interactive program has
+# Python's own handler, which raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 SECONDS = float(sys.argv[1])
 model = vlmjudge.Model(os.environ["VLMJUDGE_TEST_MODEL"])
 judge = vlmjudge.Judge(model, threads=1, parallel=4, ctx_per_seq=384)
