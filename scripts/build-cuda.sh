@@ -10,14 +10,14 @@
 #
 # Checked on 2026-11-27 (CUDA_ARCHS=90, an H100 with driver 580): gpu-check.sh passed
 # with a binary built this way (README, "Limits"). llama.cpp's CUDA backend took about
-# 1.5 hours to compile on 2 cores shared with other work. Two steps differed from
-# this script, which is not yet run end to end as it stands: the stand-in archives
+# 1.5 hours to compile on 2 cores shared with other work. The script has not run end
+# to end as it stands; two steps were done by hand instead: the stand-in archives
 # were copied into llama-cpp-sys-2's OUT_DIR (a change of RUSTFLAGS rebuilds
-# llama.cpp), and the library's cdylib was left out by hand (crate-type = ["rlib"])
-# because llama.cpp's CUDA objects were not position-independent; the script asks
-# CMake for position-independent code instead. The wheels
-# hold no libcuda.so, so a link stub is generated (the GPU machine's driver provides
-# the real one), and llama.cpp is built without virtual-memory pools (cuda-no-vmm).
+# llama.cpp), and the library's cdylib was left out (crate-type = ["rlib"]) because
+# llama.cpp's CUDA objects were not position-independent; the script asks CMake for
+# position-independent code instead. The wheels hold no libcuda.so, so a link stub is
+# generated (the GPU machine's driver provides the real one), and llama.cpp is built
+# without virtual-memory pools (cuda-no-vmm).
 # CUDA_ARCHS picks the GPU generations (default "80;90": A100, H100/H200);
 # CUDA_VERSION the toolkit (default 13.0, see below). The bodies of llama.cpp's
 # flash-attention kernels are compiled out (GGML_CUDA_FA=OFF, overridable):
@@ -46,8 +46,7 @@ if ! command -v nvcc >/dev/null 2>&1 && [ ! -x "$toolkit/bin/nvcc" ]; then
   echo "== fetching the CUDA toolkit from PyPI into $toolkit"
   "$python" -m venv "$cache/cuda-venv"
   # nvcc's own parts (nvvm, crt) are pinned too: pip would take the newest, and
-  # ptxas then refuses the newer PTX that nvvm writes.
-  # candle links NVRTC and cuRAND too.
+  # ptxas then refuses the newer PTX that nvvm writes. NVRTC and cuRAND are for candle.
   "$cache/cuda-venv/bin/pip" install --quiet "nvidia-cuda-nvcc==$cuda_version.*" "nvidia-nvvm==$cuda_version.*" \
     "nvidia-cuda-crt==$cuda_version.*" "nvidia-cuda-runtime==$cuda_version.*" \
     "nvidia-cublas==$cuda_version.*" "nvidia-cuda-cccl==$cuda_version.*" \

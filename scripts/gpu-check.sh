@@ -2,13 +2,13 @@
 # On a machine with an NVIDIA GPU, from the directory scripts/build-cuda.sh filled:
 # checks the CUDA build against its own CPU paths on models it generates itself (the
 # procedural world and its base model), so nothing large has to travel:
-#   1. llama.cpp: the held-out pairs judged with every layer on the GPU and with none;
-#      the verdicts must agree (both greedy) and the GPU run prints its speed;
-#   2. candle: a few hundred steps of full training on the world with --device cuda
-#      and --device cpu from the same seed; the losses must track each other;
+#   1. candle: one epoch of full training on the world with --device cuda and with
+#      --device cpu from the same seed; the losses must track each other;
+#   2. llama.cpp: the held-out pairs judged by that model with every layer on the GPU
+#      and with none; the per-order verdicts must agree;
 #   3. a LoRA adapter trained on the GPU loads in llama.cpp on the GPU.
-# With DEMO_MODEL.gguf (and train-tests beside this script) it also runs the
-# trainer's parity tests on the GPU and a LoRA run on the demo model.
+# With DEMO_MODEL.gguf and train-tests (build-cuda.sh's) beside this script, it also
+# runs the trainer's test suite, whose device is then CUDA.
 # Usage: ./gpu-check.sh [DEMO_MODEL.gguf]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +18,8 @@ mkdir -p "$work"
 # GPU=cpu runs the same steps on the CPU twice (to try the script on a machine
 # without a GPU).
 gpu=${GPU:-cuda}
+all_layers=999
+[ "$gpu" = cpu ] && all_layers=0
 [ "$gpu" = cpu ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 # The libraries the build links to by name (the driver's libcuda, cuBLAS, cuRAND,
 # NVRTC): the system's where the loader finds them, else the first copies on disk
@@ -77,12 +79,14 @@ judge_heldout() { # OUT EXTRA...
   "$bin" eval --quiet --model "$model" --mmproj "$work/init/mmproj.gguf" --bench "$work/world/heldout.jsonl" \
     --format pairs --template "$work/world/template.json" --mode reason --out "$out" "$@"
 }
-for layers in 999 0; do
+for run in gpu cpu; do
+  layers=$all_layers
+  [ "$run" = cpu ] && layers=0
   SECONDS=0
-  judge_heldout "$work/eval-$layers.jsonl" --gpu-layers "$([ "$gpu" = cpu ] && echo 0 || echo $layers)" | tail -n 3
+  judge_heldout "$work/eval-$run.jsonl" --gpu-layers "$layers" | tail -n 3
   echo "--gpu-layers $layers: $SECONDS s"
 done
-python3 - "$work/eval-999.jsonl" "$work/eval-0.jsonl" <<'PY'
+python3 - "$work/eval-gpu.jsonl" "$work/eval-cpu.jsonl" <<'PY'
 import json, sys
 def verdicts(path):
     return {r["id"]: [o["verdict"] for o in r["orders"]] for r in map(json.loads, open(path))}
@@ -94,7 +98,7 @@ PY
 
 echo "== a LoRA adapter trained on the GPU, applied by llama.cpp on the GPU"
 train "$gpu" "$work/lora-cuda" --lora-rank 8
-judge_heldout "$work/eval-lora.jsonl" --lora "$work/lora-cuda/adapter.gguf" --limit 20 --gpu-layers 999 | tail -n 3
+judge_heldout "$work/eval-lora.jsonl" --lora "$work/lora-cuda/adapter.gguf" --limit 20 --gpu-layers "$all_layers" | tail -n 3
 
 if [ -n "${1:-}" ]; then
   export VLMJUDGE_DEMO_MODEL=$1 VLMJUDGE_CACHE=$work/cache
