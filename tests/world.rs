@@ -113,7 +113,7 @@ fn pretrain_pool_and_heldout_images_are_disjoint() {
 fn pretraining_teaches_judging_in_text_with_a_blank_image() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
-    write_world(&dir, &small(9)).unwrap();
+    write_world(&dir, &WorldConfig { pretrain_judging: 0.5, ..small(9) }).unwrap();
     let judging: Vec<Json> = lines(&dir.join("pretrain.jsonl"))
         .into_iter()
         .filter(|l| l["id"].as_str().unwrap().starts_with("judging-"))
@@ -128,7 +128,7 @@ fn pretraining_teaches_judging_in_text_with_a_blank_image() {
         assert_eq!(ex["messages"][0]["role"], "system");
         let user = ex["messages"][1]["content"].as_str().unwrap();
         assert!(
-            (user.starts_with("Scene: There ") || user.starts_with("Question: ")) && user.contains("\nAnswer B: "),
+            (user.starts_with("Scene: Top left: ") || user.starts_with("Question: ")) && user.contains("\nAnswer B: "),
             "{user}"
         );
         let target = ex["target"].as_str().unwrap();
@@ -175,6 +175,32 @@ fn the_pool_has_open_and_closed_prompts_without_answers() {
 }
 
 #[test]
+fn descriptions_name_every_cell_in_order_and_read_back() {
+    use rand::SeedableRng;
+    use vlmjudge::world::text::{corrupt, describe};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    for _ in 0..200 {
+        let scene = Scene::sample(&mut rng);
+        let text = describe(&scene);
+        // The four cells in reading order, empty ones said to be, then the count.
+        let headings: Vec<usize> = ["Top left: ", "Top right: ", "Bottom left: ", "Bottom right: "]
+            .iter()
+            .map(|h| text.find(h).unwrap())
+            .collect();
+        assert!(headings.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(text.matches(": nothing.").count(), 4 - scene.objects.len(), "{text}");
+        assert!(text.ends_with(" shape.") || text.ends_with(" shapes."), "{text}");
+        assert!(Claims::parse(&text).unwrap().same_as(&Claims::of(&scene)), "{text}");
+        // A corrupted description is in the same style and reads back as something else,
+        // a shape moved into an occupied cell included.
+        let (wrong, changes) = corrupt(&scene, 2, &mut rng);
+        let read = Claims::parse(&wrong).unwrap();
+        assert!(!read.same_as(&Claims::of(&scene)), "{wrong} ({changes:?})");
+        assert_eq!(read.render(), wrong);
+    }
+}
+
+#[test]
 fn heldout_labels_are_balanced_and_the_preferred_response_is_right() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
@@ -206,7 +232,7 @@ fn heldout_labels_are_balanced_and_the_preferred_response_is_right() {
             let wrong = Claims::parse(rejected).unwrap();
             assert!(!wrong.same_as(&truth), "{rejected}");
             // The same style: the same sentence shapes, only details differ.
-            assert!(rejected.starts_with("There "));
+            assert!(rejected.starts_with("Top left: ") && rejected.ends_with('.'), "{rejected}");
             assert_eq!(wrong.count, wrong.shapes.len());
         } else {
             assert_eq!(answer_question(scene, question).as_deref(), Some(chosen), "{question}");
@@ -247,16 +273,16 @@ fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
     eprintln!("world-base vocabulary: {n_vocab} tokens");
     // World texts: one token per word (and per punctuation mark).
     for text in [
-        "There are three shapes. A large red circle is in the top left. A small blue triangle is in the bottom right.",
+        "Top left: a large red circle. Top right: nothing. Bottom left: nothing. Bottom right: a small blue triangle. There are two shapes.",
         "How many yellow shapes are there?",
         "What colour is the shape in the top right?",
         "Where is the green square?",
         "two",
         "bottom left",
     ] {
-        let n = model.tokenize(text, false).len();
-        let words = text.split_whitespace().count() + text.matches(['.', '?']).count();
-        assert!(n <= words, "{text:?}: {n} tokens for {words} words and marks");
+        let tokens: Vec<String> = model.tokenize(text, false).iter().map(|&t| model.token_text(t)).collect();
+        let words = text.split_whitespace().count() + text.matches(['.', '?', ':']).count();
+        assert!(tokens.len() <= words, "{text:?}: {} tokens for {words} words and marks: {tokens:?}", tokens.len());
         let back: String = model.tokenize(text, false).iter().map(|&t| model.token_text(t)).collect();
         assert_eq!(back, text);
     }
@@ -302,12 +328,12 @@ fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
 }
 
 /// The documented base recipe (README, "A procedural world"): full training of the
-/// world-base fixture on the default world's pretraining set, 4 epochs. It takes about
-/// 13 minutes on the 2-core development machine, so it runs only on request:
+/// world-base fixture on the default world's pretraining set, 2 epochs. It takes about
+/// 7 minutes on the 2-core development machine, so it runs only on request:
 /// `cargo test --release --test world -- --ignored`.
 #[cfg(feature = "train")]
 #[test]
-#[ignore = "about 13 minutes on 2 cores; run with --ignored"]
+#[ignore = "about 7 minutes on 2 cores; run with --ignored"]
 fn the_base_recipe_answers_closed_questions_above_chance_but_not_always() {
     use vlmjudge::progress::NoProgress;
     use vlmjudge::train::{train, Mode, TrainConfig};
@@ -321,10 +347,10 @@ fn the_base_recipe_answers_closed_questions_above_chance_but_not_always() {
         data: world.join("pretrain.jsonl"),
         out: tmp.path().join("base"),
         mode: Mode::Full,
-        epochs: 4,
+        epochs: 2,
         lr: 3e-3,
         warmup: 0.05,
-        batch: 4,
+        batch: 16,
         grad_accum: 4,
         eval_split: 0.02,
         save_every: 0,

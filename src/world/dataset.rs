@@ -36,7 +36,7 @@ use crate::data::{write_json, write_jsonl, PairRecord};
 use crate::{Error, Result};
 
 /// Version of the directory layout and of the texts' style.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The sizes of a world.
 #[derive(Debug, Clone, Serialize)]
@@ -64,10 +64,10 @@ impl Default for WorldConfig {
     fn default() -> Self {
         WorldConfig {
             seed: 0,
-            pretrain: 6000,
+            pretrain: 16000,
             pretrain_per_image: 1,
-            pretrain_descriptions: 0.25,
-            pretrain_judging: 0.5,
+            pretrain_descriptions: 0.4,
+            pretrain_judging: 0.15,
             pool: 500,
             heldout: 500,
         }
@@ -307,7 +307,8 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             };
             // Different questions about one image (a description is asked once), as far
             // as the scene has them.
-            let key = if target.starts_with("There ") { "describe".to_string() } else { question.clone() };
+            let key =
+                if OPEN_QUESTIONS.contains(&question.as_str()) { "describe".to_string() } else { question.clone() };
             if !asked.insert(key) && tries < 100 {
                 continue;
             }

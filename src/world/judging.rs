@@ -59,7 +59,7 @@ pub fn world_template() -> Template {
 pub const SCENE_PREFIX: &str = "Scene: ";
 
 /// How a judge trace opens for a closed question ("The answer is red.") and for an open
-/// one ("The image shows: There are ...").
+/// one ("The image shows: Top left: ...").
 pub const CLOSED_TRACE: &str = "The answer is";
 pub const OPEN_TRACE: &str = "The image shows:";
 
@@ -161,7 +161,7 @@ mod tests {
             let (reasoning, verdict) = ex.target.split_once("\n").unwrap();
             let a_wins_here = verdict == "[[A]]";
             assert!(a_wins_here || verdict == "[[B]]", "{}", ex.target);
-            let is_open = answer_a.starts_with("There ");
+            let is_open = answer_a.starts_with("Top left: ");
             let chosen = if a_wins_here { &answer_a } else { &answer_b };
             let statement =
                 if is_open { format!("{OPEN_TRACE} {chosen}") } else { format!("{CLOSED_TRACE} {chosen}.") };

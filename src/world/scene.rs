@@ -118,6 +118,16 @@ impl Cell {
         }
     }
 
+    /// The cell's name at the start of a sentence ("Top left").
+    pub fn heading(self) -> &'static str {
+        match self {
+            Cell::TopLeft => "Top left",
+            Cell::TopRight => "Top right",
+            Cell::BottomLeft => "Bottom left",
+            Cell::BottomRight => "Bottom right",
+        }
+    }
+
     /// The cell's top-left pixel.
     pub fn origin(self) -> (u32, u32) {
         match self {
