@@ -363,5 +363,5 @@ fn the_base_recipe_answers_closed_questions_above_chance_but_not_always() {
     let (accuracy, chance) = (report.closed_all.accuracy(), report.closed_all.chance());
     assert!(accuracy > chance + 0.1, "closed accuracy {accuracy:.3}, chance {chance:.3}");
     assert!(accuracy < 0.95, "closed accuracy {accuracy:.3}: not a weak base");
-    assert!(report.descriptions.accuracy() < 0.5, "descriptions are mostly right: not a weak base");
+    assert!(report.descriptions.accuracy() < 0.9, "descriptions are almost always right: not a weak base");
 }
