@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""How a judge's reasoning traces on the procedural world's held-out closed pairs hold
+together: whether each trace quotes both answers right, states the true answer, checks
+the answers against what it stated, and gives the verdict its checks imply. The loop
+can only improve a judge whose traces do the last three; run this on a base before
+running the loop.
+
+    scripts/world-traces.py WORLD VERDICTS.jsonl
+
+VERDICTS is `vlmjudge judge --mode reason --template WORLD/template.json` output on
+WORLD/heldout.jsonl, or a round's eval-verdicts.jsonl from `vlmjudge improve`.
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+TRACE = re.compile(r"The answer is (.*?)\. Answer A: (.*?), (right|wrong)\. Answer B: (.*?), (right|wrong)\.")
+
+
+def main():
+    world, verdicts = Path(sys.argv[1]), Path(sys.argv[2])
+    pairs = {p["id"]: p for p in map(json.loads, (world / "heldout.jsonl").read_text().splitlines())}
+    truth = {t["id"]: t for t in map(json.loads, (world / "truth/heldout.jsonl").read_text().splitlines())}
+    counts = dict(traces=0, parsed=0, quotes=0, stated=0, checks=0, verdict=0)
+    for v in map(json.loads, verdicts.read_text().splitlines()):
+        pair = pairs[v["id"]]
+        if pair["category"] == "description":
+            continue
+        for order in v["orders"]:
+            counts["traces"] += 1
+            swapped = order["order"] == "BA"
+            shown_a, shown_b = (pair["response_b"], pair["response_a"]) if swapped else (pair["response_a"], pair["response_b"])
+            m = TRACE.match(order["reasoning"])
+            if not m:
+                continue
+            stated, quote_a, check_a, quote_b, check_b = m.groups()
+            counts["parsed"] += 1
+            counts["quotes"] += quote_a == shown_a and quote_b == shown_b
+            counts["stated"] += stated == truth[v["id"]]["answer"]
+            counts["checks"] += (check_a == "right") == (quote_a == stated) and (check_b == "right") == (quote_b == stated)
+            # p_a is the probability that the pair's own answer A is better, whatever the order.
+            says_shown_a = check_a == "right" and check_b == "wrong"
+            says_shown_b = check_b == "right" and check_a == "wrong"
+            p_shown_a = 1 - order["p_a"] if swapped else order["p_a"]
+            counts["verdict"] += (says_shown_a and p_shown_a > 0.5) or (says_shown_b and p_shown_a < 0.5)
+    n = max(counts["traces"], 1)
+    print(f"closed traces: {counts['traces']} ({counts['parsed']} in the trace's shape)")
+    for key, what in [("quotes", "quote both answers right"), ("stated", "state the true answer"),
+                      ("checks", "check the answers against what they stated"), ("verdict", "give the verdict their checks imply")]:
+        print(f"  {what:45} {counts[key] / n:6.1%}")
+
+
+if __name__ == "__main__":
+    main()
