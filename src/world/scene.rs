@@ -119,13 +119,9 @@ impl Cell {
     }
 
     /// The cell's name at the start of a sentence ("Top left").
-    pub fn heading(self) -> &'static str {
-        match self {
-            Cell::TopLeft => "Top left",
-            Cell::TopRight => "Top right",
-            Cell::BottomLeft => "Bottom left",
-            Cell::BottomRight => "Bottom right",
-        }
+    pub fn heading(self) -> String {
+        let words = self.words();
+        words[..1].to_uppercase() + &words[1..]
     }
 
     /// The cell's top-left pixel.

@@ -63,7 +63,7 @@ impl Claims {
         for cell in Cell::ALL {
             match self.shapes.iter().find(|s| s.cell == cell) {
                 Some(s) => out.push_str(&shape_sentence(s)),
-                None => out.push_str(&format!("{}: nothing. ", cell.heading())),
+                None => out.push_str(&empty_sentence(cell)),
             }
         }
         // Shapes a corrupted claim put in an occupied cell come after the grid.
@@ -113,6 +113,11 @@ impl Claims {
 /// One shape's sentence of a description, with a trailing space.
 fn shape_sentence(s: &ShapeClaim) -> String {
     format!("{}: a {} {} {}. ", s.cell.heading(), s.size.word(), s.colour.word(), s.kind.word())
+}
+
+/// An empty cell's sentence of a description, with a trailing space.
+fn empty_sentence(cell: Cell) -> String {
+    format!("{}: nothing. ", cell.heading())
 }
 
 pub fn number(n: usize) -> &'static str {
@@ -356,7 +361,7 @@ pub fn vocabulary_texts() -> Vec<String> {
         }
     }
     for cell in Cell::ALL {
-        texts.push(format!("{}: nothing. ", cell.heading()));
+        texts.push(empty_sentence(cell));
         texts.push(format!("What colour is the shape in the {}?", cell.words()));
         texts.push(format!("What shape is in the {}?", cell.words()));
     }
