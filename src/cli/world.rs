@@ -25,10 +25,14 @@ pub struct WorldArgs {
     /// Fraction of the pretraining examples that are descriptions.
     #[arg(long, default_value_t = WorldConfig::default().pretrain_descriptions)]
     pretrain_descriptions: f64,
-    /// Text-judging examples added to pretraining (the world's judge prompt on a blank
-    /// image, half of them with the scene's description), as a fraction of --pretrain.
+    /// Judging examples added to pretraining (the world's judge prompt, its reasoning
+    /// stating what the image shows), as a fraction of --pretrain.
     #[arg(long, default_value_t = WorldConfig::default().pretrain_judging)]
     pretrain_judging: f64,
+    /// Share of the judging examples that show a pretraining image instead of the blank
+    /// image (with the scene in words or none).
+    #[arg(long, default_value_t = WorldConfig::default().judging_on_images)]
+    judging_on_images: f64,
     /// Pool images; each gives an open and a closed prompt.
     #[arg(long, default_value_t = WorldConfig::default().pool)]
     pool: usize,
@@ -67,6 +71,7 @@ pub fn run(args: WorldArgs) -> anyhow::Result<()> {
         pretrain_per_image: args.pretrain_per_image,
         pretrain_descriptions: args.pretrain_descriptions,
         pretrain_judging: args.pretrain_judging,
+        judging_on_images: args.judging_on_images,
         pool: args.pool,
         heldout: args.heldout,
     };

@@ -3,11 +3,12 @@
 //! ```text
 //! DIR/world.json          what was generated (seed, sizes, format version)
 //! DIR/pretrain.jsonl      SFT examples for the base model: descriptions, closed answers,
-//!                         and judging in text (with the blank image)
+//!                         and the judge's prompt (on pretraining images)
 //! DIR/pool.jsonl          prompts without answers for `vlmjudge improve` (open + closed)
 //! DIR/heldout.jsonl       labelled preference pairs with categories (the benchmark)
 //! DIR/template.json       the world's judge prompt (`--template` of the loop)
-//! DIR/images/*.png        every image, named by split and index, and `blank.png`
+//! DIR/images/*.png        every image, named by split and index, and `blank.png` for
+//!                         judging examples without an image
 //! DIR/truth/scenes.jsonl  the scene of every image
 //! DIR/truth/pool.jsonl    the correct answer (closed) or description (open) of each prompt
 //! DIR/truth/heldout.jsonl the correct answer and the changes made, per pair
@@ -50,10 +51,14 @@ pub struct WorldConfig {
     /// Fraction of pretrain examples that are descriptions (the rest answer closed
     /// questions); also the share of open questions among the text-judging examples.
     pub pretrain_descriptions: f64,
-    /// Text-judging examples added to pretraining, as a fraction of `pretrain`: the
-    /// world's judge prompt on the blank image, half of them with the scene's
-    /// description (see [`super::judging`]).
+    /// Judging examples added to pretraining, as a fraction of `pretrain`: the world's
+    /// judge prompt with a reasoning that states what the image shows (see
+    /// [`super::judging`]).
     pub pretrain_judging: f64,
+    /// Share of the judging examples that go with a pretraining image and state what
+    /// it shows, instead of the blank image: the base then judges images as well as it
+    /// reads them in the judge's prompt, no better.
+    pub judging_on_images: f64,
     /// Pool images; each gives one open and one closed prompt.
     pub pool: usize,
     /// Held-out pairs, each with its own image, categories in turn.
@@ -67,7 +72,8 @@ impl Default for WorldConfig {
             pretrain: 16000,
             pretrain_per_image: 1,
             pretrain_descriptions: 0.4,
-            pretrain_judging: 0.15,
+            pretrain_judging: 0.5,
+            judging_on_images: 1.0,
             pool: 500,
             heldout: 500,
         }
@@ -158,7 +164,11 @@ impl SceneSource {
 /// into place. An existing `dir` is replaced only when it is empty or an earlier world
 /// (it holds `world.json`).
 pub fn write_world(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
-    for (what, fraction) in [("description", config.pretrain_descriptions), ("judging", config.pretrain_judging)] {
+    for (what, fraction) in [
+        ("description", config.pretrain_descriptions),
+        ("judging", config.pretrain_judging),
+        ("judging on images", config.judging_on_images),
+    ] {
         if !(0.0..=1.0).contains(&fraction) {
             return Err(Error::InvalidArgument(format!("the {what} fraction must be in [0, 1]")));
         }
@@ -317,24 +327,33 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             k += 1;
         }
     }
-    // Text judging comes last and from its own stream, so the splits above do not
-    // change with its share; its scenes are distinct from every image's (none is drawn).
-    // Its examples carry the blank image: the judge's prompt then has the layout it has
-    // in the loop (an image before the text), but no image tells it anything.
+    // Judging comes last and from its own stream, so the splits above do not change
+    // with its share. An example shows a pretraining image, or the blank image and a
+    // scene of its own, distinct from every image's.
     let mut rng = stream(config.seed, 4);
     let n_judging = (config.pretrain as f64 * config.pretrain_judging).round() as usize;
-    if n_judging > 0 {
+    if n_judging > 0 && config.judging_on_images < 1.0 {
         let path = dir.join(BLANK_IMAGE);
         std::fs::write(&path, render_png(&Scene { objects: Vec::new() })).map_err(|e| Error::io(&path, e))?;
     }
+    let pretrain_images: Vec<(String, Scene)> = scenes
+        .iter()
+        .filter(|(_, split, _)| *split == "pretrain")
+        .map(|(image, _, scene)| (image.clone(), scene.clone()))
+        .collect();
     for i in 0..n_judging {
-        let scene = source.draw(&mut rng);
-        let ex = text_judging(&scene, config.pretrain_descriptions, &mut rng);
+        // Drawn only when asked for, so worlds without such examples stay as they were.
+        let on_image = config.judging_on_images > 0.0 && rng.random_bool(config.judging_on_images);
+        let (image, scene) = if on_image {
+            pretrain_images[rng.random_range(0..pretrain_images.len())].clone()
+        } else {
+            (BLANK_IMAGE.to_string(), source.draw(&mut rng))
+        };
+        let ex = text_judging(&scene, config.pretrain_descriptions, on_image, &mut rng);
         let messages = vec![
             Message { role: "system".into(), content: ex.system },
             Message { role: "user".into(), content: ex.user },
         ];
-        let image = BLANK_IMAGE.to_string();
         pretrain.push(SftRecord { id: format!("judging-{i:05}"), image, messages, target: ex.target });
     }
 

@@ -1,28 +1,35 @@
 //! Judging taught in text. The base model of the paper's loop is an instruction-tuned
 //! VLM: it already follows a judge prompt, but judges images poorly. A base trained on
 //! captions and answers alone has never seen a judge prompt, so its first verdicts are
-//! noise and the loop has nothing to filter. These pretraining examples give it the
-//! format without the skill the benchmark measures: the world's judge prompt
-//! ([`world_template`]) and a short reasoning that states what the image shows, checks
-//! each answer against that, and gives the verdict the checks imply:
+//! noise and the loop has nothing to filter. These pretraining examples give it that
+//! prompt, the world's ([`world_template`]), and a short reasoning that states what the
+//! image shows, checks each answer against that, and gives the verdict the checks imply:
 //!
 //! ```text
 //! The answer is blue. Answer A: red, wrong. Answer B: blue, right.
 //! [[B]]
 //! ```
 //!
-//! All examples carry a blank image (the background alone), so the prompt has the
-//! layout it has in the loop. Half of them add the scene's written description
-//! (`Scene: ...`) and state the truth. The other half show no scene and state one of
-//! the two answers at random: there the checks can only follow the stated answer, so
-//! the base learns to derive its verdict from what it has just said, not from a
-//! shortcut between the scene and the answers. Judging an *image* is not taught: no
-//! image in these examples tells anything, and what the base states about a real one
-//! in the judge's prompt is its perception at best and a guess at worst. Turning its
-//! answering skill into judging is left to the loop, which sees no labels.
+//! An example goes either with a pretraining image or with the blank image (the
+//! background alone), so the prompt always has the layout it has in the loop.
+//! - **On an image** (the world's default, `judging_on_images` 1.0): the trace states
+//!   what the image shows, as a closed answer or a description would. The base then
+//!   judges an image as well as it reads it inside the judge's prompt, and no better:
+//!   it learns this reading from these examples, apart from its answering, so it reads
+//!   worse here than when it answers (held-out traces state the truth 63% of the time;
+//!   its answers are right 59%, its descriptions 80%, seed 0). The loop's work is to
+//!   make the judge read better, with no labels.
+//! - **On the blank image**: half of the examples add the scene's written description
+//!   (`Scene: ...`) and state the truth; the other half show no scene and state one of
+//!   the two answers at random, so the checks can only follow the stated answer. No
+//!   image teaches anything there. Such a base does not carry its perception into the
+//!   judge's prompt: its traces on held-out images stated the truth 29% of the time
+//!   (the probe: 63.5%), half of it by picking one of the two answers at random, and
+//!   its held-out accuracy was 0.51 before and after three rounds.
 //!
-//! Each step of the trace is one a 3-layer model learns from a few thousand examples:
-//! the quote repeats what followed the same words in the prompt (`Answer A: red`), the
+//! Each step of the trace is one a 3-layer model learns, given enough examples (on
+//! images, 4,800 of them gave traces that quoted both answers right 27% of the time and
+//! 8,000 gave 79%): the quote repeats what followed the same words in the prompt (`Answer A: red`), the
 //! check compares two nearby words, and the verdict follows "right" and "wrong" a few
 //! tokens before it. Three earlier bases show why (held-out traces, seed 0):
 //! - "The answer is blue. [[B]]": the verdict had to find the slot holding the stated
@@ -85,11 +92,13 @@ fn check(slot: char, answer: &str, right: bool, quote: bool) -> String {
     }
 }
 
-/// A text-judging example about `scene`: an open question (a description against one
-/// with one or two details changed) with probability `open`, otherwise a closed
-/// question (the right answer against a wrong one of the same kind). The better answer
-/// is A or B with equal chance; [`BLIND_SHARE`] of the examples show no scene.
-pub fn text_judging(scene: &Scene, open: f64, rng: &mut impl Rng) -> TextJudging {
+/// A judging example about `scene`: an open question (a description against one with
+/// one or two details changed) with probability `open`, otherwise a closed question
+/// (the right answer against a wrong one of the same kind). The better answer is A or
+/// B with equal chance. With `on_image` the example goes with the scene's own image and
+/// states its truth; otherwise it goes with the blank image and [`BLIND_SHARE`] of the
+/// examples show no scene.
+pub fn text_judging(scene: &Scene, open: f64, on_image: bool, rng: &mut impl Rng) -> TextJudging {
     let truth = describe(scene);
     let is_open = rng.random_bool(open);
     let (question, good, bad) = if is_open {
@@ -103,7 +112,7 @@ pub fn text_judging(scene: &Scene, open: f64, rng: &mut impl Rng) -> TextJudging
     };
     let good_is_a = rng.random_bool(0.5);
     let (a, b) = if good_is_a { (good, bad) } else { (bad, good) };
-    let blind = rng.random_bool(BLIND_SHARE);
+    let blind = !on_image && rng.random_bool(BLIND_SHARE);
     // With the scene shown the stated answer is the truth; without, either answer.
     let a_is_stated = if blind { rng.random_bool(0.5) } else { good_is_a };
     let stated = if a_is_stated { &a } else { &b };
@@ -111,7 +120,7 @@ pub fn text_judging(scene: &Scene, open: f64, rng: &mut impl Rng) -> TextJudging
     let checks = [check('A', &a, a_is_stated, !is_open), check('B', &b, !a_is_stated, !is_open)];
     let verdict = if a_is_stated { 'A' } else { 'B' };
     let prompt = world_template().fill_user(&question, &a, &b);
-    let user = if blind { prompt } else { format!("{SCENE_PREFIX}{truth}\n{prompt}") };
+    let user = if blind || on_image { prompt } else { format!("{SCENE_PREFIX}{truth}\n{prompt}") };
     // The verdict on its own last line, as the prompt asks and as the filter writes the
     // traces it keeps.
     TextJudging {
@@ -147,7 +156,7 @@ mod tests {
         let (mut a_wins, mut open, mut blind, mut blind_wrong) = (0, 0, 0, 0);
         for _ in 0..400 {
             let scene = Scene::sample(&mut rng);
-            let ex = text_judging(&scene, 0.3, &mut rng);
+            let ex = text_judging(&scene, 0.3, false, &mut rng);
             let truth = describe(&scene);
             let shows_scene = ex.user.starts_with(&format!("{SCENE_PREFIX}{truth}\n"));
             assert!(shows_scene || ex.user.starts_with("Question: "), "{}", ex.user);
