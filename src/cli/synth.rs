@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use vlmjudge::improve::{skipped_path, synth_file, Inject, SynthParams};
+use vlmjudge::improve::{skipped_path, synth_file, Inject, SynthParams, Unanimous};
 use vlmjudge::judge::SamplingParams;
 use vlmjudge::shard::Shard;
 
@@ -42,6 +42,10 @@ pub(crate) struct SynthOpts {
     /// Votes the majority answer needs (no pair below it).
     #[arg(long, default_value_t = 5)]
     pub threshold: usize,
+    /// A closed question whose samples all agree: skip it (the paper), or pair the
+    /// answer with a copy that has one detail changed.
+    #[arg(long, value_enum, default_value_t = UnanimousArg::Skip)]
+    pub unanimous: UnanimousArg,
     #[arg(long, default_value_t = 0.6)]
     pub synth_temperature: f32,
     #[arg(long, default_value_t = 50)]
@@ -70,6 +74,12 @@ pub(crate) struct SynthOpts {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum UnanimousArg {
+    Skip,
+    Inject,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum InjectArg {
     Auto,
     Model,
@@ -86,6 +96,10 @@ impl SynthOpts {
             },
             samples: self.samples,
             threshold: self.threshold,
+            unanimous: match self.unanimous {
+                UnanimousArg::Skip => Unanimous::Skip,
+                UnanimousArg::Inject => Unanimous::Inject,
+            },
             closed_max_tokens: self.closed_max_tokens,
             open_max_tokens: self.open_max_tokens,
             inject: match self.inject {

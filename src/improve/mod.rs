@@ -16,4 +16,4 @@ pub use manifest::{round_dir, FileRef, FilterCounts, LossPoint, Manifest, SynthC
 #[cfg(feature = "train")]
 pub use run::{improve, Bench, GeneratorChoice, ImproveConfig, RoundLog};
 #[cfg(feature = "train")]
-pub use synth::{kind_of, skipped_path, synth_file, Inject, SkippedPrompt, SynthPair, SynthParams};
+pub use synth::{kind_of, skipped_path, synth_file, Inject, SkippedPrompt, SynthPair, SynthParams, Unanimous};

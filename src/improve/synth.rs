@@ -24,7 +24,10 @@ use crate::generate::{GenOutput, GenParams, GenRequest, Generator};
 use crate::judge::{stream_seed, SamplingParams};
 use crate::progress::Progress;
 use crate::shard::Shard;
-use crate::synth::{check_edit, clean_rewrite, inject_errors, majority_pair, rewrite_instruction, QuestionKind};
+use crate::synth::{
+    check_edit, clean_rewrite, inject_errors, majority_pair, normalize_answer, rewrite_instruction, Injected, NoPair,
+    QuestionKind,
+};
 use crate::{Error, Result};
 
 /// How open-ended responses are made worse.
@@ -40,6 +43,20 @@ pub enum Inject {
     Auto,
 }
 
+/// What a closed question makes when every sample gives the same answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unanimous {
+    /// No pair: there is no other answer to reject (the paper).
+    #[default]
+    Skip,
+    /// The agreed answer against itself with one detail changed by rule, as an
+    /// open-ended response is made worse. A model that never wavers on a question is
+    /// usually right about it; without this, the vote pairs only the questions that
+    /// split the model, where a weak one is least often right.
+    Inject,
+}
+
 /// Settings of the synth stage; `Default` follows the paper.
 #[derive(Debug, Clone)]
 pub struct SynthParams {
@@ -48,6 +65,7 @@ pub struct SynthParams {
     pub samples: usize,
     /// Votes the majority answer needs.
     pub threshold: usize,
+    pub unanimous: Unanimous,
     /// Most tokens of a closed answer, and of an open response (and its rewrite).
     pub closed_max_tokens: u32,
     pub open_max_tokens: u32,
@@ -69,6 +87,7 @@ impl Default for SynthParams {
             sampling: SamplingParams { temperature: 0.6, top_k: 50, top_p: 0.9 },
             samples: 16,
             threshold: 5,
+            unanimous: Unanimous::Skip,
             closed_max_tokens: 32,
             open_max_tokens: 160,
             inject: Inject::Auto,
@@ -88,7 +107,8 @@ pub struct SynthPair {
     #[serde(flatten)]
     pub pair: PairRecord,
     pub kind: QuestionKind,
-    /// `majority`, `rewrite` (the model's) or `rules`.
+    /// `majority`, `unanimous` (closed, an error injected), `rewrite` (the model's) or
+    /// `rules`.
     pub method: String,
     /// Closed questions: votes of the majority answer out of the samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,7 +297,30 @@ impl Writer<'_> {
                 };
                 self.write(pair)
             }
+            Err(NoPair::Unanimous) if params.unanimous == Unanimous::Inject => self.unanimous(prompt, samples, params),
             Err(no_pair) => self.skip(prompt, QuestionKind::Closed, format!("no pair: {no_pair}")),
+        }
+    }
+
+    /// A closed question every sample answered alike: the pair of [`unanimous_pair`].
+    fn unanimous(&mut self, prompt: &PromptRecord, samples: &[String], params: &SynthParams) -> Result<()> {
+        let mut rng = rng_for(params, &prompt.id, "inject");
+        match unanimous_pair(samples, &mut rng) {
+            Some((agreed, injected)) => {
+                let edits = injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect();
+                let pair = SynthPair {
+                    pair: self.pair_record(prompt, agreed, injected.text, &mut rng),
+                    kind: QuestionKind::Closed,
+                    method: "unanimous".into(),
+                    votes: Some((samples.len(), samples.len())),
+                    edits,
+                };
+                self.write(pair)
+            }
+            None => {
+                let reason = format!("no pair: {}, and the answer has no detail to change", NoPair::Unanimous);
+                self.skip(prompt, QuestionKind::Closed, reason)
+            }
         }
     }
 
@@ -360,6 +403,13 @@ impl Writer<'_> {
     }
 }
 
+/// The answer all `samples` agree on (its first non-empty wording) and a copy of it
+/// with one detail changed; `None` when it has no detail [`inject_errors`] can change.
+pub fn unanimous_pair(samples: &[String], rng: &mut impl Rng) -> Option<(String, Injected)> {
+    let agreed = samples.iter().find(|s| !normalize_answer(s).is_empty())?;
+    inject_errors(agreed, 1, rng).map(|injected| (agreed.clone(), injected))
+}
+
 /// `path` relative to `dir` when it lies inside it, else absolute.
 pub(crate) fn relative_to(path: &Path, dir: &Path) -> String {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -396,4 +446,50 @@ fn count(prompts: &[PromptRecord], out: &Path) -> Result<SynthCounts> {
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::EditKind;
+
+    fn agreeing(answer: &str) -> Vec<String> {
+        let mut samples = vec![answer.to_string(); 16];
+        samples[0] = String::new(); // an empty sample does not vote
+        samples[1] = format!("{}.", answer.to_uppercase()); // the same answer, worded otherwise
+        samples
+    }
+
+    #[test]
+    fn a_unanimous_answer_is_paired_with_one_detail_changed() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for (answer, kind) in [
+            ("red", EditKind::Colour),
+            ("three", EditKind::Count),
+            ("top left", EditKind::Position),
+            ("a circle", EditKind::Object),
+        ] {
+            let samples = agreeing(answer);
+            let (agreed, worse) = unanimous_pair(&samples, &mut rng).expect(answer);
+            assert_eq!(agreed, samples[1], "the first wording that votes");
+            assert_eq!(worse.edits.len(), 1, "{answer}: {:?}", worse.edits);
+            assert_eq!(worse.edits[0].kind, kind, "{answer}");
+            assert_ne!(normalize_answer(&worse.text), normalize_answer(answer), "{answer} -> {}", worse.text);
+        }
+    }
+
+    #[test]
+    fn a_unanimous_answer_without_a_detail_to_change_makes_no_pair() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for answer in ["one", "yes", "the dog is sleeping quietly"] {
+            let samples = vec![answer.to_string(); 16];
+            let pair = unanimous_pair(&samples, &mut rng);
+            if answer.contains("dog") {
+                assert!(pair.is_some(), "an object to change");
+            } else {
+                assert!(pair.is_none(), "{answer}: {pair:?}");
+            }
+        }
+        assert!(unanimous_pair(&[String::new(), " ".into()], &mut rng).is_none(), "no voter");
+    }
 }
