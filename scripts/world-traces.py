@@ -3,7 +3,9 @@
 together: whether each trace quotes both answers right, states the true answer, checks
 the answers against what it stated, and gives the verdict its checks imply. The loop
 can only improve a judge whose traces do the last three; run this on a base before
-running the loop.
+running the loop. For the description pairs it counts the traces that state the true
+description, that copy the answer shown as A or as B word for word, and that call A or
+B right: a judge that copies one slot has a position bias, whatever it sees.
 
     scripts/world-traces.py WORLD VERDICTS.jsonl
 
@@ -23,9 +25,12 @@ def main():
     pairs = {p["id"]: p for p in map(json.loads, (world / "heldout.jsonl").read_text().splitlines())}
     truth = {t["id"]: t for t in map(json.loads, (world / "truth/heldout.jsonl").read_text().splitlines())}
     counts = dict(traces=0, parsed=0, quotes=0, stated=0, checks=0, verdict=0)
+    described = dict(traces=0, true=0, copies_a=0, copies_b=0, a_right=0, b_right=0)
     for v in map(json.loads, verdicts.read_text().splitlines()):
         pair = pairs[v["id"]]
         if pair["category"] == "description":
+            for order in v["orders"]:
+                count_description(order, pair, truth[v["id"]]["answer"], described)
             continue
         for order in v["orders"]:
             counts["traces"] += 1
@@ -49,6 +54,25 @@ def main():
     for key, what in [("quotes", "quote both answers right"), ("stated", "state the true answer"),
                       ("checks", "check the answers against what they stated"), ("verdict", "give the verdict their checks imply")]:
         print(f"  {what:45} {counts[key] / n:6.1%}")
+    n = max(described["traces"], 1)
+    print(f"description traces: {described['traces']}")
+    for key, what in [("true", "state the true description"), ("copies_a", "copy the answer shown as A"),
+                      ("copies_b", "copy the answer shown as B"), ("a_right", "call A right"), ("b_right", "call B right")]:
+        print(f"  {what:45} {described[key] / n:6.1%}")
+
+
+def count_description(order, pair, true_description, described):
+    """Adds one description trace ("The image shows: ... Answer A: right. Answer B: wrong.") to `described`."""
+    swapped = order["order"] == "BA"
+    shown_a, shown_b = (pair["response_b"], pair["response_a"]) if swapped else (pair["response_a"], pair["response_b"])
+    reasoning = order["reasoning"]
+    stated = reasoning.split("The image shows: ", 1)[-1].split(" Answer A:", 1)[0]
+    described["traces"] += 1
+    described["true"] += stated == true_description
+    described["copies_a"] += stated == shown_a
+    described["copies_b"] += stated == shown_b
+    described["a_right"] += "Answer A: right." in reasoning
+    described["b_right"] += "Answer B: right." in reasoning
 
 
 if __name__ == "__main__":
