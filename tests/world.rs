@@ -175,7 +175,7 @@ fn judging_on_images_shows_a_pretraining_image_and_states_what_it_shows() {
         let question = user.lines().next().unwrap().trim_start_matches("Question: ");
         let target = ex["target"].as_str().unwrap();
         // The stated answer is the image's own (closed questions; descriptions are
-        // checked by the text-judging unit test).
+        // checked by the judging unit test).
         if let Some(rest) = target.strip_prefix("The answer is ") {
             let stated = rest.split(". Answer A: ").next().unwrap();
             let (_, scene) = &truth[image];

@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::draw::render_png;
-use super::judging::{text_judging, world_template};
+use super::judging::{judging_example, world_template};
 use super::scene::Scene;
 use super::text::{any_closed_question, closed_question, corrupt, describe, Category, OPEN_QUESTIONS};
 use crate::data::{write_json, write_jsonl, PairRecord};
@@ -49,7 +49,7 @@ pub struct WorldConfig {
     /// images to encode for the same number of examples.
     pub pretrain_per_image: usize,
     /// Fraction of pretrain examples that are descriptions (the rest answer closed
-    /// questions); also the share of open questions among the text-judging examples.
+    /// questions); also the share of open questions among the judging examples.
     pub pretrain_descriptions: f64,
     /// Judging examples added to pretraining, as a fraction of `pretrain`: the world's
     /// judge prompt with a reasoning that states what the image shows (see
@@ -216,7 +216,7 @@ fn stream(seed: u64, split: u64) -> ChaCha8Rng {
     rng
 }
 
-/// The image of the text-judging examples: the background alone.
+/// The image of the judging examples that show none: the background alone.
 pub const BLANK_IMAGE: &str = "images/blank.png";
 
 fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
@@ -336,20 +336,18 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
         let path = dir.join(BLANK_IMAGE);
         std::fs::write(&path, render_png(&Scene { objects: Vec::new() })).map_err(|e| Error::io(&path, e))?;
     }
-    let pretrain_images: Vec<(String, Scene)> = scenes
-        .iter()
-        .filter(|(_, split, _)| *split == "pretrain")
-        .map(|(image, _, scene)| (image.clone(), scene.clone()))
-        .collect();
+    let pretrain_images: Vec<&(String, &str, Scene)> =
+        scenes.iter().filter(|(_, split, _)| *split == "pretrain").collect();
     for i in 0..n_judging {
         // Drawn only when asked for, so worlds without such examples stay as they were.
         let on_image = config.judging_on_images > 0.0 && rng.random_bool(config.judging_on_images);
         let (image, scene) = if on_image {
-            pretrain_images[rng.random_range(0..pretrain_images.len())].clone()
+            let (image, _, scene) = pretrain_images[rng.random_range(0..pretrain_images.len())];
+            (image.clone(), scene.clone())
         } else {
             (BLANK_IMAGE.to_string(), source.draw(&mut rng))
         };
-        let ex = text_judging(&scene, config.pretrain_descriptions, on_image, &mut rng);
+        let ex = judging_example(&scene, config.pretrain_descriptions, on_image, &mut rng);
         let messages = vec![
             Message { role: "system".into(), content: ex.system },
             Message { role: "user".into(), content: ex.user },
@@ -378,7 +376,7 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             "truth": ["truth/scenes.jsonl", "truth/pool.jsonl", "truth/heldout.jsonl"],
         },
     });
-    // The judge prompt the text-judging examples use, for the loop's --template.
+    // The judge prompt the judging examples use, for the loop's --template.
     write_json(&dir.join("template.json"), &world_template())?;
     write_json(&dir.join("world.json"), &manifest)?;
     Ok(WorldSummary {

@@ -1,4 +1,4 @@
-//! Judging taught in text. The base model of the paper's loop is an instruction-tuned
+//! The judge's prompt taught in pretraining. The base model of the paper's loop is an instruction-tuned
 //! VLM: it already follows a judge prompt, but judges images poorly. A base trained on
 //! captions and answers alone has never seen a judge prompt, so its first verdicts are
 //! noise and the loop has nothing to filter. These pretraining examples give it that
@@ -28,9 +28,9 @@
 //!   its held-out accuracy was 0.51 before and after three rounds.
 //!
 //! Each step of the trace is one a 3-layer model learns, given enough examples (on
-//! images, 4,800 of them gave traces that quoted both answers right 27% of the time and
-//! 8,000 gave 79%): the quote repeats what followed the same words in the prompt (`Answer A: red`), the
-//! check compares two nearby words, and the verdict follows "right" and "wrong" a few
+//! images, 4,800 of them gave traces that quoted both answers right 27% of the time
+//! and 8,000 gave 79%): the quote repeats what followed the same words in the prompt
+//! (`Answer A: red`), the check compares two nearby words, and the verdict follows "right" and "wrong" a few
 //! tokens before it. Three earlier bases show why (held-out traces, seed 0):
 //! - "The answer is blue. [[B]]": the verdict had to find the slot holding the stated
 //!   answer; p(A) stayed 0.50 whatever the base had stated, so the filter kept luck.
@@ -62,7 +62,7 @@ pub fn world_template() -> Template {
     Template { system: WORLD_SYSTEM.into(), user: WORLD_USER.into(), chat_template: None }
 }
 
-/// What a text-judging example stands in place of the image.
+/// What a blank-image judging example shows in place of the image (when it shows a scene).
 pub const SCENE_PREFIX: &str = "Scene: ";
 
 /// How a judge trace opens for a closed question ("The answer is red.") and for an open
@@ -70,12 +70,12 @@ pub const SCENE_PREFIX: &str = "Scene: ";
 pub const CLOSED_TRACE: &str = "The answer is";
 pub const OPEN_TRACE: &str = "The image shows:";
 
-/// The share of text-judging examples that show no scene (see the module doc).
+/// The share of blank-image judging examples that show no scene (see the module doc).
 pub const BLIND_SHARE: f64 = 0.5;
 
-/// One text-judging example: system and user messages and the target trace.
+/// One judging example: system and user messages and the target trace.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TextJudging {
+pub struct JudgingExample {
     pub system: String,
     pub user: String,
     pub target: String,
@@ -98,7 +98,7 @@ fn check(slot: char, answer: &str, right: bool, quote: bool) -> String {
 /// B with equal chance. With `on_image` the example goes with the scene's own image and
 /// states its truth; otherwise it goes with the blank image and [`BLIND_SHARE`] of the
 /// examples show no scene.
-pub fn text_judging(scene: &Scene, open: f64, on_image: bool, rng: &mut impl Rng) -> TextJudging {
+pub fn judging_example(scene: &Scene, open: f64, on_image: bool, rng: &mut impl Rng) -> JudgingExample {
     let truth = describe(scene);
     let is_open = rng.random_bool(open);
     let (question, good, bad) = if is_open {
@@ -123,7 +123,7 @@ pub fn text_judging(scene: &Scene, open: f64, on_image: bool, rng: &mut impl Rng
     let user = if blind || on_image { prompt } else { format!("{SCENE_PREFIX}{truth}\n{prompt}") };
     // The verdict on its own last line, as the prompt asks and as the filter writes the
     // traces it keeps.
-    TextJudging {
+    JudgingExample {
         system: WORLD_SYSTEM.to_string(),
         user,
         target: format!("{statement} {}\n[[{verdict}]]", checks.join(" ")),
@@ -156,7 +156,7 @@ mod tests {
         let (mut a_wins, mut open, mut blind, mut blind_wrong) = (0, 0, 0, 0);
         for _ in 0..400 {
             let scene = Scene::sample(&mut rng);
-            let ex = text_judging(&scene, 0.3, false, &mut rng);
+            let ex = judging_example(&scene, 0.3, false, &mut rng);
             let truth = describe(&scene);
             let shows_scene = ex.user.starts_with(&format!("{SCENE_PREFIX}{truth}\n"));
             assert!(shows_scene || ex.user.starts_with("Question: "), "{}", ex.user);
@@ -200,7 +200,7 @@ mod tests {
 
     /// The right answer of a closed example: the one of its two answers that the scene's
     /// questions give for its question.
-    fn answer_of(ex: &TextJudging, scene: &Scene) -> String {
+    fn answer_of(ex: &JudgingExample, scene: &Scene) -> String {
         let question = ex.user.split("Question: ").nth(1).unwrap().split('\n').next().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         for _ in 0..10_000 {
