@@ -307,12 +307,12 @@ impl Writer<'_> {
         let mut rng = rng_for(params, &prompt.id, "inject");
         match unanimous_pair(samples, &mut rng) {
             Some((agreed, injected)) => {
-                let edits = injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect();
+                let edits = edit_notes(&injected);
                 let pair = SynthPair {
-                    pair: self.pair_record(prompt, agreed, injected.text, &mut rng),
+                    pair: self.pair_record(prompt, agreed.answer, injected.text, &mut rng),
                     kind: QuestionKind::Closed,
                     method: "unanimous".into(),
-                    votes: Some((samples.len(), samples.len())),
+                    votes: Some((agreed.voters, samples.len())),
                     edits,
                 };
                 self.write(pair)
@@ -354,7 +354,7 @@ impl Writer<'_> {
         }
         match inject_errors(response, params.max_edits, &mut rng) {
             Some(injected) => {
-                let edits = injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect();
+                let edits = edit_notes(&injected);
                 let pair = SynthPair {
                     pair: self.pair_record(prompt, response.into(), injected.text, &mut rng),
                     kind: QuestionKind::Open,
@@ -403,11 +403,27 @@ impl Writer<'_> {
     }
 }
 
-/// The answer all `samples` agree on (its first non-empty wording) and a copy of it
-/// with one detail changed; `None` when it has no detail [`inject_errors`] can change.
-pub fn unanimous_pair(samples: &[String], rng: &mut impl Rng) -> Option<(String, Injected)> {
-    let agreed = samples.iter().find(|s| !normalize_answer(s).is_empty())?;
-    inject_errors(agreed, 1, rng).map(|injected| (agreed.clone(), injected))
+/// The answer all the voting `samples` agree on: its first non-empty wording, and how
+/// many samples gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreed {
+    pub answer: String,
+    pub voters: usize,
+}
+
+/// The answer a unanimous vote agreed on and a copy of it with one detail changed;
+/// `None` when no sample voted or the answer has no detail [`inject_errors`] can change.
+pub fn unanimous_pair(samples: &[String], rng: &mut impl Rng) -> Option<(Agreed, Injected)> {
+    let mut voting = samples.iter().filter(|s| !normalize_answer(s).is_empty());
+    let answer = voting.next()?.clone();
+    let voters = 1 + voting.count();
+    let injected = inject_errors(&answer, 1, rng)?;
+    Some((Agreed { answer, voters }, injected))
+}
+
+/// The details an injection changed, as the pair records them (`from -> to`).
+fn edit_notes(injected: &Injected) -> Vec<String> {
+    injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect()
 }
 
 /// `path` relative to `dir` when it lies inside it, else absolute.
@@ -471,7 +487,8 @@ mod tests {
         ] {
             let samples = agreeing(answer);
             let (agreed, worse) = unanimous_pair(&samples, &mut rng).expect(answer);
-            assert_eq!(agreed, samples[1], "the first wording that votes");
+            assert_eq!(agreed.answer, samples[1], "the first wording that votes");
+            assert_eq!(agreed.voters, 15, "the empty sample does not vote");
             assert_eq!(worse.edits.len(), 1, "{answer}: {:?}", worse.edits);
             assert_eq!(worse.edits[0].kind, kind, "{answer}");
             assert_ne!(normalize_answer(&worse.text), normalize_answer(answer), "{answer} -> {}", worse.text);
