@@ -35,7 +35,7 @@ def main():
         for order in v["orders"]:
             counts["traces"] += 1
             swapped = order["order"] == "BA"
-            shown_a, shown_b = (pair["response_b"], pair["response_a"]) if swapped else (pair["response_a"], pair["response_b"])
+            shown_a, shown_b = shown(order, pair)
             m = TRACE.match(order["reasoning"])
             if not m:
                 continue
@@ -61,10 +61,16 @@ def main():
         print(f"  {what:45} {described[key] / n:6.1%}")
 
 
+def shown(order, pair):
+    """The answers as the judge saw them in this order: (shown as A, shown as B)."""
+    if order["order"] == "BA":
+        return pair["response_b"], pair["response_a"]
+    return pair["response_a"], pair["response_b"]
+
+
 def count_description(order, pair, true_description, described):
     """Adds one description trace ("The image shows: ... Answer A: right. Answer B: wrong.") to `described`."""
-    swapped = order["order"] == "BA"
-    shown_a, shown_b = (pair["response_b"], pair["response_a"]) if swapped else (pair["response_a"], pair["response_b"])
+    shown_a, shown_b = shown(order, pair)
     reasoning = order["reasoning"]
     stated = reasoning.split("The image shows: ", 1)[-1].split(" Answer A:", 1)[0]
     described["traces"] += 1
