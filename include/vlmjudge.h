@@ -274,7 +274,7 @@ typedef int32_t vlmjudge_choice;
 #define VLMJUDGE_CHOICE_B 1
 
 /*
- p(A) is exactly 0.5.
+ p(A) is exactly 0.5, or, with reasoning, the two orders chose different responses.
  */
 #define VLMJUDGE_CHOICE_TIE 2
 

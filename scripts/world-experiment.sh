@@ -16,7 +16,7 @@ ROUNDS="${ROUNDS:-3}"
 # The base recipe: 2 epochs of 64 examples a step (16 per micro-batch, 4 accumulated);
 # per example seen, 64 a step learned faster than 16.
 PRETRAIN_FLAGS="${PRETRAIN_FLAGS:---epochs 2 --lr 3e-3 --batch 16 --grad-accum 4 --eval-split 0.02 --warmup 0.05}"
-LOOP_TRAIN_FLAGS="${LOOP_TRAIN_FLAGS:---epochs 2 --lr 1e-3 --batch 4 --grad-accum 2 --warmup 0.05}"
+LOOP_TRAIN_FLAGS="${LOOP_TRAIN_FLAGS:---epochs 2 --lr 1e-4 --batch 4 --grad-accum 2 --warmup 0.05}"
 mkdir -p "$OUT"
 started=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - started )) s)"; }

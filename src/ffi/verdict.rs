@@ -9,7 +9,7 @@ use crate::judge::{Choice, Verdict};
 pub type vlmjudge_choice = i32;
 pub const VLMJUDGE_CHOICE_A: vlmjudge_choice = 0;
 pub const VLMJUDGE_CHOICE_B: vlmjudge_choice = 1;
-/// p(A) is exactly 0.5.
+/// p(A) is exactly 0.5, or, with reasoning, the two orders chose different responses.
 pub const VLMJUDGE_CHOICE_TIE: vlmjudge_choice = 2;
 /// No verdict (the pair failed; see `vlmjudge_verdict_error`).
 pub const VLMJUDGE_CHOICE_NONE: vlmjudge_choice = 3;

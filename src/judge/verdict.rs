@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 pub enum Choice {
     A,
     B,
-    /// Both orders together are exactly undecided (p_a = 0.5).
+    /// Both orders together are exactly undecided (p_a = 0.5), or, with reasoning,
+    /// the two orders chose different responses.
     #[serde(rename = "tie")]
     Tie,
     /// No verdict: the judge wrote none, or the pair failed (see `error`).
@@ -110,10 +111,19 @@ impl Verdict {
     /// `consistent` = both orders chose the same original response.
     /// Orders without a probability are left out of the mean; if none has one, the
     /// verdict is what the orders wrote when they agree, else `none`.
+    ///
+    /// With reasoning, two orders that chose different responses are a tie (the rule
+    /// of MT-Bench's pairwise judging): each order's letter follows its own reasoning,
+    /// so its p_a is within a hair of 0 or 1, and the mean of two that contradict each
+    /// other lands within a hair of 0.5 on a side that is noise.
     pub fn combine(id: String, orders: Vec<OrderVerdict>, tokens: TokenCounts, ms: f64) -> Verdict {
         let ps: Vec<f64> = orders.iter().filter_map(|o| o.p_a).collect();
         let p_a = (!ps.is_empty()).then(|| ps.iter().sum::<f64>() / ps.len() as f64);
+        let reasoned_apart = matches!(orders.as_slice(), [x, y]
+            if x.reasoning.is_some() && y.reasoning.is_some()
+                && matches!((x.verdict, y.verdict), (Choice::A, Choice::B) | (Choice::B, Choice::A)));
         let verdict = match p_a {
+            _ if reasoned_apart => Choice::Tie,
             Some(p) => Choice::from_p_a(p),
             None => match orders.as_slice() {
                 [one] => one.verdict,
@@ -177,6 +187,28 @@ mod tests {
         );
         assert_eq!(v.consistent, Some(false));
         assert!((v.p_a.unwrap() - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reasoned_orders_that_contradict_each_other_are_a_tie() {
+        let reasoned = |o, verdict, p_a| OrderVerdict { reasoning: Some("...".into()), ..order(o, verdict, p_a) };
+        let v = Verdict::combine(
+            "x".into(),
+            vec![reasoned(Order::AB, Choice::A, Some(0.9999)), reasoned(Order::BA, Choice::B, Some(0.0002))],
+            TokenCounts::default(),
+            0.0,
+        );
+        assert_eq!(v.verdict, Choice::Tie);
+        assert_eq!(v.consistent, Some(false));
+        assert!((v.p_a.unwrap() - 0.50005).abs() < 1e-12, "p_a stays the mean");
+        // Agreeing reasoned orders follow p_a as before.
+        let v = Verdict::combine(
+            "x".into(),
+            vec![reasoned(Order::AB, Choice::B, Some(0.01)), reasoned(Order::BA, Choice::B, Some(0.02))],
+            TokenCounts::default(),
+            0.0,
+        );
+        assert_eq!(v.verdict, Choice::B);
     }
 
     #[test]
