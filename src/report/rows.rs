@@ -23,6 +23,10 @@ pub struct ReportRow {
     pub final_loss: Option<f64>,
     pub eval_overall: Option<f64>,
     pub eval_macro: Option<f64>,
+    /// Fraction of eval items scored as guesses: ties (with reasoning, orders that
+    /// contradict each other) and items with no verdict. What the filter's both-orders
+    /// training should lower.
+    pub eval_guesses: Option<f64>,
     /// Accuracy per benchmark category.
     pub categories: BTreeMap<String, f64>,
 }
@@ -55,6 +59,7 @@ impl ReportRow {
             final_loss: train.and_then(|t| t.final_loss.or(t.loss.last().map(|p| p.loss))).and_then(finite),
             eval_overall: m.eval.as_ref().and_then(|e| finite(e.overall)),
             eval_macro: m.eval.as_ref().and_then(|e| finite(e.macro_avg)),
+            eval_guesses: m.eval.as_ref().filter(|e| e.n > 0).map(|e| e.guesses as f64 / e.n as f64),
             categories: m
                 .eval
                 .iter()

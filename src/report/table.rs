@@ -20,7 +20,7 @@ fn loss(v: Option<f64>) -> String {
 /// (all are right-aligned).
 pub fn cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header: Vec<String> =
-        ["round", "synth pairs", "kept", "SFT examples", "final loss", "eval overall", "eval macro"]
+        ["round", "synth pairs", "kept", "SFT examples", "final loss", "eval overall", "eval macro", "eval guesses"]
             .map(String::from)
             .to_vec();
     header.extend(report.categories.iter().cloned());
@@ -36,6 +36,7 @@ pub fn cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
                 loss(r.final_loss),
                 fraction(r.eval_overall),
                 fraction(r.eval_macro),
+                fraction(r.eval_guesses),
             ];
             cells.extend(report.categories.iter().map(|c| fraction(r.categories.get(c).copied())));
             cells
@@ -96,6 +97,7 @@ mod tests {
             final_loss: kept.map(|_| 0.81234),
             eval_overall: Some(0.5),
             eval_macro: Some(0.25),
+            eval_guesses: kept.map(|_| 0.125),
             categories: cats.iter().map(|(n, a)| (n.to_string(), *a)).collect::<BTreeMap<_, _>>(),
         };
         Report {
@@ -113,9 +115,9 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("round  synth pairs") && lines[0].ends_with("math    ocr"), "{}", lines[0]);
         let r0: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(r0, ["0", "-", "-", "-", "-", "0.500", "0.250", "0.500", "-"]);
+        assert_eq!(r0, ["0", "-", "-", "-", "-", "0.500", "0.250", "-", "0.500", "-"]);
         let r1: Vec<&str> = lines[2].split_whitespace().collect();
-        assert_eq!(r1, ["1", "120", "0.375", "40", "0.8123", "0.500", "0.250", "0.600", "1.000"]);
+        assert_eq!(r1, ["1", "120", "0.375", "40", "0.8123", "0.500", "0.250", "0.125", "0.600", "1.000"]);
         // Right-aligned: every line has the same width.
         assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{text}");
     }
@@ -126,7 +128,7 @@ mod tests {
         let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
         assert_eq!(rows.len(), 4, "{md}");
         let pipes = |l: &str| l.matches('|').count() - l.matches("\\|").count();
-        assert!(rows.iter().all(|r| pipes(r) == 10), "{md}");
+        assert!(rows.iter().all(|r| pipes(r) == 11), "{md}");
         assert!(md.contains("runs/a\\|b"));
         assert!(rows[2].starts_with("| 0 | - | - |"));
     }
