@@ -45,7 +45,9 @@ fi
 # - --template: the world's short judge prompt, which the base learned in pretraining
 #   (the paper's 180 tokens of instructions are more than such a model can read);
 # - the eval judges with reasoning too (greedy), as the judge is trained to;
-# - a learning rate and epochs suited to a tiny model.
+# - a learning rate and epochs suited to a tiny model: 2 epochs at 1e-4, gentle rounds
+#   (at 1e-3 a round of ~1,500 examples moved this judge wherever its data leaned;
+#   README, attempt 7).
 LOOP_FLAGS=(--base "$BASE" --mmproj "$OUT/fixture/mmproj.gguf" --prompts "$OUT/world/pool.jsonl"
     --bench "$OUT/world/heldout.jsonl" --rounds "$ROUNDS" --inject rules --eval-mode reason --template "$OUT/world/template.json"
     --full --quant q8_0 --seed "$SEED" $LOOP_TRAIN_FLAGS)
