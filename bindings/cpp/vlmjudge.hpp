@@ -69,7 +69,7 @@ inline std::string version() { return vlmjudge_version(); }
 enum class Choice : std::int32_t {
     A = VLMJUDGE_CHOICE_A,
     B = VLMJUDGE_CHOICE_B,
-    Tie = VLMJUDGE_CHOICE_TIE,  // p(A) is exactly 0.5
+    Tie = VLMJUDGE_CHOICE_TIE,  // p(A) is exactly 0.5, or reasoned orders disagree
     None = VLMJUDGE_CHOICE_NONE,  // the pair failed; see Verdict::error
 };
 

@@ -84,7 +84,11 @@ def assert_judged(v: vlmjudge.Verdict) -> None:
     """A verdict of a pair that was judged, internally consistent."""
     assert v.error is None and v.ok
     assert v.p_a is not None and 0.0 <= v.p_a <= 1.0
-    assert v.choice == ("A" if v.p_a > 0.5 else "B" if v.p_a < 0.5 else "tie")
+    # The choice follows p(A), except that reasoned orders that contradict each other
+    # are a tie (each order's p(A) is read after its own reasoning).
+    orders = v.raw["orders"]
+    contradict = all(o.get("reasoning") is not None for o in orders) and {o["verdict"] for o in orders} == {"A", "B"}
+    assert v.choice == ("tie" if contradict else "A" if v.p_a > 0.5 else "B" if v.p_a < 0.5 else "tie")
     assert v.consistent in (True, False)
     assert v.raw["p_a"] == v.p_a and v.raw["id"] == v.id
     assert len(v.raw["orders"]) == 2

@@ -230,7 +230,7 @@ public struct Pair: Sendable, Equatable {
 public enum Choice: Int32, Sendable {
     case a = 0
     case b = 1
-    /// p(A) is exactly 0.5.
+    /// p(A) is exactly 0.5, or, with reasoning, the two orders chose different responses.
     case tie = 2
     /// The pair failed; see `Verdict.error`.
     case noVerdict = 3
