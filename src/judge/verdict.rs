@@ -122,14 +122,17 @@ impl Verdict {
         let reasoned_apart = matches!(orders.as_slice(), [x, y]
             if x.reasoning.is_some() && y.reasoning.is_some()
                 && matches!((x.verdict, y.verdict), (Choice::A, Choice::B) | (Choice::B, Choice::A)));
-        let verdict = match p_a {
-            _ if reasoned_apart => Choice::Tie,
-            Some(p) => Choice::from_p_a(p),
-            None => match orders.as_slice() {
-                [one] => one.verdict,
-                [x, y] if x.verdict == y.verdict => x.verdict,
-                _ => Choice::None,
-            },
+        let verdict = if reasoned_apart {
+            Choice::Tie
+        } else {
+            match p_a {
+                Some(p) => Choice::from_p_a(p),
+                None => match orders.as_slice() {
+                    [one] => one.verdict,
+                    [x, y] if x.verdict == y.verdict => x.verdict,
+                    _ => Choice::None,
+                },
+            }
         };
         let consistent = match orders.as_slice() {
             [x, y] => Some(x.verdict == y.verdict && matches!(x.verdict, Choice::A | Choice::B)),
@@ -161,16 +164,15 @@ mod tests {
         OrderVerdict { order, verdict, p_a, forced: false, reasoning: None }
     }
 
+    fn combine(orders: Vec<OrderVerdict>) -> Verdict {
+        Verdict::combine("x".into(), orders, TokenCounts::default(), 0.0)
+    }
+
     #[test]
     fn swap_combination_averages_the_two_orders_probabilities() {
         // AB: p(A shown first)=0.8 -> original A 0.8. BA: model gave p(shown A)=0.3, so
         // original A (shown as B) has 0.7.
-        let v = Verdict::combine(
-            "x".into(),
-            vec![order(Order::AB, Choice::A, Some(0.8)), order(Order::BA, Choice::A, Some(0.7))],
-            TokenCounts::default(),
-            0.0,
-        );
+        let v = combine(vec![order(Order::AB, Choice::A, Some(0.8)), order(Order::BA, Choice::A, Some(0.7))]);
         assert!((v.p_a.unwrap() - 0.75).abs() < 1e-12);
         assert_eq!(v.verdict, Choice::A);
         assert_eq!(v.consistent, Some(true));
@@ -179,12 +181,7 @@ mod tests {
     #[test]
     fn a_position_biased_judge_is_inconsistent() {
         // Always picks whatever is shown first: AB says A, BA says (original) B.
-        let v = Verdict::combine(
-            "x".into(),
-            vec![order(Order::AB, Choice::A, Some(0.9)), order(Order::BA, Choice::B, Some(0.2))],
-            TokenCounts::default(),
-            0.0,
-        );
+        let v = combine(vec![order(Order::AB, Choice::A, Some(0.9)), order(Order::BA, Choice::B, Some(0.2))]);
         assert_eq!(v.consistent, Some(false));
         assert!((v.p_a.unwrap() - 0.55).abs() < 1e-12);
     }
@@ -192,33 +189,19 @@ mod tests {
     #[test]
     fn reasoned_orders_that_contradict_each_other_are_a_tie() {
         let reasoned = |o, verdict, p_a| OrderVerdict { reasoning: Some("...".into()), ..order(o, verdict, p_a) };
-        let v = Verdict::combine(
-            "x".into(),
-            vec![reasoned(Order::AB, Choice::A, Some(0.9999)), reasoned(Order::BA, Choice::B, Some(0.0002))],
-            TokenCounts::default(),
-            0.0,
-        );
+        let v =
+            combine(vec![reasoned(Order::AB, Choice::A, Some(0.9999)), reasoned(Order::BA, Choice::B, Some(0.0002))]);
         assert_eq!(v.verdict, Choice::Tie);
         assert_eq!(v.consistent, Some(false));
         assert!((v.p_a.unwrap() - 0.50005).abs() < 1e-12, "p_a stays the mean");
         // Agreeing reasoned orders follow p_a as before.
-        let v = Verdict::combine(
-            "x".into(),
-            vec![reasoned(Order::AB, Choice::B, Some(0.01)), reasoned(Order::BA, Choice::B, Some(0.02))],
-            TokenCounts::default(),
-            0.0,
-        );
+        let v = combine(vec![reasoned(Order::AB, Choice::B, Some(0.01)), reasoned(Order::BA, Choice::B, Some(0.02))]);
         assert_eq!(v.verdict, Choice::B);
     }
 
     #[test]
     fn orders_without_a_verdict_are_never_guessed() {
-        let v = Verdict::combine(
-            "x".into(),
-            vec![order(Order::AB, Choice::None, None), order(Order::BA, Choice::None, None)],
-            TokenCounts::default(),
-            0.0,
-        );
+        let v = combine(vec![order(Order::AB, Choice::None, None), order(Order::BA, Choice::None, None)]);
         assert_eq!(v.verdict, Choice::None);
         assert_eq!(v.p_a, None);
         assert_eq!(v.consistent, Some(false));
