@@ -210,6 +210,25 @@ fn the_pool_has_open_and_closed_prompts_without_answers() {
 }
 
 #[test]
+fn pool_closed_asks_each_image_different_questions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    write_world(&dir, &WorldConfig { pool_closed: 4, ..small(5) }).unwrap();
+    let pool = lines(&dir.join("pool.jsonl"));
+    let ids: HashSet<&str> = pool.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), pool.len(), "ids are unique");
+    let mut questions: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for p in pool.iter().filter(|p| p["kind"] == "closed") {
+        let fresh = questions.entry(p["image"].as_str().unwrap()).or_default().insert(p["question"].as_str().unwrap());
+        assert!(fresh, "asked twice: {p}");
+    }
+    // Every scene has at least ten closed questions, so each image gets its four.
+    assert_eq!(questions.len(), 40);
+    assert!(questions.values().all(|q| q.len() == 4));
+    assert_eq!(pool.iter().filter(|p| p["kind"] == "open").count(), 40);
+}
+
+#[test]
 fn descriptions_name_every_cell_in_order_and_read_back() {
     use rand::SeedableRng;
     use vlmjudge::world::text::{corrupt, describe};

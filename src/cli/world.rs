@@ -33,9 +33,12 @@ pub struct WorldArgs {
     /// image (with the scene in words or none).
     #[arg(long, default_value_t = WorldConfig::default().judging_on_images)]
     judging_on_images: f64,
-    /// Pool images; each gives an open and a closed prompt.
+    /// Pool images; each gives an open prompt and --pool-closed closed ones.
     #[arg(long, default_value_t = WorldConfig::default().pool)]
     pool: usize,
+    /// Closed prompts per pool image (different questions, as far as the scene has them).
+    #[arg(long, default_value_t = WorldConfig::default().pool_closed, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pool_closed: usize,
     /// Held-out preference pairs (each with its own image).
     #[arg(long, default_value_t = WorldConfig::default().heldout)]
     heldout: usize,
@@ -73,6 +76,7 @@ pub fn run(args: WorldArgs) -> anyhow::Result<()> {
         pretrain_judging: args.pretrain_judging,
         judging_on_images: args.judging_on_images,
         pool: args.pool,
+        pool_closed: args.pool_closed,
         heldout: args.heldout,
     };
     let s = write_world(&out, &config).with_context(|| format!("cannot write the world into {}", out.display()))?;

@@ -59,8 +59,11 @@ pub struct WorldConfig {
     /// it shows, instead of the blank image: the base then judges images as well as it
     /// reads them in the judge's prompt, no better.
     pub judging_on_images: f64,
-    /// Pool images; each gives one open and one closed prompt.
+    /// Pool images; each gives one open prompt and `pool_closed` closed ones.
     pub pool: usize,
+    /// Closed prompts per pool image, each a different question (every scene has at
+    /// least ten): more closed questions for the loop to vote on at one image's cost.
+    pub pool_closed: usize,
     /// Held-out pairs, each with its own image, categories in turn.
     pub heldout: usize,
 }
@@ -75,6 +78,7 @@ impl Default for WorldConfig {
             pretrain_judging: 0.5,
             judging_on_images: 1.0,
             pool: 500,
+            pool_closed: 1,
             heldout: 500,
         }
     }
@@ -277,11 +281,8 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
         let scene = source.draw(&mut rng);
         let image = add_image("pool", i, &scene)?;
         let open_q = OPEN_QUESTIONS[rng.random_range(0..OPEN_QUESTIONS.len())];
-        let closed = any_closed_question(&scene, &mut rng);
         let open_id = format!("pool-{i:05}-open");
-        let closed_id = format!("pool-{i:05}-closed");
         pool.push(PromptRecord { id: open_id.clone(), image: image.clone(), question: open_q.into(), kind: "open" });
-        pool.push(PromptRecord { id: closed_id.clone(), image, question: closed.question.clone(), kind: "closed" });
         pool_truth.push(PoolTruth {
             id: open_id,
             kind: "open",
@@ -289,13 +290,30 @@ fn build(dir: &Path, config: &WorldConfig) -> Result<WorldSummary> {
             answer: describe(&scene),
             candidates: None,
         });
-        pool_truth.push(PoolTruth {
-            id: closed_id,
-            kind: "closed",
-            category: closed.category.name(),
-            answer: closed.answer,
-            candidates: Some(closed.candidates),
-        });
+        let mut asked = HashSet::new();
+        for k in 0..config.pool_closed.max(1) {
+            // Categories are drawn as for one question; repeats are drawn again.
+            let Some(closed) =
+                (0..20).map(|_| any_closed_question(&scene, &mut rng)).find(|q| asked.insert(q.question.clone()))
+            else {
+                break;
+            };
+            // The first keeps the id it has in a pool of one closed prompt per image.
+            let closed_id = if k == 0 { format!("pool-{i:05}-closed") } else { format!("pool-{i:05}-closed-{k}") };
+            pool.push(PromptRecord {
+                id: closed_id.clone(),
+                image: image.clone(),
+                question: closed.question.clone(),
+                kind: "closed",
+            });
+            pool_truth.push(PoolTruth {
+                id: closed_id,
+                kind: "closed",
+                category: closed.category.name(),
+                answer: closed.answer,
+                candidates: Some(closed.candidates),
+            });
+        }
     }
 
     let mut rng = stream(config.seed, 1);
