@@ -12,12 +12,12 @@ use common::{demo_model, demo_model_path};
 use vlmjudge::data::{read_jsonl, read_pairs};
 use vlmjudge::improve::{
     filter_file, skipped_path, synth_file, verdicts_path, FilterParams, Inject, KeepPolicy, Manifest, SkippedPrompt,
-    SynthPair, SynthParams, TraceExample,
+    SynthPair, SynthParams, TraceExample, Unanimous,
 };
 use vlmjudge::judge::{Choice, Judge, JudgeParams, Mode, SamplingParams, Verdict};
 use vlmjudge::progress::NoProgress;
 use vlmjudge::shard::Shard;
-use vlmjudge::synth::check_edit;
+use vlmjudge::synth::{check_edit, normalize_answer};
 
 const CLOSED: [&str; 4] = [
     "What is 2 + 2? Answer with a number.",
@@ -110,6 +110,43 @@ fn synth_makes_distinct_labelled_pairs_records_skips_and_resumes() {
     let again = synth_file(demo_model(), &pool, &out, &small_synth(), Shard::ALL, &NoProgress).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), before);
     assert_eq!(again, counts);
+}
+
+#[test]
+fn resample_pairs_each_unanimous_answer_with_the_models_hotter_runner_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join("closed.jsonl");
+    let lines: Vec<String> = CLOSED
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            serde_json::json!({"id": format!("c{i}"), "image": null, "question": q, "kind": "closed"}).to_string()
+        })
+        .collect();
+    std::fs::write(&pool, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("pairs.jsonl");
+    // Greedy votes are unanimous; a threshold of every sample pairs only those.
+    let params = SynthParams {
+        sampling: SamplingParams { temperature: 0.0, top_k: 50, top_p: 0.9 },
+        threshold: 6,
+        unanimous: Unanimous::Resample,
+        resample_temperature: 1.5,
+        ..small_synth()
+    };
+    let counts = synth_file(demo_model(), &pool, &out, &params, Shard::ALL, &NoProgress).unwrap();
+    let pairs: Vec<SynthPair> = read_jsonl(&out).unwrap().into_iter().map(|(_, p)| p).collect();
+    let skipped: Vec<SkippedPrompt> = read_jsonl(&skipped_path(&out)).unwrap().into_iter().map(|(_, s)| s).collect();
+    assert_eq!(pairs.len() + skipped.len(), 4, "every prompt ends as a pair or a recorded skip");
+    assert_eq!(counts.pairs, pairs.len());
+    assert!(!pairs.is_empty(), "no hotter sample differed for any question: {skipped:?}");
+    for p in &pairs {
+        assert_eq!((p.method.as_str(), p.votes), ("resampled", Some((6, 6))), "{}", p.pair.id);
+        let (a, b) = (&p.pair.response_a, &p.pair.response_b);
+        assert_ne!(normalize_answer(a), normalize_answer(b), "{}: the runner-up is another answer", p.pair.id);
+    }
+    for s in &skipped {
+        assert!(s.reason.contains("hotter samples"), "{}: {}", s.id, s.reason);
+    }
 }
 
 /// Labelled text pairs where the better answer is sometimes A and sometimes B.

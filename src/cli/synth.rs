@@ -42,10 +42,15 @@ pub(crate) struct SynthOpts {
     /// Votes the majority answer needs (no pair below it).
     #[arg(long, default_value_t = 5)]
     pub threshold: usize,
-    /// A closed question whose samples all agree: skip it (the paper), or pair the
-    /// answer with a copy that has one detail changed.
+    /// A closed question whose samples all agree: skip it (the paper), pair the answer
+    /// with a copy that has one detail changed (inject), or with the other answer the
+    /// model gives most often when sampled again hotter (resample). With --threshold
+    /// equal to --samples, only such questions make pairs.
     #[arg(long, value_enum, default_value_t = UnanimousArg::Skip)]
     pub unanimous: UnanimousArg,
+    /// Temperature of --unanimous resample's second draw (top-k as the vote's, no top-p).
+    #[arg(long, default_value_t = 1.0)]
+    pub resample_temperature: f32,
     #[arg(long, default_value_t = 0.6)]
     pub synth_temperature: f32,
     #[arg(long, default_value_t = 50)]
@@ -77,6 +82,7 @@ pub(crate) struct SynthOpts {
 pub(crate) enum UnanimousArg {
     Skip,
     Inject,
+    Resample,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -99,7 +105,9 @@ impl SynthOpts {
             unanimous: match self.unanimous {
                 UnanimousArg::Skip => Unanimous::Skip,
                 UnanimousArg::Inject => Unanimous::Inject,
+                UnanimousArg::Resample => Unanimous::Resample,
             },
+            resample_temperature: self.resample_temperature,
             closed_max_tokens: self.closed_max_tokens,
             open_max_tokens: self.open_max_tokens,
             inject: match self.inject {

@@ -159,7 +159,8 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
     let t = &config.train;
     serde_json::json!({
         "synth": {
-            "samples": s.samples, "threshold": s.threshold, "unanimous": s.unanimous, "temperature": s.sampling.temperature,
+            "samples": s.samples, "threshold": s.threshold, "unanimous": s.unanimous,
+            "resample_temperature": s.resample_temperature, "temperature": s.sampling.temperature,
             "top_k": s.sampling.top_k, "top_p": s.sampling.top_p, "inject": s.inject,
             "max_edits": s.max_edits, "closed_max_tokens": s.closed_max_tokens, "open_max_tokens": s.open_max_tokens,
         },

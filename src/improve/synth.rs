@@ -55,6 +55,11 @@ pub enum Unanimous {
     /// usually right about it; without this, the vote pairs only the questions that
     /// split the model, where a weak one is least often right.
     Inject,
+    /// The agreed answer against the model's runner-up: the other answer it gives most
+    /// often when sampled again from its whole distribution (`resample_temperature`,
+    /// no top-p). The label of the unanimous vote, and a wrong answer in the model's
+    /// own words, which a judge can quote. No hotter sample differing, no pair.
+    Resample,
 }
 
 /// Settings of the synth stage; `Default` follows the paper.
@@ -66,6 +71,8 @@ pub struct SynthParams {
     /// Votes the majority answer needs.
     pub threshold: usize,
     pub unanimous: Unanimous,
+    /// Temperature of the second draw of [`Unanimous::Resample`].
+    pub resample_temperature: f32,
     /// Most tokens of a closed answer, and of an open response (and its rewrite).
     pub closed_max_tokens: u32,
     pub open_max_tokens: u32,
@@ -88,6 +95,7 @@ impl Default for SynthParams {
             samples: 16,
             threshold: 5,
             unanimous: Unanimous::Skip,
+            resample_temperature: 1.0,
             closed_max_tokens: 32,
             open_max_tokens: 160,
             inject: Inject::Auto,
@@ -107,8 +115,8 @@ pub struct SynthPair {
     #[serde(flatten)]
     pub pair: PairRecord,
     pub kind: QuestionKind,
-    /// `majority`, `unanimous` (closed, an error injected), `rewrite` (the model's) or
-    /// `rules`.
+    /// `majority`, `unanimous` (closed, an error injected), `resampled` (closed, the
+    /// model's hotter answer), `rewrite` (the model's) or `rules`.
     pub method: String,
     /// Closed questions: votes of the majority answer out of the samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,18 +164,7 @@ pub fn synth_file(
 
     let kinds: Vec<QuestionKind> = todo.iter().map(|p| kind_of(p)).collect();
     let max_tokens = params.closed_max_tokens.max(params.open_max_tokens);
-    let mut generator = Generator::new(
-        model,
-        GenParams {
-            sampling: params.sampling,
-            max_tokens,
-            seed: params.seed,
-            threads: params.threads,
-            parallel: params.parallel,
-            max_samples: params.samples.max(1),
-            ctx_per_seq: params.ctx_per_seq,
-        },
-    )?;
+    let mut generator = Generator::new(model, gen_params(params, params.sampling, max_tokens, params.seed))?;
 
     // Phase 1: closed answers (many samples) and open responses (one each).
     let requests: Vec<GenRequest> = todo
@@ -182,12 +179,19 @@ pub fn synth_file(
         })
         .collect();
     let mut open_responses: Vec<(usize, String)> = Vec::new();
+    let mut agreed_closed: Vec<(usize, Agreed)> = Vec::new();
     let mut failure = None;
     generator.generate(&requests, |i, output| {
         let prompt = todo[i];
         let result = match (kinds[i], output) {
             (kind, GenOutput { error: Some(e), .. }) => writer.skip(prompt, kind, format!("generation failed: {e}")),
-            (QuestionKind::Closed, output) => writer.closed(prompt, &output.samples, params),
+            (QuestionKind::Closed, output) => match agreement(&output.samples) {
+                Some(agreed) if params.unanimous == Unanimous::Resample && agreed.voters >= params.threshold => {
+                    agreed_closed.push((i, agreed));
+                    Ok(())
+                }
+                _ => writer.closed(prompt, &output.samples, params),
+            },
             (QuestionKind::Open, output) => {
                 let response = output.samples.into_iter().next().unwrap_or_default();
                 if response.trim().is_empty() {
@@ -225,9 +229,50 @@ pub fn synth_file(
     for ((i, response), rewrite) in open_responses.into_iter().zip(rewrites) {
         writer.open(todo[i], &response, rewrite, params)?;
     }
-    progress.finish();
     drop(generator);
+
+    // Phase 3: the unanimous closed questions again, sampled hotter (`Resample`).
+    if !agreed_closed.is_empty() {
+        let hotter =
+            SamplingParams { temperature: params.resample_temperature, top_k: params.sampling.top_k, top_p: 1.0 };
+        let seed = stream_seed(params.seed, "resample");
+        let mut generator = Generator::new(model, gen_params(params, hotter, params.closed_max_tokens, seed))?;
+        let requests: Vec<GenRequest> = agreed_closed
+            .iter()
+            .map(|(i, _)| GenRequest {
+                id: todo[*i].id.clone(),
+                system: None,
+                user: todo[*i].question.clone(),
+                image: todo[*i].image_source(base_dir),
+                n: params.samples,
+            })
+            .collect();
+        generator.generate(&requests, |k, output| {
+            let (i, agreed) = &agreed_closed[k];
+            let result = match output.error {
+                Some(e) => writer.skip(todo[*i], QuestionKind::Closed, format!("generation failed: {e}")),
+                None => writer.resampled(todo[*i], agreed, &output.samples, params),
+            };
+            keep_going(result, &mut failure)
+        })?;
+        if let Some(e) = failure.take() {
+            return Err(e);
+        }
+    }
+    progress.finish();
     count(&prompts, out)
+}
+
+fn gen_params(params: &SynthParams, sampling: SamplingParams, max_tokens: u32, seed: u64) -> GenParams {
+    GenParams {
+        sampling,
+        max_tokens,
+        seed,
+        threads: params.threads,
+        parallel: params.parallel,
+        max_samples: params.samples.max(1),
+        ctx_per_seq: params.ctx_per_seq,
+    }
 }
 
 fn keep_going(result: Result<()>, failure: &mut Option<Error>) -> bool {
@@ -324,6 +369,31 @@ impl Writer<'_> {
         }
     }
 
+    /// A unanimous closed question against the model's runner-up: the answer that
+    /// differs from the agreed one and comes up most often when sampled hotter (its
+    /// shortest wording). A one-off is more often a malformed run-on than an answer.
+    fn resampled(
+        &mut self,
+        prompt: &PromptRecord,
+        agreed: &Agreed,
+        hot: &[String],
+        params: &SynthParams,
+    ) -> Result<()> {
+        let mut rng = rng_for(params, &prompt.id, "resample");
+        let Some(rejected) = runner_up(&agreed.answer, hot) else {
+            let reason = format!("no pair: {}, and none of {} hotter samples differs", NoPair::Unanimous, hot.len());
+            return self.skip(prompt, QuestionKind::Closed, reason);
+        };
+        let pair = SynthPair {
+            pair: self.pair_record(prompt, agreed.answer.clone(), rejected, &mut rng),
+            kind: QuestionKind::Closed,
+            method: "resampled".into(),
+            votes: Some((agreed.voters, params.samples)),
+            edits: Vec::new(),
+        };
+        self.write(pair)
+    }
+
     fn open(
         &mut self,
         prompt: &PromptRecord,
@@ -411,14 +481,54 @@ pub struct Agreed {
     pub voters: usize,
 }
 
+/// The answer every voting sample gives (blank ones do not vote), in its first
+/// wording; `None` when no sample votes or two answers differ.
+pub fn agreement(samples: &[String]) -> Option<Agreed> {
+    let mut voting = samples.iter().filter(|s| !normalize_answer(s).is_empty());
+    let answer = voting.next()?.clone();
+    let normalized = normalize_answer(&answer);
+    let mut voters = 1;
+    for other in voting {
+        if normalize_answer(other) != normalized {
+            return None;
+        }
+        voters += 1;
+    }
+    Some(Agreed { answer, voters })
+}
+
+/// The most frequent answer among `samples` other than `agreed` (normalised; blank
+/// samples do not count), in its shortest wording; ties go to the answer seen first.
+pub fn runner_up(agreed: &str, samples: &[String]) -> Option<String> {
+    let agreed = normalize_answer(agreed);
+    // (normalised answer, count, shortest wording) in first-seen order.
+    let mut answers: Vec<(String, usize, &str)> = Vec::new();
+    for sample in samples {
+        let answer = normalize_answer(sample);
+        if answer.is_empty() || answer == agreed {
+            continue;
+        }
+        let wording = sample.trim();
+        match answers.iter_mut().find(|(a, _, _)| *a == answer) {
+            Some((_, count, shortest)) => {
+                *count += 1;
+                if wording.chars().count() < shortest.chars().count() {
+                    *shortest = wording;
+                }
+            }
+            None => answers.push((answer, 1, wording)),
+        }
+    }
+    let top = answers.iter().map(|&(_, count, _)| count).max()?;
+    answers.into_iter().find(|&(_, count, _)| count == top).map(|(_, _, wording)| wording.to_string())
+}
+
 /// The answer a unanimous vote agreed on and a copy of it with one detail changed;
 /// `None` when no sample voted or the answer has no detail [`inject_errors`] can change.
 pub fn unanimous_pair(samples: &[String], rng: &mut impl Rng) -> Option<(Agreed, Injected)> {
-    let mut voting = samples.iter().filter(|s| !normalize_answer(s).is_empty());
-    let answer = voting.next()?.clone();
-    let voters = 1 + voting.count();
-    let injected = inject_errors(&answer, 1, rng)?;
-    Some((Agreed { answer, voters }, injected))
+    let agreed = agreement(samples)?;
+    let injected = inject_errors(&agreed.answer, 1, rng)?;
+    Some((agreed, injected))
 }
 
 /// The details an injection changed, as the pair records them (`from -> to`).
@@ -469,6 +579,10 @@ mod tests {
     use super::*;
     use crate::synth::EditKind;
 
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
     fn agreeing(answer: &str) -> Vec<String> {
         let mut samples = vec![answer.to_string(); 16];
         samples[0] = String::new(); // an empty sample does not vote
@@ -493,6 +607,25 @@ mod tests {
             assert_eq!(worse.edits[0].kind, kind, "{answer}");
             assert_ne!(normalize_answer(&worse.text), normalize_answer(answer), "{answer} -> {}", worse.text);
         }
+    }
+
+    #[test]
+    fn agreement_needs_every_voting_sample_to_give_one_answer() {
+        let agreed = agreement(&agreeing("red")).expect("all agree");
+        assert_eq!((agreed.answer.as_str(), agreed.voters), ("RED.", 15));
+        let mut split = agreeing("red");
+        split[7] = "blue".into();
+        assert_eq!(agreement(&split), None, "one dissent");
+        assert_eq!(agreement(&[String::new(), "?".into()]), None, "no voter");
+    }
+
+    #[test]
+    fn the_runner_up_is_the_most_frequent_other_answer() {
+        let hot = strings(&["red", "Blue.", "a run-on answer that goes", "blue", "", "Green", "blue"]);
+        assert_eq!(runner_up("Red", &hot).as_deref(), Some("blue"), "three blues, shortest wording");
+        let tied = strings(&["green", "red", "blue"]);
+        assert_eq!(runner_up("red", &tied).as_deref(), Some("green"), "a tie goes to the first seen");
+        assert_eq!(runner_up("red", &strings(&["red", "Red.", " "])), None, "nothing differs");
     }
 
     #[test]
