@@ -32,7 +32,12 @@ const OPEN: [&str; 3] = [
 ];
 
 fn write_pool(dir: &Path) -> PathBuf {
-    let path = dir.join("pool.jsonl");
+    write_prompts(dir, "pool.jsonl", &OPEN)
+}
+
+/// The closed questions, then `open` ones (their kind left to detection).
+fn write_prompts(dir: &Path, name: &str, open: &[&str]) -> PathBuf {
+    let path = dir.join(name);
     let mut text = String::new();
     for (i, q) in CLOSED.iter().enumerate() {
         text += &format!(
@@ -40,7 +45,7 @@ fn write_pool(dir: &Path) -> PathBuf {
             serde_json::json!({"id": format!("c{i}"), "image": null, "question": q, "kind": "closed"})
         );
     }
-    for (i, q) in OPEN.iter().enumerate() {
+    for (i, q) in open.iter().enumerate() {
         text += &format!("{}\n", serde_json::json!({"id": format!("o{i}"), "image": null, "question": q}));
     }
     std::fs::write(&path, text).unwrap();
@@ -84,8 +89,7 @@ fn synth_makes_distinct_labelled_pairs_records_skips_and_resumes() {
     let out = dir.path().join("pairs.jsonl");
     let counts = synth_file(demo_model(), &pool, &out, &small_synth(), Shard::ALL, &NoProgress).unwrap();
     assert_eq!((counts.prompts, counts.closed, counts.open), (7, 4, 3));
-    let pairs: Vec<SynthPair> = read_jsonl(&out).unwrap().into_iter().map(|(_, p)| p).collect();
-    let skipped: Vec<SkippedPrompt> = read_jsonl(&skipped_path(&out)).unwrap().into_iter().map(|(_, s)| s).collect();
+    let (pairs, skipped) = synth_output(&out);
     assert_eq!(pairs.len() + skipped.len(), 7, "every prompt ends as a pair or a recorded skip");
     assert_eq!(counts.pairs, pairs.len());
     assert!(!pairs.is_empty(), "the demo model made no pair at all; skips: {skipped:?}");
@@ -115,15 +119,7 @@ fn synth_makes_distinct_labelled_pairs_records_skips_and_resumes() {
 #[test]
 fn resample_pairs_each_unanimous_answer_with_the_models_hotter_runner_up() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = dir.path().join("closed.jsonl");
-    let lines: Vec<String> = CLOSED
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            serde_json::json!({"id": format!("c{i}"), "image": null, "question": q, "kind": "closed"}).to_string()
-        })
-        .collect();
-    std::fs::write(&pool, lines.join("\n") + "\n").unwrap();
+    let pool = write_prompts(dir.path(), "closed.jsonl", &[]);
     let out = dir.path().join("pairs.jsonl");
     // Greedy votes are unanimous; a threshold of every sample pairs only those.
     let params = SynthParams {
@@ -134,8 +130,7 @@ fn resample_pairs_each_unanimous_answer_with_the_models_hotter_runner_up() {
         ..small_synth()
     };
     let counts = synth_file(demo_model(), &pool, &out, &params, Shard::ALL, &NoProgress).unwrap();
-    let pairs: Vec<SynthPair> = read_jsonl(&out).unwrap().into_iter().map(|(_, p)| p).collect();
-    let skipped: Vec<SkippedPrompt> = read_jsonl(&skipped_path(&out)).unwrap().into_iter().map(|(_, s)| s).collect();
+    let (pairs, skipped) = synth_output(&out);
     assert_eq!(pairs.len() + skipped.len(), 4, "every prompt ends as a pair or a recorded skip");
     assert_eq!(counts.pairs, pairs.len());
     assert!(!pairs.is_empty(), "no hotter sample differed for any question: {skipped:?}");
@@ -147,6 +142,13 @@ fn resample_pairs_each_unanimous_answer_with_the_models_hotter_runner_up() {
     for s in &skipped {
         assert!(s.reason.contains("hotter samples"), "{}: {}", s.id, s.reason);
     }
+}
+
+/// The pairs a synth run wrote to `out`, and the prompts it skipped.
+fn synth_output(out: &Path) -> (Vec<SynthPair>, Vec<SkippedPrompt>) {
+    let pairs = read_jsonl(out).unwrap().into_iter().map(|(_, p)| p).collect();
+    let skipped = read_jsonl(&skipped_path(out)).unwrap().into_iter().map(|(_, s)| s).collect();
+    (pairs, skipped)
 }
 
 /// Labelled text pairs where the better answer is sometimes A and sometimes B.

@@ -170,13 +170,7 @@ pub fn synth_file(
     let requests: Vec<GenRequest> = todo
         .iter()
         .zip(&kinds)
-        .map(|(p, kind)| GenRequest {
-            id: p.id.clone(),
-            system: None,
-            user: p.question.clone(),
-            image: p.image_source(base_dir),
-            n: if *kind == QuestionKind::Closed { params.samples } else { 1 },
-        })
+        .map(|(p, kind)| answer_request(p, base_dir, if *kind == QuestionKind::Closed { params.samples } else { 1 }))
         .collect();
     let mut open_responses: Vec<(usize, String)> = Vec::new();
     let mut agreed_closed: Vec<(usize, Agreed)> = Vec::new();
@@ -185,13 +179,11 @@ pub fn synth_file(
         let prompt = todo[i];
         let result = match (kinds[i], output) {
             (kind, GenOutput { error: Some(e), .. }) => writer.skip(prompt, kind, format!("generation failed: {e}")),
-            (QuestionKind::Closed, output) => match agreement(&output.samples) {
-                Some(agreed) if params.unanimous == Unanimous::Resample && agreed.voters >= params.threshold => {
+            (QuestionKind::Closed, output) => writer.closed(prompt, &output.samples, params).map(|deferred| {
+                if let Some(agreed) = deferred {
                     agreed_closed.push((i, agreed));
-                    Ok(())
                 }
-                _ => writer.closed(prompt, &output.samples, params),
-            },
+            }),
             (QuestionKind::Open, output) => {
                 let response = output.samples.into_iter().next().unwrap_or_default();
                 if response.trim().is_empty() {
@@ -237,16 +229,8 @@ pub fn synth_file(
             SamplingParams { temperature: params.resample_temperature, top_k: params.sampling.top_k, top_p: 1.0 };
         let seed = stream_seed(params.seed, "resample");
         let mut generator = Generator::new(model, gen_params(params, hotter, params.closed_max_tokens, seed))?;
-        let requests: Vec<GenRequest> = agreed_closed
-            .iter()
-            .map(|(i, _)| GenRequest {
-                id: todo[*i].id.clone(),
-                system: None,
-                user: todo[*i].question.clone(),
-                image: todo[*i].image_source(base_dir),
-                n: params.samples,
-            })
-            .collect();
+        let requests: Vec<GenRequest> =
+            agreed_closed.iter().map(|(i, _)| answer_request(todo[*i], base_dir, params.samples)).collect();
         generator.generate(&requests, |k, output| {
             let (i, agreed) = &agreed_closed[k];
             let result = match output.error {
@@ -261,6 +245,17 @@ pub fn synth_file(
     }
     progress.finish();
     count(&prompts, out)
+}
+
+/// `n` of the model's answers to a prompt, as asked (no system prompt).
+fn answer_request(prompt: &PromptRecord, base_dir: &Path, n: usize) -> GenRequest {
+    GenRequest {
+        id: prompt.id.clone(),
+        system: None,
+        user: prompt.question.clone(),
+        image: prompt.image_source(base_dir),
+        n,
+    }
 }
 
 fn gen_params(params: &SynthParams, sampling: SamplingParams, max_tokens: u32, seed: u64) -> GenParams {
@@ -328,7 +323,9 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn closed(&mut self, prompt: &PromptRecord, samples: &[String], params: &SynthParams) -> Result<()> {
+    /// The vote's pair or skip; `Some` instead when the vote is unanimous and
+    /// [`Unanimous::Resample`] asks for a hotter draw before the pair is made.
+    fn closed(&mut self, prompt: &PromptRecord, samples: &[String], params: &SynthParams) -> Result<Option<Agreed>> {
         let mut rng = rng_for(params, &prompt.id, "vote");
         match majority_pair(samples, params.threshold, &mut rng) {
             Ok(vote) => {
@@ -340,10 +337,14 @@ impl Writer<'_> {
                     votes: Some((vote.majority_count, samples.len())),
                     edits: Vec::new(),
                 };
-                self.write(pair)
+                self.write(pair).map(|()| None)
             }
-            Err(NoPair::Unanimous) if params.unanimous == Unanimous::Inject => self.unanimous(prompt, samples, params),
-            Err(no_pair) => self.skip(prompt, QuestionKind::Closed, format!("no pair: {no_pair}")),
+            Err(NoPair::Unanimous) if params.unanimous == Unanimous::Inject => {
+                self.unanimous(prompt, samples, params).map(|()| None)
+            }
+            // A unanimous vote always has an agreed answer.
+            Err(NoPair::Unanimous) if params.unanimous == Unanimous::Resample => Ok(agreement(samples)),
+            Err(no_pair) => self.skip(prompt, QuestionKind::Closed, format!("no pair: {no_pair}")).map(|()| None),
         }
     }
 
