@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use common::{demo_model, demo_model_path};
 use vlmjudge::data::{read_jsonl, read_pairs};
 use vlmjudge::improve::{
-    filter_file, skipped_path, synth_file, verdicts_path, FilterParams, Inject, KeepPolicy, Manifest, SkippedPrompt,
-    SynthPair, SynthParams, TraceExample, Unanimous,
+    filter_file, skipped_path, synth_file, verdicts_path, write_synthetic_traces, FilterParams, Inject, KeepPolicy,
+    Manifest, SkippedPrompt, SynthPair, SynthParams, TraceExample, TraceSource, Unanimous,
 };
-use vlmjudge::judge::{Choice, Judge, JudgeParams, Mode, SamplingParams, Verdict};
+use vlmjudge::judge::{Choice, Judge, JudgeParams, Mode, SamplingParams, Template, Verdict};
 use vlmjudge::progress::NoProgress;
 use vlmjudge::shard::Shard;
-use vlmjudge::synth::{check_edit, normalize_answer};
+use vlmjudge::synth::{check_edit, normalize_answer, QuestionKind};
 
 const CLOSED: [&str; 4] = [
     "What is 2 + 2? Answer with a number.",
@@ -206,7 +206,8 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
     ];
     for (policy, name) in policies {
         let out = dir.path().join(format!("sft-{name}.jsonl"));
-        let params = FilterParams { policy, keep_forced: true, seed: 1, max_examples: None };
+        let params =
+            FilterParams { policy, keep_forced: true, seed: 1, max_examples: None, traces: TraceSource::Judge };
         let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();
         let counts = filter_file(&mut judge, &pairs, &out, &params, Shard::ALL, &NoProgress).unwrap();
         let expected = expected_traces(&pairs, &verdicts_path(&out), policy, true);
@@ -236,6 +237,70 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
             assert_eq!(e.example.target.matches("[[").count(), 1, "one verdict per target");
             assert_eq!(e.example.messages.len(), 2);
         }
+    }
+}
+
+const WORLD_TRACE: &str = r#"{"closed": "The answer is {better}. Answer A: {answer_a}, {mark_a}. Answer B: {answer_b}, {mark_b}.",
+    "open": "The image shows: {better} Answer A: {mark_a}. Answer B: {mark_b}."}"#;
+
+/// A template with the world's trace patterns.
+fn trace_template() -> Template {
+    Template { trace: Some(serde_json::from_str(WORLD_TRACE).unwrap()), ..Template::default() }
+}
+
+#[test]
+fn synthetic_traces_state_the_labelled_answer_with_or_without_a_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    // A closed pair whose kind synth recorded, and an open one whose kind is detected.
+    let pairs = dir.path().join("pairs.jsonl");
+    let lines = [
+        serde_json::json!({"id": "c", "question": "How many?", "response_a": "five", "response_b": "four",
+            "label": "B", "kind": "closed"}),
+        serde_json::json!({"id": "o", "question": "Describe the image.", "response_a": "A red cup.",
+            "response_b": "A blue cup.", "label": "A"}),
+    ];
+    std::fs::write(&pairs, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let params = FilterParams { policy: KeepPolicy::All, traces: TraceSource::Synthetic, ..FilterParams::default() };
+    assert!(!params.needs_judge());
+    let out = dir.path().join("sft.jsonl");
+    let counts = write_synthetic_traces(&pairs, &out, &trace_template(), &params, Shard::ALL).unwrap();
+    assert_eq!((counts.pairs, counts.kept_pairs, counts.examples), (2, 2, 4));
+    let targets: BTreeMap<String, String> =
+        read_jsonl::<TraceExample>(&out).unwrap().into_iter().map(|(_, e)| (e.example.id, e.example.target)).collect();
+    let expected = [
+        ("c/AB", "The answer is four. Answer A: five, wrong. Answer B: four, right.\n[[B]]"),
+        ("c/BA", "The answer is four. Answer A: four, right. Answer B: five, wrong.\n[[A]]"),
+        ("o/AB", "The image shows: A red cup. Answer A: right. Answer B: wrong.\n[[A]]"),
+        ("o/BA", "The image shows: A red cup. Answer A: wrong. Answer B: right.\n[[B]]"),
+    ];
+    assert_eq!(targets, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+
+    // With a judge, the policy picks the pairs and the traces are written: the same
+    // examples as with the judge's own traces, whose targets now state the label.
+    let pairs = labelled_pairs(dir.path());
+    let judged = dir.path().join("judged.jsonl");
+    let params = FilterParams { policy: KeepPolicy::OneOrder, keep_forced: true, seed: 1, ..FilterParams::default() };
+    let judge_params = JudgeParams { template: trace_template(), ..reason_judge() };
+    let mut judge = Judge::new(demo_model(), judge_params).unwrap();
+    filter_file(&mut judge, &pairs, &judged, &params, Shard::ALL, &NoProgress).unwrap();
+    let written = dir.path().join("written.jsonl");
+    std::fs::copy(verdicts_path(&judged), verdicts_path(&written)).unwrap();
+    let synthetic = FilterParams { traces: TraceSource::Synthetic, ..params };
+    filter_file(&mut judge, &pairs, &written, &synthetic, Shard::ALL, &NoProgress).unwrap();
+    let examples =
+        |path: &Path| -> Vec<TraceExample> { read_jsonl(path).unwrap().into_iter().map(|(_, e)| e).collect() };
+    let (judged, written) = (examples(&judged), examples(&written));
+    let ids = |e: &[TraceExample]| e.iter().map(|e| e.example.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&judged), ids(&written));
+    let records: BTreeMap<String, _> = read_pairs(&pairs).unwrap().into_iter().map(|p| (p.id.clone(), p)).collect();
+    for e in &written {
+        let pair = &records[&e.pair_id];
+        let better = if pair.label.as_deref() == Some("A") { &pair.response_a } else { &pair.response_b };
+        // No kind recorded: "How many legs ...?" is detected as closed.
+        assert_eq!(QuestionKind::detect(&pair.question), QuestionKind::Closed);
+        let statement = format!("The answer is {better}. Answer A: ");
+        assert!(e.example.target.starts_with(&statement), "{}: {:?}", e.example.id, e.example.target);
+        assert!(e.example.target.ends_with(&format!("[[{}]]", e.shown)));
     }
 }
 
@@ -354,7 +419,13 @@ fn sharded_synth_and_filter_merged_equal_the_single_run() {
     assert_eq!(String::from_utf8(merged).unwrap(), String::from_utf8(single).unwrap());
 
     // The filter's verdicts, judged in two shards, equal one run's (sampled reasoning).
-    let params = FilterParams { policy: KeepPolicy::OneOrder, keep_forced: true, seed: 3, max_examples: None };
+    let params = FilterParams {
+        policy: KeepPolicy::OneOrder,
+        keep_forced: true,
+        seed: 3,
+        max_examples: None,
+        traces: TraceSource::Judge,
+    };
     let filter = |shard: Shard, name: &str| {
         let out = dir.path().join(name);
         let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();

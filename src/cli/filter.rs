@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use vlmjudge::improve::{filter_file, verdicts_path, FilterParams, KeepPolicy};
+use vlmjudge::improve::{filter_file, verdicts_path, write_synthetic_traces, FilterParams, KeepPolicy, TraceSource};
 use vlmjudge::judge::{Judge, JudgeParams, Mode};
 use vlmjudge::shard::Shard;
 
@@ -12,6 +12,8 @@ use super::opts::{JudgeOpts, ModelOpts};
 use super::progress::Bar;
 
 #[derive(Args)]
+// No judge is loaded for `--traces synthetic --policy all`; otherwise `load` asks for it.
+#[command(mut_arg("model", |a| a.required(false)))]
 pub struct FilterArgs {
     #[command(flatten)]
     model: ModelOpts,
@@ -47,6 +49,18 @@ pub(crate) struct FilterOpts {
     /// wrote none within --max-tokens.
     #[arg(long)]
     pub keep_forced: bool,
+    /// judge: train on the judge's own reasoning (the paper); synthetic: on reasoning
+    /// written from each kept pair's label with the template's `trace` patterns, which
+    /// states the better answer (the model's own) and checks both against it. With
+    /// --policy all nothing is judged.
+    #[arg(long, value_enum, default_value_t = TracesArg::Judge)]
+    pub traces: TracesArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum TracesArg {
+    Judge,
+    Synthetic,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -69,6 +83,10 @@ impl FilterOpts {
             keep_forced: self.keep_forced,
             seed,
             max_examples: None,
+            traces: match self.traces {
+                TracesArg::Judge => TraceSource::Judge,
+                TracesArg::Synthetic => TraceSource::Synthetic,
+            },
         }
     }
 }
@@ -83,10 +101,14 @@ pub fn run(args: FilterArgs) -> anyhow::Result<()> {
     let shard = Shard::resolve(args.shard)?;
     let params = filter_judge_params(&args.judge, args.model.threads())?;
     let filter = args.filter.params(params.seed);
-    let model = args.model.load()?;
-    let mut judge = Judge::new(&model, params)?;
-    let bar = Bar::new(args.quiet);
-    let counts = filter_file(&mut judge, &args.pairs, &args.out, &filter, shard, &bar)?;
+    let counts = if filter.needs_judge() {
+        let model = args.model.load()?;
+        let mut judge = Judge::new(&model, params)?;
+        let bar = Bar::new(args.quiet);
+        filter_file(&mut judge, &args.pairs, &args.out, &filter, shard, &bar)?
+    } else {
+        write_synthetic_traces(&args.pairs, &args.out, &params.template, &filter, shard)?
+    };
     println!(
         "kept {} of {} pairs ({:.1}%): {} examples{}; {} pairs failed",
         counts.kept_pairs,
@@ -96,6 +118,9 @@ pub fn run(args: FilterArgs) -> anyhow::Result<()> {
         if shard.is_all() { String::new() } else { format!(" in shard {shard}") },
         counts.errors
     );
-    println!("examples: {}\nverdicts: {}", args.out.display(), verdicts_path(&args.out).display());
+    println!("examples: {}", args.out.display());
+    if filter.needs_judge() {
+        println!("verdicts: {}", verdicts_path(&args.out).display());
+    }
     Ok(())
 }

@@ -2,6 +2,9 @@
 //! reasoning) and only its traces whose verdict matches the synthetic label become
 //! training examples.
 //!
+//! With `--traces synthetic` the kept examples' reasoning is written from the label
+//! instead (see [`TraceSource`]); with `--policy all` as well, no judge is needed.
+//!
 //! Judging appends every pair's verdict to `<out>.verdicts.jsonl` (resumable); the SFT
 //! file is then rebuilt from the verdicts in one atomic write, so it is always complete
 //! and deterministic for the verdicts it was built from.
@@ -17,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::synth::relative_to;
 use super::FilterCounts;
 use crate::data::{read_jsonl, read_pairs, resolve_path, write_jsonl, PairRecord};
-use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, Verdict};
+use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, TracePattern, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
+use crate::synth::QuestionKind;
 use crate::train::{Message, SftExample};
 use crate::{Error, Result};
 
@@ -47,6 +51,20 @@ pub enum KeepPolicy {
     All,
 }
 
+/// Where a kept example's reasoning comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceSource {
+    /// The judge's own reasoning in that order (the paper).
+    #[default]
+    Judge,
+    /// Reasoning written from the pair's label with the template's `trace` patterns
+    /// ([`TracePattern`]): it states the better answer, which the model itself gave,
+    /// and checks both against it. The judge, if the policy needs one, only chooses
+    /// which pairs are kept.
+    Synthetic,
+}
+
 /// Settings of the filter stage (the judge's own settings are its `JudgeParams`).
 #[derive(Debug, Clone, Default)]
 pub struct FilterParams {
@@ -58,6 +76,14 @@ pub struct FilterParams {
     pub seed: u64,
     /// Keep at most this many examples, chosen at random (order kept).
     pub max_examples: Option<usize>,
+    pub traces: TraceSource,
+}
+
+impl FilterParams {
+    /// Whether the pairs must be judged: not when every pair is kept with written traces.
+    pub fn needs_judge(&self) -> bool {
+        !(self.policy == KeepPolicy::All && self.traces == TraceSource::Synthetic)
+    }
 }
 
 /// One training example made from a kept trace.
@@ -89,7 +115,49 @@ pub fn filter_file(
     shard: Shard,
     progress: &dyn Progress,
 ) -> Result<FilterCounts> {
-    let pairs = shard.select(read_pairs(pairs_path)?);
+    let pairs = labelled_pairs(pairs_path, params, shard)?;
+    let verdicts = verdicts_path(out);
+    judge_file(judge, pairs_path, &verdicts, shard, progress)?;
+    let verdicts: HashMap<String, Verdict> =
+        read_jsonl::<Verdict>(&verdicts)?.into_iter().map(|(_, v)| (v.id.clone(), v)).collect();
+    let template = judge.params().template.clone();
+    build_examples(&pairs, pairs_path, Some(&verdicts), out, &template, params)
+}
+
+/// Writes both orders of every pair of the shard with synthetic traces, judging nothing
+/// (`--traces synthetic --policy all`).
+pub fn write_synthetic_traces(
+    pairs_path: &Path,
+    out: &Path,
+    template: &Template,
+    params: &FilterParams,
+    shard: Shard,
+) -> Result<FilterCounts> {
+    if params.needs_judge() {
+        return Err(Error::InvalidArgument(
+            "only --traces synthetic with --policy all keeps pairs without judging them".into(),
+        ));
+    }
+    let pairs = labelled_pairs(pairs_path, params, shard)?;
+    build_examples(&pairs, pairs_path, None, out, template, params)
+}
+
+/// A labelled pair and, for synthetic traces, the kind of its question.
+struct Labelled {
+    pair: PairRecord,
+    kind: QuestionKind,
+}
+
+/// The `kind` field that `vlmjudge synth` writes next to each pair.
+#[derive(Deserialize)]
+struct KindField {
+    kind: Option<QuestionKind>,
+}
+
+/// The shard's pairs, each with a label; the kind of question is the one synth recorded,
+/// or else the one its rules detect.
+fn labelled_pairs(pairs_path: &Path, params: &FilterParams, shard: Shard) -> Result<Vec<Labelled>> {
+    let pairs = read_pairs(pairs_path)?;
     if let Some(p) = pairs.iter().find(|p| p.label.is_none()) {
         return Err(Error::InvalidArgument(format!(
             "{}: pair {:?} has no label; the filter keeps traces that match the synthetic label",
@@ -97,55 +165,54 @@ pub fn filter_file(
             p.id
         )));
     }
-    let verdicts = verdicts_path(out);
-    judge_file(judge, pairs_path, &verdicts, shard, progress)?;
-    let template = judge.params().template.clone();
-    build_examples(&pairs, pairs_path, &verdicts, out, &template, params)
+    // Both readers skip the same blank lines, so the records line up.
+    let kinds: Vec<Option<QuestionKind>> = match params.traces {
+        TraceSource::Synthetic => read_jsonl::<KindField>(pairs_path)?.into_iter().map(|(_, k)| k.kind).collect(),
+        TraceSource::Judge => vec![None; pairs.len()],
+    };
+    let labelled = pairs
+        .into_iter()
+        .zip(kinds)
+        .map(|(pair, kind)| Labelled { kind: kind.unwrap_or_else(|| QuestionKind::detect(&pair.question)), pair });
+    Ok(shard.select(labelled))
 }
 
-/// Rebuilds `out` from the verdicts file.
+/// Rebuilds `out` from the judge's verdicts, or from the labels alone when there are
+/// none (every pair kept).
 fn build_examples(
-    pairs: &[PairRecord],
+    pairs: &[Labelled],
     pairs_path: &Path,
-    verdicts_path: &Path,
+    verdicts: Option<&HashMap<String, Verdict>>,
     out: &Path,
     template: &Template,
     params: &FilterParams,
 ) -> Result<FilterCounts> {
-    let verdicts: HashMap<String, Verdict> =
-        read_jsonl::<Verdict>(verdicts_path)?.into_iter().map(|(_, v)| (v.id.clone(), v)).collect();
     let pairs_dir = pairs_path.parent().unwrap_or(Path::new("."));
     let out_dir = out.parent().unwrap_or(Path::new("."));
+    let pattern = template.trace.clone().unwrap_or_default();
+    let writer = ExampleWriter { pairs_dir, out_dir, template, traces: params.traces, pattern: &pattern };
     let mut counts = FilterCounts { pairs: pairs.len(), ..FilterCounts::default() };
     let mut examples = Vec::new();
-    for pair in pairs {
-        let Some(verdict) = verdicts.get(&pair.id) else {
-            return Err(Error::Engine(format!("the verdict of pair {:?} is missing", pair.id)));
-        };
-        if verdict.error.is_some() {
-            counts.errors += 1;
-            continue;
-        }
+    for Labelled { pair, kind } in pairs {
         let label = if pair.label.as_deref() == Some("A") { Choice::A } else { Choice::B };
-        let usable =
-            |o: &&OrderVerdict| matches!(o.verdict, Choice::A | Choice::B) && (params.keep_forced || !o.forced);
-        let right: Vec<_> = verdict.orders.iter().filter(usable).filter(|o| o.verdict == label).collect();
-        let kept: Vec<OrderVerdict> = match params.policy {
-            KeepPolicy::BothOrders if right.len() == 2 => right.into_iter().cloned().collect(),
-            KeepPolicy::BothOrders => Vec::new(),
-            KeepPolicy::OneOrder => right.into_iter().cloned().collect(),
-            KeepPolicy::All => verdict.orders.iter().filter(usable).cloned().collect(),
-            KeepPolicy::Combined if verdict.verdict == label => verdict
-                .orders
-                .iter()
-                .filter(|o| params.keep_forced || !o.forced)
-                .map(|o| OrderVerdict { verdict: label, ..o.clone() })
-                .collect(),
-            KeepPolicy::Combined => Vec::new(),
+        let kept = match verdicts {
+            Some(verdicts) => {
+                let Some(verdict) = verdicts.get(&pair.id) else {
+                    return Err(Error::Engine(format!("the verdict of pair {:?} is missing", pair.id)));
+                };
+                if verdict.error.is_some() {
+                    counts.errors += 1;
+                    continue;
+                }
+                kept_orders(verdict, label, params)
+            }
+            None => [Order::AB, Order::BA]
+                .map(|order| OrderVerdict { order, verdict: label, p_a: None, forced: false, reasoning: None })
+                .to_vec(),
         };
         counts.kept_pairs += usize::from(!kept.is_empty());
         for order in &kept {
-            examples.push(trace_example(pair, order, pairs_dir, out_dir, template));
+            examples.push(writer.example(pair, *kind, order));
         }
     }
     if params.policy == KeepPolicy::OneOrder {
@@ -161,41 +228,76 @@ fn build_examples(
     Ok(counts)
 }
 
-/// The SFT example of one kept order: the judge's prompt in that order and, as the
-/// target, its reasoning up to the verdict marker followed by the verdict it gave.
-fn trace_example(
-    pair: &PairRecord,
-    order: &OrderVerdict,
-    pairs_dir: &Path,
-    out_dir: &Path,
-    template: &Template,
-) -> TraceExample {
-    let (first, second) = match order.order {
-        Order::AB => (&pair.response_a, &pair.response_b),
-        Order::BA => (&pair.response_b, &pair.response_a),
-    };
-    let shown = if order.order == Order::BA { order.verdict.swapped() } else { order.verdict };
-    let letter = if shown == Choice::A { "A" } else { "B" };
-    let reasoning = order.reasoning.as_deref().unwrap_or("");
-    let before_marker = reasoning.find("[[").map_or(reasoning, |at| &reasoning[..at]).trim();
-    let target =
-        if before_marker.is_empty() { format!("[[{letter}]]") } else { format!("{before_marker}\n[[{letter}]]") };
-    let image = pair.image.as_deref().and_then(|p| resolve_path(pairs_dir, p)).map(|p| relative_to(&p, out_dir));
-    let suffix = if order.order == Order::AB { "AB" } else { "BA" };
-    TraceExample {
-        example: SftExample {
-            id: format!("{}/{suffix}", pair.id),
-            image,
-            messages: vec![
-                Message { role: "system".into(), content: template.system.clone() },
-                Message { role: "user".into(), content: template.fill_user(&pair.question, first, second) },
-            ],
-            target,
-        },
-        pair_id: pair.id.clone(),
-        order: order.order,
-        shown: letter.into(),
-        forced: order.forced,
+/// The orders of a judged pair that the policy keeps, with the verdict their example
+/// gives.
+fn kept_orders(verdict: &Verdict, label: Choice, params: &FilterParams) -> Vec<OrderVerdict> {
+    let usable = |o: &&OrderVerdict| matches!(o.verdict, Choice::A | Choice::B) && (params.keep_forced || !o.forced);
+    let right: Vec<_> = verdict.orders.iter().filter(usable).filter(|o| o.verdict == label).collect();
+    match params.policy {
+        KeepPolicy::BothOrders if right.len() == 2 => right.into_iter().cloned().collect(),
+        KeepPolicy::BothOrders => Vec::new(),
+        KeepPolicy::OneOrder => right.into_iter().cloned().collect(),
+        // Written traces follow the label, so every usable order gets it.
+        KeepPolicy::All if params.traces == TraceSource::Synthetic => {
+            verdict.orders.iter().filter(usable).map(|o| OrderVerdict { verdict: label, ..o.clone() }).collect()
+        }
+        KeepPolicy::All => verdict.orders.iter().filter(usable).cloned().collect(),
+        KeepPolicy::Combined if verdict.verdict == label => verdict
+            .orders
+            .iter()
+            .filter(|o| params.keep_forced || !o.forced)
+            .map(|o| OrderVerdict { verdict: label, ..o.clone() })
+            .collect(),
+        KeepPolicy::Combined => Vec::new(),
+    }
+}
+
+/// Turns kept orders into SFT examples.
+struct ExampleWriter<'a> {
+    pairs_dir: &'a Path,
+    out_dir: &'a Path,
+    template: &'a Template,
+    traces: TraceSource,
+    pattern: &'a TracePattern,
+}
+
+impl ExampleWriter<'_> {
+    /// The SFT example of one kept order: the judge's prompt in that order and, as the
+    /// target, its reasoning (the judge's up to the verdict marker, or one written from
+    /// the label) followed by the verdict.
+    fn example(&self, pair: &PairRecord, kind: QuestionKind, order: &OrderVerdict) -> TraceExample {
+        let (first, second) = match order.order {
+            Order::AB => (&pair.response_a, &pair.response_b),
+            Order::BA => (&pair.response_b, &pair.response_a),
+        };
+        let shown = if order.order == Order::BA { order.verdict.swapped() } else { order.verdict };
+        let letter = if shown == Choice::A { "A" } else { "B" };
+        let reasoning = match self.traces {
+            TraceSource::Judge => {
+                let reasoning = order.reasoning.as_deref().unwrap_or("");
+                reasoning.find("[[").map_or(reasoning, |at| &reasoning[..at]).trim().to_string()
+            }
+            TraceSource::Synthetic => self.pattern.write(kind, first, second, shown == Choice::A),
+        };
+        let target = if reasoning.is_empty() { format!("[[{letter}]]") } else { format!("{reasoning}\n[[{letter}]]") };
+        let image =
+            pair.image.as_deref().and_then(|p| resolve_path(self.pairs_dir, p)).map(|p| relative_to(&p, self.out_dir));
+        let suffix = if order.order == Order::AB { "AB" } else { "BA" };
+        TraceExample {
+            example: SftExample {
+                id: format!("{}/{suffix}", pair.id),
+                image,
+                messages: vec![
+                    Message { role: "system".into(), content: self.template.system.clone() },
+                    Message { role: "user".into(), content: self.template.fill_user(&pair.question, first, second) },
+                ],
+                target,
+            },
+            pair_id: pair.id.clone(),
+            order: order.order,
+            shown: letter.into(),
+            forced: order.forced,
+        }
     }
 }
 

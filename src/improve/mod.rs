@@ -11,7 +11,9 @@ mod run;
 mod synth;
 
 #[cfg(feature = "train")]
-pub use filter::{filter_file, verdicts_path, FilterParams, KeepPolicy, TraceExample};
+pub use filter::{
+    filter_file, verdicts_path, write_synthetic_traces, FilterParams, KeepPolicy, TraceExample, TraceSource,
+};
 pub use manifest::{round_dir, FileRef, FilterCounts, LossPoint, Manifest, SynthCounts, TrainRecord, MANIFEST};
 #[cfg(feature = "train")]
 pub use run::{improve, Bench, GeneratorChoice, ImproveConfig, RoundLog};

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::filter::{filter_file, FilterParams};
+use super::filter::{filter_file, write_synthetic_traces, FilterParams};
 use super::manifest::{round_dir, FileRef, LossPoint, Manifest, TrainRecord};
 use super::synth::{relative_to, synth_file, SynthParams};
 use crate::data::{read_jsonl, read_prompts, write_jsonl, PromptRecord};
@@ -165,7 +165,7 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
             "max_edits": s.max_edits, "closed_max_tokens": s.closed_max_tokens, "open_max_tokens": s.open_max_tokens,
         },
         "filter": {
-            "policy": config.filter.policy, "keep_forced": config.filter.keep_forced,
+            "policy": config.filter.policy, "keep_forced": config.filter.keep_forced, "traces": config.filter.traces,
             "mode": config.filter_judge.mode, "temperature": config.filter_judge.sampling.temperature,
             "max_tokens": config.filter_judge.max_tokens,
         },
@@ -238,16 +238,21 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
     }
     if !m.is_done("filter") {
         let started = Instant::now();
-        log.stage(k, "filter", &format!("judging the pairs with {}", previous_judge.path.display()));
-        let model = load(config, &previous_judge.path)?;
-        let mut judge_params = config.filter_judge.clone();
-        judge_params.seed = config.seed.wrapping_add(u64::from(k));
-        let mut judge = Judge::new(&model, judge_params)?;
         let mut filter = config.filter.clone();
         if let Some(other) = &config.match_examples_of {
             filter.max_examples = Some(examples_kept_by(other, k)?);
         }
-        let counts = filter_file(&mut judge, &pairs, &sft, &filter, Shard::ALL, log)?;
+        let counts = if filter.needs_judge() {
+            log.stage(k, "filter", &format!("judging the pairs with {}", previous_judge.path.display()));
+            let model = load(config, &previous_judge.path)?;
+            let mut judge_params = config.filter_judge.clone();
+            judge_params.seed = config.seed.wrapping_add(u64::from(k));
+            let mut judge = Judge::new(&model, judge_params)?;
+            filter_file(&mut judge, &pairs, &sft, &filter, Shard::ALL, log)?
+        } else {
+            log.stage(k, "filter", "every pair, with traces written from its label");
+            write_synthetic_traces(&pairs, &sft, &config.filter_judge.template, &filter, Shard::ALL)?
+        };
         log.stage(
             k,
             "filter",

@@ -5,6 +5,7 @@ mod file;
 mod prompt;
 mod sampler;
 mod scheduler;
+mod trace;
 mod verdict;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ pub(crate) use sampler::argmax;
 pub use sampler::SamplingParams;
 pub(crate) use sampler::{stream_seed, Sampler};
 pub use scheduler::{Judge, JudgeStats};
+pub use trace::TracePattern;
 pub use verdict::{Choice, Order, OrderVerdict, TokenCounts, Verdict};
 
 /// How the judge reaches its verdict.

@@ -10,6 +10,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
 use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
+use super::trace::TracePattern;
 use crate::engine::Model;
 use crate::{Error, Result};
 
@@ -25,7 +26,9 @@ Explain briefly which answer is better. Then give your verdict on the last line:
 
 /// A judge prompt template, loadable from a JSON file
 /// `{"system": "...", "user": "...", "chat_template": "chatml"}` (`chat_template` is
-/// optional: a llama.cpp built-in template name for models whose GGUF has none).
+/// optional: a llama.cpp built-in template name for models whose GGUF has none). An
+/// optional `trace` holds the patterns of the reasoning that `--traces synthetic` writes
+/// for this prompt ([`TracePattern`]).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
@@ -33,11 +36,13 @@ pub struct Template {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TracePattern>,
 }
 
 impl Default for Template {
     fn default() -> Self {
-        Template { system: DEFAULT_SYSTEM.into(), user: DEFAULT_USER.into(), chat_template: None }
+        Template { system: DEFAULT_SYSTEM.into(), user: DEFAULT_USER.into(), chat_template: None, trace: None }
     }
 }
 
@@ -83,7 +88,7 @@ impl Template {
         if PLACEHOLDERS.iter().any(|p| self.system.contains(p)) {
             return Err(Error::Template("placeholders belong in the user text, not the system text".into()));
         }
-        Ok(())
+        self.trace.as_ref().map_or(Ok(()), TracePattern::validate)
     }
 }
 

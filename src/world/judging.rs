@@ -45,7 +45,8 @@ use rand::Rng;
 
 use super::scene::Scene;
 use super::text::{any_closed_question, corrupt, describe, OPEN_QUESTIONS};
-use crate::judge::Template;
+use crate::judge::{Template, TracePattern};
+use crate::synth::QuestionKind;
 
 /// The system line of the world's judge prompt.
 pub const WORLD_SYSTEM: &str = "You judge two answers to a question about an image.";
@@ -59,7 +60,7 @@ Check each answer, then give your verdict on the last line: [[A]] or [[B]].";
 /// 1M-parameter model cannot read and that would triple the cost of each judging
 /// example; this one is about 30.
 pub fn world_template() -> Template {
-    Template { system: WORLD_SYSTEM.into(), user: WORLD_USER.into(), chat_template: None }
+    Template { system: WORLD_SYSTEM.into(), user: WORLD_USER.into(), chat_template: None, trace: Some(world_trace()) }
 }
 
 /// What a blank-image judging example shows in place of the image (when it shows a scene).
@@ -81,14 +82,17 @@ pub struct JudgingExample {
     pub target: String,
 }
 
-/// The check of one answer: "Answer A: red, right." for a short answer, "Answer A:
-/// right." for a description (a copy would only lengthen the trace).
-fn check(slot: char, answer: &str, right: bool, quote: bool) -> String {
-    let verdict = if right { "right" } else { "wrong" };
-    if quote {
-        format!("Answer {slot}: {answer}, {verdict}.")
-    } else {
-        format!("Answer {slot}: {verdict}.")
+/// The world's judge reasoning, written to `template.json` so that `--traces synthetic`
+/// writes what pretraining taught: the stated answer, then each answer checked against
+/// it, short answers quoted ("Answer A: red, right."), descriptions not (a copy would
+/// only lengthen the trace).
+pub fn world_trace() -> TracePattern {
+    TracePattern {
+        closed: format!(
+            "{CLOSED_TRACE} {{better}}. Answer A: {{answer_a}}, {{mark_a}}. Answer B: {{answer_b}}, {{mark_b}}."
+        ),
+        open: format!("{OPEN_TRACE} {{better}} Answer A: {{mark_a}}. Answer B: {{mark_b}}."),
+        ..TracePattern::default()
     }
 }
 
@@ -115,19 +119,14 @@ pub fn judging_example(scene: &Scene, open: f64, on_image: bool, rng: &mut impl 
     let blind = !on_image && rng.random_bool(BLIND_SHARE);
     // With the scene shown the stated answer is the truth; without, either answer.
     let a_is_stated = if blind { rng.random_bool(0.5) } else { good_is_a };
-    let stated = if a_is_stated { &a } else { &b };
-    let statement = if is_open { format!("{OPEN_TRACE} {stated}") } else { format!("{CLOSED_TRACE} {stated}.") };
-    let checks = [check('A', &a, a_is_stated, !is_open), check('B', &b, !a_is_stated, !is_open)];
+    let kind = if is_open { QuestionKind::Open } else { QuestionKind::Closed };
+    let reasoning = world_trace().write(kind, &a, &b, a_is_stated);
     let verdict = if a_is_stated { 'A' } else { 'B' };
     let prompt = world_template().fill_user(&question, &a, &b);
     let user = if blind || on_image { prompt } else { format!("{SCENE_PREFIX}{truth}\n{prompt}") };
     // The verdict on its own last line, as the prompt asks and as the filter writes the
     // traces it keeps.
-    JudgingExample {
-        system: WORLD_SYSTEM.to_string(),
-        user,
-        target: format!("{statement} {}\n[[{verdict}]]", checks.join(" ")),
-    }
+    JudgingExample { system: WORLD_SYSTEM.to_string(), user, target: format!("{reasoning}\n[[{verdict}]]") }
 }
 
 /// Texts for the world vocabulary: the world's prompt, the scene prefix, the trace
@@ -136,8 +135,8 @@ pub fn vocabulary_texts() -> Vec<String> {
     let mut texts: Vec<String> =
         [WORLD_SYSTEM, WORLD_USER, SCENE_PREFIX, CLOSED_TRACE, OPEN_TRACE].iter().map(|s| s.to_string()).collect();
     for slot in ['A', 'B'] {
-        for right in [true, false] {
-            texts.push(check(slot, "", right, false));
+        for mark in ["right", "wrong"] {
+            texts.push(format!("Answer {slot}: {mark}."));
         }
     }
     texts
@@ -174,8 +173,13 @@ mod tests {
             let chosen = if a_wins_here { &answer_a } else { &answer_b };
             let statement =
                 if is_open { format!("{OPEN_TRACE} {chosen}") } else { format!("{CLOSED_TRACE} {chosen}.") };
-            let checks = [check('A', &answer_a, a_wins_here, !is_open), check('B', &answer_b, !a_wins_here, !is_open)];
-            assert_eq!(reasoning, format!("{statement} {}", checks.join(" ")));
+            let mark = |right: bool| if right { "right" } else { "wrong" };
+            let checks = if is_open {
+                format!("Answer A: {}. Answer B: {}.", mark(a_wins_here), mark(!a_wins_here))
+            } else {
+                format!("Answer A: {answer_a}, {}. Answer B: {answer_b}, {}.", mark(a_wins_here), mark(!a_wins_here))
+            };
+            assert_eq!(reasoning, format!("{statement} {checks}"));
             // The right answer to the scene is always one of the two; with the scene
             // shown it is the one chosen.
             let right = if is_open { truth.clone() } else { answer_of(&ex, &scene) };
@@ -213,8 +217,12 @@ mod tests {
     }
 
     #[test]
-    fn a_check_reads_as_a_sentence() {
-        assert_eq!(check('A', "red", true, true), "Answer A: red, right.");
-        assert_eq!(check('B', "There is one shape.", false, false), "Answer B: wrong.");
+    fn the_template_carries_the_trace_that_pretraining_teaches() {
+        let template = world_template();
+        assert!(template.validate().is_ok());
+        assert_eq!(
+            template.trace.unwrap().write(QuestionKind::Closed, "red", "blue", false),
+            "The answer is blue. Answer A: red, wrong. Answer B: blue, right."
+        );
     }
 }
