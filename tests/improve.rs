@@ -206,8 +206,7 @@ fn filter_keeps_exactly_the_traces_whose_verdict_matches_the_label() {
     ];
     for (policy, name) in policies {
         let out = dir.path().join(format!("sft-{name}.jsonl"));
-        let params =
-            FilterParams { policy, keep_forced: true, seed: 1, max_examples: None, traces: TraceSource::Judge };
+        let params = FilterParams { policy, keep_forced: true, seed: 1, ..FilterParams::default() };
         let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();
         let counts = filter_file(&mut judge, &pairs, &out, &params, Shard::ALL, &NoProgress).unwrap();
         let expected = expected_traces(&pairs, &verdicts_path(&out), policy, true);
@@ -302,6 +301,40 @@ fn synthetic_traces_state_the_labelled_answer_with_or_without_a_judge() {
         assert!(e.example.target.starts_with(&statement), "{}: {:?}", e.example.id, e.example.target);
         assert!(e.example.target.ends_with(&format!("[[{}]]", e.shown)));
     }
+}
+
+#[test]
+fn max_per_question_caps_each_closed_question_and_leaves_open_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = dir.path().join("pairs.jsonl");
+    let mut text = String::new();
+    for i in 0..6 {
+        for (kind, question) in [("closed", "How many?"), ("closed", "What colour?"), ("open", "Describe the image.")] {
+            let line = serde_json::json!({"id": format!("{kind}-{question}-{i}"), "question": question,
+                "response_a": format!("{i}"), "response_b": "x", "label": "A", "kind": kind});
+            text += &format!("{line}\n");
+        }
+    }
+    std::fs::write(&pairs, text).unwrap();
+    let out = dir.path().join("sft.jsonl");
+    let params = FilterParams {
+        policy: KeepPolicy::All,
+        traces: TraceSource::Synthetic,
+        max_per_question: Some(2),
+        ..FilterParams::default()
+    };
+    let counts = write_synthetic_traces(&pairs, &out, &trace_template(), &params, Shard::ALL).unwrap();
+    assert_eq!((counts.pairs, counts.kept_pairs, counts.examples), (18, 10, 20));
+    let examples: Vec<TraceExample> = read_jsonl(&out).unwrap().into_iter().map(|(_, e)| e).collect();
+    let kept: BTreeSet<&str> = examples.iter().map(|e| e.pair_id.as_str()).collect();
+    for prefix in ["closed-How many?", "closed-What colour?"] {
+        assert_eq!(kept.iter().filter(|id| id.starts_with(prefix)).count(), 2, "{prefix}: {kept:?}");
+    }
+    assert_eq!(kept.iter().filter(|id| id.starts_with("open-")).count(), 6);
+    // The draw depends on the seed alone: the same file again is byte-identical.
+    let again = dir.path().join("again.jsonl");
+    write_synthetic_traces(&pairs, &again, &trace_template(), &params, Shard::ALL).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
 }
 
 fn vlmjudge() -> Command {
@@ -419,13 +452,7 @@ fn sharded_synth_and_filter_merged_equal_the_single_run() {
     assert_eq!(String::from_utf8(merged).unwrap(), String::from_utf8(single).unwrap());
 
     // The filter's verdicts, judged in two shards, equal one run's (sampled reasoning).
-    let params = FilterParams {
-        policy: KeepPolicy::OneOrder,
-        keep_forced: true,
-        seed: 3,
-        max_examples: None,
-        traces: TraceSource::Judge,
-    };
+    let params = FilterParams { policy: KeepPolicy::OneOrder, keep_forced: true, seed: 3, ..FilterParams::default() };
     let filter = |shard: Shard, name: &str| {
         let out = dir.path().join(name);
         let mut judge = Judge::new(demo_model(), reason_judge()).unwrap();

@@ -55,6 +55,11 @@ pub(crate) struct FilterOpts {
     /// --policy all nothing is judged.
     #[arg(long, value_enum, default_value_t = TracesArg::Judge)]
     pub traces: TracesArg,
+    /// Keep at most N pairs of any one closed question (the same question asked of many
+    /// images), chosen at random, so that the few questions a model is sure of do not
+    /// make most of the training set.
+    #[arg(long, value_name = "N")]
+    pub max_per_question: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +88,7 @@ impl FilterOpts {
             keep_forced: self.keep_forced,
             seed,
             max_examples: None,
+            max_per_question: self.max_per_question,
             traces: match self.traces {
                 TracesArg::Judge => TraceSource::Judge,
                 TracesArg::Synthetic => TraceSource::Synthetic,

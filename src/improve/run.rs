@@ -166,6 +166,7 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
         },
         "filter": {
             "policy": config.filter.policy, "keep_forced": config.filter.keep_forced, "traces": config.filter.traces,
+            "max_per_question": config.filter.max_per_question,
             "mode": config.filter_judge.mode, "temperature": config.filter_judge.sampling.temperature,
             "max_tokens": config.filter_judge.max_tokens,
         },
