@@ -80,9 +80,8 @@ pub struct FilterParams {
     /// Keep at most this many pairs of any one closed question (chosen at random). A
     /// closed question asked of many images repeats a few answers, and the questions a
     /// model is sure of are few: in the procedural world, "How many shapes are there?"
-    /// made 179 of 1,112 unanimous pairs and no question about the count of one
-    /// colour or shape did, and the judge trained on them answered every counting
-    /// question with the total.
+    /// made 179 of 1,112 unanimous pairs and counts of one colour or shape 7, and the
+    /// judge trained on them answered every counting question with the total.
     pub max_per_question: Option<usize>,
 }
 
@@ -122,7 +121,7 @@ pub fn filter_file(
     shard: Shard,
     progress: &dyn Progress,
 ) -> Result<FilterCounts> {
-    let pairs = labelled_pairs(pairs_path, params, shard)?;
+    let pairs = labelled_pairs(pairs_path, shard)?;
     let verdicts = verdicts_path(out);
     judge_file(judge, pairs_path, &verdicts, shard, progress)?;
     let verdicts: HashMap<String, Verdict> =
@@ -145,11 +144,12 @@ pub fn write_synthetic_traces(
             "only --traces synthetic with --policy all keeps pairs without judging them".into(),
         ));
     }
-    let pairs = labelled_pairs(pairs_path, params, shard)?;
+    let pairs = labelled_pairs(pairs_path, shard)?;
     build_examples(&pairs, pairs_path, None, out, template, params)
 }
 
-/// A labelled pair and, for synthetic traces, the kind of its question.
+/// A labelled pair and the kind of its question (for written traces and the
+/// per-question cap).
 struct Labelled {
     pair: PairRecord,
     kind: QuestionKind,
@@ -163,7 +163,7 @@ struct KindField {
 
 /// The shard's pairs, each with a label; the kind of question is the one synth recorded,
 /// or else the one its rules detect.
-fn labelled_pairs(pairs_path: &Path, params: &FilterParams, shard: Shard) -> Result<Vec<Labelled>> {
+fn labelled_pairs(pairs_path: &Path, shard: Shard) -> Result<Vec<Labelled>> {
     let pairs = read_pairs(pairs_path)?;
     if let Some(p) = pairs.iter().find(|p| p.label.is_none()) {
         return Err(Error::InvalidArgument(format!(
@@ -173,10 +173,7 @@ fn labelled_pairs(pairs_path: &Path, params: &FilterParams, shard: Shard) -> Res
         )));
     }
     // Both readers skip the same blank lines, so the records line up.
-    let kinds: Vec<Option<QuestionKind>> = match params.traces {
-        TraceSource::Synthetic => read_jsonl::<KindField>(pairs_path)?.into_iter().map(|(_, k)| k.kind).collect(),
-        TraceSource::Judge => vec![None; pairs.len()],
-    };
+    let kinds = read_jsonl::<KindField>(pairs_path)?.into_iter().map(|(_, k)| k.kind);
     let labelled = pairs
         .into_iter()
         .zip(kinds)
