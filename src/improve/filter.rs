@@ -9,7 +9,7 @@
 //! file is then rebuilt from the verdicts in one atomic write, so it is always complete
 //! and deterministic for the verdicts it was built from.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
@@ -317,7 +317,8 @@ impl ExampleWriter<'_> {
 
 /// Keeps at most `max` pairs of each closed question, chosen at random, in their order.
 fn cap_per_question<T>(kept: &mut Vec<(&Labelled, T)>, max: usize, seed: u64) {
-    let mut by_question: HashMap<&str, Vec<usize>> = HashMap::new();
+    // Ordered by question, so the draws do not depend on a hash map's order.
+    let mut by_question: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (labelled, _)) in kept.iter().enumerate() {
         if labelled.kind == QuestionKind::Closed {
             by_question.entry(labelled.pair.question.trim()).or_default().push(i);
@@ -325,10 +326,7 @@ fn cap_per_question<T>(kept: &mut Vec<(&Labelled, T)>, max: usize, seed: u64) {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, "per-question"));
     let mut keep = vec![true; kept.len()];
-    // Questions in a fixed order, so the draws do not depend on the map's.
-    let mut questions: Vec<_> = by_question.into_iter().collect();
-    questions.sort();
-    for (_, mut indices) in questions {
+    for mut indices in by_question.into_values() {
         indices.shuffle(&mut rng);
         for &i in indices.iter().skip(max) {
             keep[i] = false;

@@ -58,24 +58,66 @@ impl Default for TracePattern {
 
 const PLACEHOLDERS: [&str; 8] = ["better", "worse", "answer_a", "answer_b", "mark_a", "mark_b", "winner", "loser"];
 
+/// One piece of a pattern, as both validating and writing read it.
+enum Piece<'a> {
+    Text(&'a str),
+    /// A known placeholder, by its index in [`PLACEHOLDERS`].
+    Placeholder(usize),
+    /// A `{` that opens no known placeholder: what follows it up to the next `}`, or
+    /// `None` when no `}` follows. The text after the `{` is read on as usual.
+    Stray(Option<&'a str>),
+}
+
+/// The pieces of `pattern`, in order.
+fn pieces(pattern: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = pattern;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let piece = match rest.find('{') {
+            Some(0) => {
+                let name = rest.find('}').map(|close| &rest[1..close]);
+                match name.and_then(|name| PLACEHOLDERS.iter().position(|p| *p == name)) {
+                    Some(index) => {
+                        rest = &rest[PLACEHOLDERS[index].len() + 2..];
+                        Piece::Placeholder(index)
+                    }
+                    None => {
+                        rest = &rest[1..];
+                        Piece::Stray(name)
+                    }
+                }
+            }
+            Some(at) => {
+                let (text, tail) = rest.split_at(at);
+                rest = tail;
+                Piece::Text(text)
+            }
+            None => Piece::Text(std::mem::take(&mut rest)),
+        };
+        Some(piece)
+    })
+}
+
 impl TracePattern {
     /// Rejects a pattern with an unknown placeholder or an unclosed brace, so a typo
     /// fails when the template is read rather than appearing in every training example.
     pub fn validate(&self) -> Result<()> {
         for (name, pattern) in [("closed", &self.closed), ("open", &self.open)] {
-            let mut rest = pattern.as_str();
-            while let Some(open) = rest.find('{') {
-                let Some(close) = rest[open..].find('}') else {
-                    return Err(Error::Template(format!("trace.{name}: a '{{' is never closed")));
-                };
-                let placeholder = &rest[open + 1..open + close];
-                if !PLACEHOLDERS.contains(&placeholder) {
-                    return Err(Error::Template(format!(
-                        "trace.{name}: unknown placeholder {{{placeholder}}} (known: {})",
-                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
-                    )));
+            for piece in pieces(pattern) {
+                match piece {
+                    Piece::Stray(None) => {
+                        return Err(Error::Template(format!("trace.{name}: a '{{' is never closed")));
+                    }
+                    Piece::Stray(Some(placeholder)) => {
+                        return Err(Error::Template(format!(
+                            "trace.{name}: unknown placeholder {{{placeholder}}} (known: {})",
+                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+                        )));
+                    }
+                    Piece::Text(_) | Piece::Placeholder(_) => {}
                 }
-                rest = &rest[open + close + 1..];
             }
         }
         Ok(())
@@ -92,34 +134,16 @@ impl TracePattern {
         let (better, worse) = if a_is_better { (answer_a, answer_b) } else { (answer_b, answer_a) };
         let (winner, loser) = if a_is_better { ("A", "B") } else { ("B", "A") };
         let (mark_a, mark_b) = if a_is_better { (&self.right, &self.wrong) } else { (&self.wrong, &self.right) };
-        let value = |name: &str| match name {
-            "better" => Some(better),
-            "worse" => Some(worse),
-            "answer_a" => Some(answer_a),
-            "answer_b" => Some(answer_b),
-            "mark_a" => Some(mark_a.as_str()),
-            "mark_b" => Some(mark_b.as_str()),
-            "winner" => Some(winner),
-            "loser" => Some(loser),
-            _ => None,
-        };
+        // In the order of PLACEHOLDERS.
+        let values: [&str; 8] = [better, worse, answer_a, answer_b, mark_a, mark_b, winner, loser];
         let mut out = String::with_capacity(pattern.len() + better.len() + answer_a.len() + answer_b.len());
-        let mut rest = pattern.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let filled = rest[open..].find('}').and_then(|close| Some((value(&rest[open + 1..open + close])?, close)));
-            match filled {
-                Some((text, close)) => {
-                    out.push_str(text);
-                    rest = &rest[open + close + 1..];
-                }
-                None => {
-                    out.push('{');
-                    rest = &rest[open + 1..];
-                }
+        for piece in pieces(pattern) {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Placeholder(index) => out.push_str(values[index]),
+                Piece::Stray(_) => out.push('{'),
             }
         }
-        out.push_str(rest);
         out
     }
 }
