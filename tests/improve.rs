@@ -345,9 +345,9 @@ fn vlmjudge() -> Command {
 
 fn improve_command(run: &Path, pool: &Path, bench: &Path) -> Command {
     let mut cmd = vlmjudge();
-    cmd.args(["improve", "--quiet", "--rounds", "2", "--threads", "2", "--samples", "6", "--threshold", "2"])
+    cmd.args(["improve", "--quiet", "--threads", "2", "--samples", "6", "--threshold", "2"])
         .args(["--closed-max-tokens", "12", "--open-max-tokens", "40", "--synth-ctx", "256"])
-        .args(["--policy", "one-order", "--keep-forced", "--max-tokens", "16", "--ctx-per-seq", "512"])
+        .args(["--keep-forced", "--max-tokens", "16", "--ctx-per-seq", "512"])
         .args(["--lora-rank", "4", "--lora-alpha", "8", "--batch", "2", "--grad-accum", "1", "--max-len", "384"])
         .args(["--eval-split", "0", "--quant", "q8_0"])
         .arg("--base")
@@ -361,6 +361,12 @@ fn improve_command(run: &Path, pool: &Path, bench: &Path) -> Command {
     cmd
 }
 
+fn two_rounds_command(run: &Path, pool: &Path, bench: &Path) -> Command {
+    let mut cmd = improve_command(run, pool, bench);
+    cmd.args(["--rounds", "2", "--policy", "one-order"]);
+    cmd
+}
+
 #[test]
 fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     let dir = tempfile::tempdir().unwrap();
@@ -368,7 +374,7 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     let bench = labelled_pairs(dir.path());
     let run = dir.path().join("run");
     // Start, and kill once round 1's filter is done (mid-round).
-    let mut child = improve_command(&run, &pool, &bench).spawn().unwrap();
+    let mut child = two_rounds_command(&run, &pool, &bench).spawn().unwrap();
     let started = Instant::now();
     loop {
         let done = Manifest::read(&run.join("round-1")).ok().flatten().is_some_and(|m| m.is_done("filter"));
@@ -387,7 +393,7 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     let pairs_before = std::fs::read(run.join("round-1/pairs.jsonl")).unwrap();
     let sft_before = std::fs::read(run.join("round-1/sft.jsonl")).unwrap();
 
-    let output = improve_command(&run, &pool, &bench).output().unwrap();
+    let output = two_rounds_command(&run, &pool, &bench).output().unwrap();
     assert!(output.status.success(), "rerun failed: {}", String::from_utf8_lossy(&output.stderr));
     let manifests = Manifest::read_run(&run).unwrap();
     assert_eq!(manifests.len(), 3, "round 0 (base) and two rounds");
@@ -415,9 +421,34 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     // Round 2 filtered with round 1's judge.
     assert_eq!(manifests[2].judge.as_ref().unwrap().sha256, manifests[1].checkpoints["judge"].sha256);
     // Everything done: a third run changes nothing.
-    let output = improve_command(&run, &pool, &bench).output().unwrap();
+    let output = two_rounds_command(&run, &pool, &bench).output().unwrap();
     assert!(output.status.success(), "third run failed: {}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(Manifest::read_run(&run).unwrap(), manifests);
+
+    // Another arm of the experiment takes these pairs instead of synthesizing them.
+    let arm = dir.path().join("arm");
+    let output = improve_command(&arm, &pool, &bench)
+        .args(["--rounds", "1", "--policy", "all", "--traces", "synthetic", "--pairs-of"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "the arm failed: {}", String::from_utf8_lossy(&output.stderr));
+    let round1 = Manifest::read(&arm.join("round-1")).unwrap().unwrap();
+    assert_eq!(round1.synth, manifests[1].synth);
+    let records = |path: PathBuf| read_jsonl::<serde_json::Value>(&path).unwrap();
+    assert_eq!(records(arm.join("round-1/pairs.jsonl")), records(run.join("round-1/pairs.jsonl")));
+    assert!(round1.is_done("eval"), "the arm trains and evaluates on the shared pairs");
+    // One whose synthesis would differ is refused before it writes any pairs.
+    let other = dir.path().join("other");
+    let output = improve_command(&other, &pool, &bench)
+        .args(["--rounds", "1", "--policy", "all", "--traces", "synthetic", "--synth-temperature", "0.9"])
+        .arg("--pairs-of")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("differs in its synth settings"), "{stderr}");
+    assert!(!other.join("round-1/pairs.jsonl").exists());
 }
 
 /// Verdict lines without their timing, which differs between runs.

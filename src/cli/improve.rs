@@ -48,6 +48,12 @@ pub struct ImproveArgs {
     /// (use with --policy all to skip the judge filter).
     #[arg(long)]
     match_examples_of: Option<PathBuf>,
+    /// Take each round's pairs from this run instead of synthesizing them: arms of one
+    /// experiment that differ only after synthesis (filter, traces, training) then train
+    /// on the same pairs. It must have used the same base, prompts, mmproj, synth
+    /// settings and seed, with --generator base.
+    #[arg(long)]
+    pairs_of: Option<PathBuf>,
     /// How the eval stage judges (fast: verdict from logits).
     #[arg(long, value_enum, default_value_t = EvalModeArg::Fast)]
     eval_mode: EvalModeArg,
@@ -128,6 +134,7 @@ pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
         synth: args.synth.params(seed, threads),
         filter: args.filter.params(seed),
         match_examples_of: args.match_examples_of,
+        pairs_of: args.pairs_of,
         filter_judge,
         eval_judge,
         train: args.train.config()?,

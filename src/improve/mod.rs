@@ -6,6 +6,8 @@
 mod filter;
 mod manifest;
 #[cfg(feature = "train")]
+mod other_run;
+#[cfg(feature = "train")]
 mod run;
 #[cfg(feature = "train")]
 mod synth;

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use super::filter::{filter_file, write_synthetic_traces, FilterParams};
 use super::manifest::{round_dir, FileRef, LossPoint, Manifest, TrainRecord};
+use super::other_run::{copy_pairs_of, examples_kept_by};
 use super::synth::{relative_to, synth_file, SynthParams};
 use crate::data::{read_jsonl, read_prompts, write_jsonl, PromptRecord};
 use crate::engine::{Model, ModelParams};
@@ -69,6 +70,9 @@ pub struct ImproveConfig {
     /// Cap each round's examples at the count round K of this other run kept (the
     /// ablation: the same number of examples without the judge filter).
     pub match_examples_of: Option<PathBuf>,
+    /// Take each round's pairs from this other run instead of synthesizing them (it must
+    /// have synthesized with the same inputs, settings and seed, from the base model).
+    pub pairs_of: Option<PathBuf>,
     /// The judge's settings in the eval stage.
     pub eval_judge: JudgeParams,
     pub train: TrainConfig,
@@ -176,7 +180,7 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
         },
         "eval": { "mode": config.eval_judge.mode, "swap": config.eval_judge.swap },
         "quantize": config.quantize, "prompts_per_round": config.prompts_per_round,
-        "match_examples_of": config.match_examples_of,
+        "match_examples_of": config.match_examples_of, "pairs_of": config.pairs_of,
         "generator": format!("{:?}", config.generator), "seed": config.seed,
     })
 }
@@ -218,15 +222,23 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
     let pairs = dir.join("pairs.jsonl");
     if !m.is_done("synth") {
         let started = Instant::now();
-        let prompts = round_prompts(config, k, &dir)?;
-        let generator = match config.generator {
-            GeneratorChoice::Base => config.base.clone(),
-            GeneratorChoice::Current => previous_judge.path.clone(),
+        let counts = match &config.pairs_of {
+            Some(other) => {
+                log.stage(k, "synth", &format!("the pairs of {}", round_dir(other, k).display()));
+                copy_pairs_of(other, k, &m, &dir)?
+            }
+            None => {
+                let prompts = round_prompts(config, k, &dir)?;
+                let generator = match config.generator {
+                    GeneratorChoice::Base => config.base.clone(),
+                    GeneratorChoice::Current => previous_judge.path.clone(),
+                };
+                log.stage(k, "synth", &format!("pairs from {} with {}", prompts.display(), generator.display()));
+                let model = load(config, &generator)?;
+                let synth = SynthParams { seed: config.seed.wrapping_add(u64::from(k)), ..config.synth.clone() };
+                synth_file(&model, &prompts, &pairs, &synth, Shard::ALL, log)?
+            }
         };
-        log.stage(k, "synth", &format!("pairs from {} with {}", prompts.display(), generator.display()));
-        let model = load(config, &generator)?;
-        let synth = SynthParams { seed: config.seed.wrapping_add(u64::from(k)), ..config.synth.clone() };
-        let counts = synth_file(&model, &prompts, &pairs, &synth, Shard::ALL, log)?;
         log.stage(k, "synth", &format!("{} pairs from {} prompts", counts.pairs, counts.prompts));
         m.synth = Some(counts);
         finish(&mut m, &dir, "synth", started)?;
@@ -326,16 +338,6 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
         finish(&mut m, &dir, "eval", started)?;
     }
     Ok(m)
-}
-
-/// The examples round `k` of `run` trained on.
-fn examples_kept_by(run: &Path, k: u32) -> Result<usize> {
-    Manifest::read(&round_dir(run, k))?.and_then(|m| m.filter).map(|f| f.examples).ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "{} has no finished filter stage to match; run that experiment first",
-            round_dir(run, k).display()
-        ))
-    })
 }
 
 fn nothing_kept(k: u32, m: &Manifest, dir: &Path) -> Error {
