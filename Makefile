@@ -76,7 +76,7 @@ test-bindings: model $(VLMJUDGE_TEST_MODEL)
 	cargo run --release --locked --example judge -- $(DEMO_MODEL)
 
 # The procedural-world experiment (issue: prove the loop improves a judge): base model
-# from scratch, 3 rounds of `improve`, the ablation without the judge filter.
+# from scratch, 3 rounds of `improve`, and the judge filter with its ablation.
 world-experiment: build
 	scripts/world-experiment.sh
 
