@@ -16,20 +16,18 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value as Json;
+use vlmjudge::data::read_jsonl;
+use vlmjudge::eval::EvalSummary;
+use vlmjudge::improve::Manifest;
 
 /// Round 1 gained 2.4 to 2.7 points on attempt 8's base (and three rounds 4.8); a point
 /// tells a loop that learns from one that does not, at about one standard error of the
 /// paired difference on 500 held-out pairs.
 const MARGIN: f64 = 0.01;
 
-fn manifest(run: &Path, round: usize) -> Json {
-    let path = run.join(format!("round-{round}/manifest.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn overall(manifest: &Json) -> f64 {
-    manifest["eval"]["overall"].as_f64().expect("the round was evaluated")
+/// Accuracy by category, for the log.
+fn by_category(eval: &EvalSummary) -> String {
+    eval.categories.iter().map(|(name, score)| format!("{name} {:.3}", score.accuracy)).collect::<Vec<_>>().join(", ")
 }
 
 #[test]
@@ -51,19 +49,18 @@ fn one_round_of_the_loop_lifts_the_world_judge_above_its_base_without_labels() {
     assert!(status.success(), "{} failed: {status}", script.display());
 
     // The loop saw prompts only: no answer, label or target reaches it.
-    let pool = std::fs::read_to_string(out.join("world/pool.jsonl")).unwrap();
-    for line in pool.lines() {
-        let prompt: Json = serde_json::from_str(line).unwrap();
+    for (line, prompt) in read_jsonl::<Json>(&out.join("world/pool.jsonl")).unwrap() {
         for key in ["answer", "label", "target", "chosen", "rejected", "response_a", "response_b"] {
-            assert!(prompt.get(key).is_none(), "a pool prompt carries `{key}`: {line}");
+            assert!(prompt.get(key).is_none(), "pool prompt on line {line} carries `{key}`: {prompt}");
         }
     }
 
-    let run = out.join("loop");
-    let (base, round) = (manifest(&run, 0), manifest(&run, 1));
-    let (before, after) = (overall(&base), overall(&round));
+    let rounds = Manifest::read_run(&out.join("loop")).unwrap();
+    assert!(rounds.len() >= 2, "round 0 (the base) and round 1");
+    let [base, round] = [0, 1].map(|k| rounds[k].eval.as_ref().expect("every round is evaluated"));
+    let (before, after) = (base.overall, round.overall);
     eprintln!("held-out accuracy: base {before:.3}, round 1 {after:.3}");
-    eprintln!("base by category: {}", base["eval"]["categories"]);
-    eprintln!("round 1 by category: {}", round["eval"]["categories"]);
+    eprintln!("base by category: {}", by_category(base));
+    eprintln!("round 1 by category: {}", by_category(round));
     assert!(after >= before + MARGIN, "round 1 {after:.3} does not beat the base {before:.3} by {MARGIN}");
 }

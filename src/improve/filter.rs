@@ -17,9 +17,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::synth::relative_to;
+use super::synth::rebase_path;
 use super::FilterCounts;
-use crate::data::{read_jsonl, read_pairs, resolve_path, write_jsonl, PairRecord};
+use crate::data::{read_jsonl, read_pairs, write_jsonl, PairRecord};
 use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, TracePattern, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -294,8 +294,7 @@ impl ExampleWriter<'_> {
             TraceSource::Synthetic => self.pattern.write(kind, first, second, shown == Choice::A),
         };
         let target = if reasoning.is_empty() { format!("[[{letter}]]") } else { format!("{reasoning}\n[[{letter}]]") };
-        let image =
-            pair.image.as_deref().and_then(|p| resolve_path(self.pairs_dir, p)).map(|p| relative_to(&p, self.out_dir));
+        let image = pair.image.as_deref().and_then(|p| rebase_path(p, self.pairs_dir, self.out_dir));
         let suffix = if order.order == Order::AB { "AB" } else { "BA" };
         TraceExample {
             example: SftExample {

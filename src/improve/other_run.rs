@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use super::manifest::{round_dir, Manifest, SynthCounts};
-use super::synth::{relative_to, skipped_path};
-use crate::data::{read_jsonl, resolve_path, write_jsonl};
+use super::synth::{rebase_path, skipped_path};
+use crate::data::{read_jsonl, write_jsonl};
 use crate::{Error, Result};
 
 /// The examples round `k` of `run` trained on.
@@ -22,8 +22,9 @@ pub(super) fn examples_kept_by(run: &Path, k: u32) -> Result<usize> {
 
 /// Copies round `k`'s pairs (and skipped prompts) of `run` into `dir`, after checking
 /// that this round would have synthesized the same ones: the same base, prompts,
-/// mmproj, synth settings, generator (the base: the current judge differs between
-/// runs) and seed. `ours` is this round's manifest with its inputs and settings filled.
+/// mmproj, synth settings, generator and seed (the run's validation has checked that
+/// the generator is the base: the current judge differs between runs). `ours` is this
+/// round's manifest with its inputs and settings filled.
 pub(super) fn copy_pairs_of(run: &Path, k: u32, ours: &Manifest, dir: &Path) -> Result<SynthCounts> {
     let source = round_dir(run, k);
     let theirs = Manifest::read(&source)?.filter(|m| m.is_done("synth")).ok_or_else(|| {
@@ -32,11 +33,6 @@ pub(super) fn copy_pairs_of(run: &Path, k: u32, ours: &Manifest, dir: &Path) -> 
             source.display()
         ))
     })?;
-    if ours.settings["generator"] != "Base" {
-        return Err(Error::InvalidArgument(
-            "--pairs-of needs --generator base: the current judge's pairs differ between runs".into(),
-        ));
-    }
     for input in ["base", "prompts", "mmproj"] {
         let sha = |m: &Manifest| m.inputs.get(input).map(|f| f.sha256.clone());
         if sha(ours) != sha(&theirs) {
@@ -71,8 +67,8 @@ fn rebase_images(from: &Path, to: &Path) -> Result<()> {
     let mut records: Vec<serde_json::Value> = read_jsonl(from)?.into_iter().map(|(_, r)| r).collect();
     for record in &mut records {
         if let Some(image) = record.get_mut("image") {
-            if let Some(path) = image.as_str().and_then(|p| resolve_path(from_dir, p)) {
-                *image = relative_to(&path, to_dir).into();
+            if let Some(path) = image.as_str().and_then(|p| rebase_path(p, from_dir, to_dir)) {
+                *image = path.into();
             }
         }
     }

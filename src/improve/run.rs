@@ -20,7 +20,7 @@ use std::time::Instant;
 use super::filter::{filter_file, write_synthetic_traces, FilterParams};
 use super::manifest::{round_dir, FileRef, LossPoint, Manifest, TrainRecord};
 use super::other_run::{copy_pairs_of, examples_kept_by};
-use super::synth::{relative_to, synth_file, SynthParams};
+use super::synth::{rebase_path, synth_file, SynthParams};
 use crate::data::{read_jsonl, read_prompts, write_jsonl, PromptRecord};
 use crate::engine::{Model, ModelParams};
 use crate::eval::{evaluate, read_bench, BenchFormat, EvalSummary, ReadOptions};
@@ -110,6 +110,11 @@ fn validate(config: &ImproveConfig) -> Result<()> {
         if !path.is_file() {
             return Err(Error::InvalidArgument(format!("{what} {} does not exist", path.display())));
         }
+    }
+    if config.pairs_of.is_some() && config.generator != GeneratorChoice::Base {
+        return Err(Error::InvalidArgument(
+            "--pairs-of needs --generator base: the current judge's pairs differ between runs".into(),
+        ));
     }
     if config.prompts_per_round == Some(0) {
         return Err(Error::InvalidArgument("--prompts-per-round must be at least 1".into()));
@@ -366,8 +371,8 @@ fn round_prompts(config: &ImproveConfig, k: u32, dir: &Path) -> Result<PathBuf> 
     let slice: Vec<PromptRecord> = (0..per_round.min(pool.len()))
         .map(|i| {
             let mut p: PromptRecord = pool[(start + i) % pool.len()].clone();
-            if let Some(crate::judge::ImageSource::Path(path)) = p.image_source(pool_dir) {
-                p.image = Some(relative_to(&path, dir));
+            if let Some(image) = p.image.as_deref().and_then(|image| rebase_path(image, pool_dir, dir)) {
+                p.image = Some(image);
             }
             p
         })

@@ -537,6 +537,12 @@ fn edit_notes(injected: &Injected) -> Vec<String> {
     injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect()
 }
 
+/// A path written relative to `from` (or absolute), rewritten for a file in `to`:
+/// relative to `to` when it lies inside it, else absolute. `None` for an empty path.
+pub(crate) fn rebase_path(path: &str, from: &Path, to: &Path) -> Option<String> {
+    crate::data::resolve_path(from, path).map(|p| relative_to(&p, to))
+}
+
 /// `path` relative to `dir` when it lies inside it, else absolute.
 pub(crate) fn relative_to(path: &Path, dir: &Path) -> String {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
