@@ -1,6 +1,6 @@
 # vlmjudge: two commands do all set-up on a fresh machine.
 #   make demo   judge examples/pairs.jsonl with the demo model and print the verdicts
-#   make test   the whole test suite
+#   make test   the whole test suite (about an hour on 2 cores; tests/world_loop.rs is 40 min)
 SHELL := /bin/bash
 CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR

@@ -6,7 +6,7 @@
 #   scripts/world-experiment.sh [OUT]     (make world-experiment)
 #
 # Sizes can be changed: WORLD_POOL, WORLD_HELDOUT, WORLD_PRETRAIN, ROUNDS,
-# ABLATION_ROUNDS; ABLATION=0 runs the loop alone (tests/world_loop.rs: one round of
+# ABLATION_ROUNDS; ABLATION=0 runs the loop alone (tests/world_loop.rs runs two rounds of
 # it). Every step resumes: rerun after a kill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +14,10 @@ BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/vlmjudge}"
 OUT="${1:-${VLMJUDGE_CACHE:-$HOME/.cache/vlmjudge}/world-experiment}"
 SEED="${SEED:-0}"
 ROUNDS="${ROUNDS:-3}"
-# One round of each ablation arm keeps the whole experiment within 45 minutes on 2 cores
-# (the loop's three rounds take about 20 of them, the base 16).
+# On 2 cores the experiment takes about 55 minutes with one round of each ablation arm
+# (the base 16, each loop round 10, each arm's round 5 to 7), and about 75 with
+# ABLATION_ROUNDS=3, which the ablation needs: no arm moves in round 1 (README,
+# attempt 11).
 ABLATION_ROUNDS="${ABLATION_ROUNDS:-1}"
 # The base recipe: 2 epochs of 64 examples a step (16 per micro-batch, 4 accumulated);
 # per example seen, 64 a step learned faster than 16.
