@@ -14,11 +14,10 @@ BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/vlmjudge}"
 OUT="${1:-${VLMJUDGE_CACHE:-$HOME/.cache/vlmjudge}/world-experiment}"
 SEED="${SEED:-0}"
 ROUNDS="${ROUNDS:-3}"
-# On 2 cores the experiment takes about 55 minutes with one round of each ablation arm
-# (the base 16, each loop round 10, each arm's round 5 to 7), and about 75 with
-# ABLATION_ROUNDS=3, which the ablation needs: no arm moves in round 1 (README,
-# attempt 11).
-ABLATION_ROUNDS="${ABLATION_ROUNDS:-1}"
+# The arms run as many rounds as the loop: they differ beyond the noise only from round
+# 2 (README, attempt 11). On 2 cores that takes about 80 minutes (the base 16, each loop
+# round 10, each arm's round about 5); ABLATION_ROUNDS=1, about 60.
+ABLATION_ROUNDS="${ABLATION_ROUNDS:-$ROUNDS}"
 # The base recipe: 2 epochs of 64 examples a step (16 per micro-batch, 4 accumulated);
 # per example seen, 64 a step learned faster than 16.
 PRETRAIN_FLAGS="${PRETRAIN_FLAGS:---epochs 2 --lr 3e-3 --batch 16 --grad-accum 4 --eval-split 0.02 --warmup 0.05}"
