@@ -21,3 +21,15 @@ use std::path::{Path, PathBuf};
 pub fn resolve_path(base_dir: &Path, path: &str) -> Option<PathBuf> {
     (!path.is_empty()).then(|| base_dir.join(path))
 }
+
+/// A path as a record in `from` gives it, rewritten for a record in `to`: relative to
+/// `to` when it lies inside it, else absolute (so a copied record still points at the
+/// same file). `None` when the record leaves it empty.
+pub(crate) fn rebase_path(path: &str, from: &Path, to: &Path) -> Option<String> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (path, dir) = (absolute(&resolve_path(from, path)?), absolute(to));
+    Some(match path.strip_prefix(&dir) {
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => path.to_string_lossy().into_owned(),
+    })
+}

@@ -17,9 +17,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::synth::rebase_path;
 use super::FilterCounts;
-use crate::data::{read_jsonl, read_pairs, write_jsonl, PairRecord};
+use crate::data::{read_jsonl, read_pairs, rebase_path, write_jsonl, PairRecord};
 use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, TracePattern, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;

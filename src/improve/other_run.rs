@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use super::manifest::{round_dir, Manifest, SynthCounts};
-use super::synth::{rebase_path, skipped_path};
-use crate::data::{read_jsonl, write_jsonl};
+use super::synth::skipped_path;
+use crate::data::{read_jsonl, rebase_path, write_jsonl};
 use crate::{Error, Result};
 
 /// The examples round `k` of `run` trained on.

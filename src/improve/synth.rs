@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::SynthCounts;
-use crate::data::{read_prompts, AppendLog, PairRecord, PromptRecord};
+use crate::data::{read_prompts, rebase_path, AppendLog, PairRecord, PromptRecord};
 use crate::engine::Model;
 use crate::generate::{GenOutput, GenParams, GenRequest, Generator};
 use crate::judge::{stream_seed, SamplingParams};
@@ -451,10 +451,7 @@ impl Writer<'_> {
         let (response_a, response_b) = if better_first { (better, worse) } else { (worse, better) };
         PairRecord {
             id: prompt.id.clone(),
-            image: prompt.image_source(self.base_dir).map(|s| match s {
-                crate::judge::ImageSource::Path(p) => relative_to(&p, self.out_dir),
-                crate::judge::ImageSource::Bytes(_) => unreachable!("pool images are paths"),
-            }),
+            image: prompt.image.as_deref().and_then(|p| rebase_path(p, self.base_dir, self.out_dir)),
             question: prompt.question.clone(),
             response_a,
             response_b,
@@ -535,22 +532,6 @@ pub fn unanimous_pair(samples: &[String], rng: &mut impl Rng) -> Option<(Agreed,
 /// The details an injection changed, as the pair records them (`from -> to`).
 fn edit_notes(injected: &Injected) -> Vec<String> {
     injected.edits.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect()
-}
-
-/// A path written relative to `from` (or absolute), rewritten for a file in `to`:
-/// relative to `to` when it lies inside it, else absolute. `None` for an empty path.
-pub(crate) fn rebase_path(path: &str, from: &Path, to: &Path) -> Option<String> {
-    crate::data::resolve_path(from, path).map(|p| relative_to(&p, to))
-}
-
-/// `path` relative to `dir` when it lies inside it, else absolute.
-pub(crate) fn relative_to(path: &Path, dir: &Path) -> String {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let (path, dir) = (absolute(path), absolute(dir));
-    match path.strip_prefix(&dir) {
-        Ok(rel) => rel.to_string_lossy().into_owned(),
-        Err(_) => path.to_string_lossy().into_owned(),
-    }
 }
 
 /// Counts over the shard's prompts from what the output files hold.
