@@ -355,6 +355,47 @@ fn resuming_repeats_the_uninterrupted_loss_curve() {
     assert_eq!(adapter("straight"), adapter("resumed"), "the adapters differ");
 }
 
+#[test]
+fn micro_batches_computed_side_by_side_give_the_serial_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let data = write_data(dir.path(), 12, Some(&images));
+    let files = tiny();
+    // Three micro-batches a step; LoRA dropout draws a mask per micro-batch.
+    let run = |out: &str, mode: Mode, parallel: usize| {
+        let cfg = TrainConfig {
+            mmproj: Some(files.mmproj.clone()),
+            epochs: 2,
+            batch: 2,
+            grad_accum: 3,
+            parallel,
+            image_cache: Some(dir.path().join("image-cache")),
+            merge: matches!(mode, Mode::Lora(_)),
+            ..config(&data, &dir.path().join(out), mode)
+        };
+        let summary = train(&cfg, &NoProgress).unwrap();
+        let model = std::fs::read(summary.outputs.model.unwrap()).unwrap();
+        let metrics = std::fs::read_to_string(dir.path().join(out).join("metrics.jsonl")).unwrap();
+        // Everything but the timings.
+        let losses: Vec<String> = metrics
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} {} {} {}", v["step"], v["loss"], v["grad_norm"], v["tokens"])
+            })
+            .collect();
+        (model, losses)
+    };
+    for (name, mode) in [("lora", Mode::Lora(lora(4, 0.1))), ("full", Mode::Full)] {
+        let serial = run(&format!("{name}-serial"), mode.clone(), 1);
+        let side_by_side = run(&format!("{name}-parallel"), mode, 3);
+        assert_eq!(serial.1.len(), 4, "{name}: {:?}", serial.1);
+        assert_eq!(serial.1, side_by_side.1, "{name}: the loss curves differ");
+        assert!(serial.0 == side_by_side.0, "{name}: the models differ");
+    }
+}
+
 /// A prompt piece for [`llama_logits_raw`].
 enum Piece<'a> {
     Tokens(&'a [u32]),

@@ -7,12 +7,13 @@ use vlmjudge::engine::ModelParams;
 use vlmjudge::eval::BenchFormat;
 use vlmjudge::improve::{improve, Bench, GeneratorChoice, ImproveConfig, Manifest};
 use vlmjudge::judge::{JudgeParams, Mode};
+use vlmjudge::train::TrainConfig;
 
 use super::filter::{filter_judge_params, FilterOpts};
 use super::opts::JudgeOpts;
 use super::progress::Bar;
 use super::synth::SynthOpts;
-use super::train::TrainOpts;
+use super::train::{prepare_cpu_training, TrainOpts};
 
 #[derive(Args)]
 pub struct ImproveArgs {
@@ -60,7 +61,8 @@ pub struct ImproveArgs {
     /// Layers to offload to the GPU in a CUDA build.
     #[arg(long, default_value_t = 0)]
     gpu_layers: u32,
-    /// llama.cpp threads [default: physical cores].
+    /// Threads for llama.cpp and the trainer's cores (see `train --threads`) [default:
+    /// physical cores].
     #[arg(long)]
     threads: Option<usize>,
     #[command(flatten, next_help_heading = "Synth")]
@@ -95,6 +97,7 @@ enum EvalModeArg {
 }
 
 pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
+    let parallel = prepare_cpu_training(args.threads, &args.train);
     let threads = args.threads.unwrap_or(0);
     let filter_judge = filter_judge_params(&args.judge, threads)?;
     let seed = filter_judge.seed;
@@ -137,7 +140,7 @@ pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
         pairs_of: args.pairs_of,
         filter_judge,
         eval_judge,
-        train: args.train.config()?,
+        train: TrainConfig { parallel, ..args.train.config()? },
         quantize: Some(args.quant).filter(|q| q != "none"),
         seed,
     };

@@ -42,8 +42,8 @@ pub struct TrainArgs {
     /// Where image embeddings are kept between runs [default: OUT/image-cache].
     #[arg(long)]
     image_cache: Option<PathBuf>,
-    /// Threads for the tensor math [default: all cores; also RAYON_NUM_THREADS]. On a
-    /// machine busy with other work, 1 can be faster than spinning workers.
+    /// Cores for the tensor math [default: RAYON_NUM_THREADS, else the physical cores],
+    /// split between the micro-batches computed at once (--parallel) and their matmuls.
     #[arg(long)]
     threads: Option<usize>,
     /// No progress bar.
@@ -80,6 +80,11 @@ pub(crate) struct TrainOpts {
     /// Micro-batches per optimizer step.
     #[arg(long, default_value_t = 4)]
     pub grad_accum: usize,
+    /// Micro-batches of a step computed at once on CPU, each on its own thread [default:
+    /// one per thread, at most --grad-accum]. Each holds its own activations; the
+    /// results are the same for any value.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub parallel: usize,
     /// Longest example in tokens; prompts are cut from the left, targets never.
     #[arg(long, default_value_t = 1024)]
     pub max_len: usize,
@@ -115,6 +120,7 @@ impl TrainOpts {
             warmup: self.warmup,
             batch: self.batch,
             grad_accum: self.grad_accum,
+            parallel: self.parallel,
             max_len: self.max_len,
             eval_split: self.eval_split,
             clip: self.clip,
@@ -138,13 +144,7 @@ pub(crate) enum DeviceArg {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    if let Some(n) = args.threads.filter(|&n| n > 0) {
-        // candle sizes its thread pools from these on first use, which is below; no
-        // other thread reads the environment yet.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
-    }
-    keep_freed_memory();
+    let parallel = prepare_cpu_training(args.threads, &args.opts);
     if args.merge && args.opts.full {
         return Err(UserError("--merge is for LoRA; --full always writes the full model".into()).into());
     }
@@ -159,6 +159,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         stop_after: args.stop_after,
         save_every: args.save_every,
         image_cache: args.image_cache,
+        parallel,
         ..args.opts.config()?
     };
     let bar = Bar::new(args.quiet);
@@ -188,6 +189,26 @@ fn keep_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
+
+/// Splits `threads` cores (default: `RAYON_NUM_THREADS`, else the physical cores)
+/// between the micro-batches a step computes at once and the threads of each of their
+/// matmuls, which candle reads from `RAYON_NUM_THREADS` on every matmul; returns the
+/// micro-batches in flight for [`TrainConfig::parallel`]. Call before any other thread
+/// starts: it sets the environment.
+pub(crate) fn prepare_cpu_training(threads: Option<usize>, opts: &TrainOpts) -> usize {
+    let from_env = || std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok());
+    let cores = threads.filter(|&n| n > 0).or_else(from_env).filter(|&n| n > 0).unwrap_or_else(num_cpus::get_physical);
+    let in_flight = match opts.parallel {
+        0 => cores,
+        n => n,
+    }
+    .clamp(1, opts.grad_accum.max(1));
+    let per_matmul = (cores / in_flight).max(1).to_string();
+    std::env::set_var("RAYON_NUM_THREADS", &per_matmul);
+    std::env::set_var("CANDLE_NUM_THREADS", &per_matmul);
+    keep_freed_memory();
+    in_flight
+}
 
 /// User errors keep exit code 1; internal ones (tensor failures) exit 2.
 pub(crate) fn user(e: TrainError) -> anyhow::Error {

@@ -13,6 +13,7 @@
 //! - [`model`]: the llama/qwen2 decoder.
 //! - [`data`], [`tokenize`], [`batch`], [`loss`]: SFT examples, their tokens and image
 //!   embeddings, padded micro-batches, and the masked cross-entropy.
+//! - [`step`]: one optimizer step's micro-batches, computed side by side on CPU.
 //! - [`optim`], [`schedule`], [`checkpoint`], [`metrics`], [`trainer`]: AdamW, the
 //!   learning-rate schedule, checkpoints for `--resume`, `metrics.jsonl`, and the loop.
 //!
@@ -33,6 +34,7 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod schedule;
+pub mod step;
 pub mod tokenize;
 pub mod trainer;
 pub mod weights;

@@ -19,6 +19,7 @@ use super::metrics::{EvalLine, MetricsLog, TrainLine};
 use super::model::{Mode, TrainModel};
 use super::optim::{clip_global_norm, AdamW, AdamWParams};
 use super::schedule::Schedule;
+use super::step::{StepGrads, StepRunner};
 use super::tokenize::{Encoded, EncodedExample, Encoder};
 use super::{TrainError, TrainResult};
 use crate::engine::{Model, ModelParams};
@@ -45,6 +46,11 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Micro-batches per optimizer step.
     pub grad_accum: usize,
+    /// Micro-batches of a step computed at once on CPU, each on its own thread, at most
+    /// `grad_accum`; results are the same for any value. 0: as many as the physical
+    /// cores that candle's matmuls leave free (`RAYON_NUM_THREADS=1` on 8 cores: 8; unset:
+    /// 1). Each holds its own activations and gradients.
+    pub parallel: usize,
     /// Longest example in tokens (prompt cut from the left to fit).
     pub max_len: usize,
     /// Fraction of examples held out for the eval loss (chosen by `seed`).
@@ -83,6 +89,7 @@ impl Default for TrainConfig {
             warmup: 0.03,
             batch: 4,
             grad_accum: 4,
+            parallel: 0,
             max_len: 1024,
             eval_split: 0.05,
             clip: 1.0,
@@ -133,6 +140,19 @@ impl TrainConfig {
             return bad("--clip and --weight-decay must not be negative");
         }
         Ok(())
+    }
+
+    /// [`TrainConfig::parallel`] resolved: GPU kernels queue on one stream, so a GPU
+    /// runs one micro-batch at a time.
+    fn micro_batches_in_flight(&self, device: &candle_core::Device) -> usize {
+        if !device.is_cpu() {
+            return 1;
+        }
+        let wanted = match self.parallel {
+            0 => num_cpus::get_physical() / candle_core::utils::get_num_threads().max(1),
+            n => n,
+        };
+        wanted.clamp(1, self.grad_accum.max(1))
     }
 
     fn merged_name(&self) -> &'static str {
@@ -275,6 +295,13 @@ pub fn train(config: &TrainConfig, progress: &dyn Progress) -> TrainResult<Train
 
     let end_step = config.stop_after.map_or(total_steps, |s| s.min(total_steps)).max(start_step);
     let dropout = matches!(&config.mode, Mode::Lora(l) if l.dropout > 0.0);
+    let in_flight = config.micro_batches_in_flight(&device);
+    let runner = StepRunner::new(
+        &model,
+        vars.iter().map(|(_, v)| v.clone()).collect(),
+        in_flight,
+        dropout.then_some(config.seed),
+    );
     let (mut session_tokens, mut session_seconds) = (0u64, 0f64);
     let mut order: Option<(u64, Vec<usize>)> = None;
     progress.start("train", total_steps, start_step);
@@ -292,30 +319,9 @@ pub fn train(config: &TrainConfig, progress: &dyn Progress) -> TrainResult<Train
         // Similar lengths share a micro-batch: less padding, the same mean loss.
         chunk.sort_by_key(|e| e.len());
         let n_target: usize = chunk.iter().map(|e| e.n_target()).sum();
-        let mut acc: Vec<Option<Tensor>> = vec![None; vars.len()];
-        let (mut loss_sum, mut step_tokens) = (0f64, 0usize);
-        for (mi, micro) in chunk.chunks(config.batch).enumerate() {
-            let batch = Batch::from_examples(micro);
-            let seed = dropout.then(|| mix_seed(&[config.seed, step, mi as u64]));
-            let (sum, _) = model.loss_sum(&batch, seed)?;
-            loss_sum += f64::from(sum.to_scalar::<f32>()?);
-            let grads = (sum / n_target as f64)?.backward()?;
-            for (slot, (_, var)) in acc.iter_mut().zip(&vars) {
-                if let Some(g) = grads.get(var.as_tensor()) {
-                    *slot = Some(match slot.take() {
-                        Some(a) => (a + g)?,
-                        None => g.clone(),
-                    });
-                }
-            }
-            step_tokens += batch.n_tokens;
-            micro_steps += 1;
-        }
-        let mut grads = acc
-            .into_iter()
-            .zip(&vars)
-            .map(|(g, (_, v))| g.map_or_else(|| v.zeros_like(), Ok))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let StepGrads { mut grads, loss_sum, tokens: step_tokens } =
+            runner.run(step, &chunk, config.batch, n_target)?;
+        micro_steps += chunk.len().div_ceil(config.batch) as u64;
         let grad_norm = clip_global_norm(&mut grads, config.clip)?;
         let lr = schedule.lr(step);
         optimizer.step(&grads, lr)?;
