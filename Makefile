@@ -83,3 +83,4 @@ world-experiment: build
 bench: model
 	cargo bench --locked --bench judge_throughput
 	cargo bench --locked --bench image_throughput
+	cargo bench --locked --bench train_throughput

@@ -124,6 +124,29 @@ fn a_usage_error_exits_1() {
 }
 
 #[test]
+fn improve_and_train_accept_every_option_group_together() {
+    // improve flattens the judge's, synth's and the trainer's options into one command
+    // line: an id two groups share fails only when parsing it, so parse the lot.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (out, data) = (out.to_str().unwrap(), "/nonexistent/data.jsonl");
+    let improve = ["improve", "--base", "/nonexistent/b.gguf", "--prompts", data, "--rounds", "1", "--out", out];
+    let train = ["train", "--base", "/nonexistent/b.gguf", "--data", data, "--out", out];
+    let common = ["--parallel-micro-batches", "2", "--grad-accum", "2", "--threads", "1"];
+    for args in [&improve[..], &train[..]] {
+        let run = vlmjudge()
+            .args(args)
+            .args(common)
+            .args(if args[0] == "improve" { &["--parallel", "2"][..] } else { &[] })
+            .output()
+            .unwrap();
+        let err = String::from_utf8(run.stderr).unwrap();
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("Usage:") && err.contains("/nonexistent/"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn invalid_utf8_in_the_pairs_file_is_a_user_error_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let pairs = dir.path().join("pairs.jsonl");

@@ -369,7 +369,7 @@ fn micro_batches_computed_side_by_side_give_the_serial_run_bit_for_bit() {
             epochs: 2,
             batch: 2,
             grad_accum: 3,
-            parallel,
+            parallel_micro_batches: parallel,
             image_cache: Some(dir.path().join("image-cache")),
             merge: matches!(mode, Mode::Lora(_)),
             ..config(&data, &dir.path().join(out), mode)

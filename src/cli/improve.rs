@@ -97,7 +97,7 @@ enum EvalModeArg {
 }
 
 pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
-    let parallel = prepare_cpu_training(args.threads, &args.train);
+    let parallel_micro_batches = prepare_cpu_training(args.threads, &args.train);
     let threads = args.threads.unwrap_or(0);
     let filter_judge = filter_judge_params(&args.judge, threads)?;
     let seed = filter_judge.seed;
@@ -140,7 +140,7 @@ pub fn run(args: ImproveArgs) -> anyhow::Result<()> {
         pairs_of: args.pairs_of,
         filter_judge,
         eval_judge,
-        train: TrainConfig { parallel, ..args.train.config()? },
+        train: TrainConfig { parallel_micro_batches, ..args.train.config()? },
         quantize: Some(args.quant).filter(|q| q != "none"),
         seed,
     };

@@ -43,7 +43,8 @@ pub struct TrainArgs {
     #[arg(long)]
     image_cache: Option<PathBuf>,
     /// Cores for the tensor math [default: RAYON_NUM_THREADS, else the physical cores],
-    /// split between the micro-batches computed at once (--parallel) and their matmuls.
+    /// split between the micro-batches computed at once (--parallel-micro-batches) and
+    /// their matmuls.
     #[arg(long)]
     threads: Option<usize>,
     /// No progress bar.
@@ -81,10 +82,10 @@ pub(crate) struct TrainOpts {
     #[arg(long, default_value_t = 4)]
     pub grad_accum: usize,
     /// Micro-batches of a step computed at once on CPU, each on its own thread [default:
-    /// one per thread, at most --grad-accum]. Each holds its own activations; the
-    /// results are the same for any value.
+    /// one per core, at most --grad-accum]. Each holds its own activations; the results
+    /// are the same for any value.
     #[arg(long, default_value_t = 0, hide_default_value = true)]
-    pub parallel: usize,
+    pub parallel_micro_batches: usize,
     /// Longest example in tokens; prompts are cut from the left, targets never.
     #[arg(long, default_value_t = 1024)]
     pub max_len: usize,
@@ -120,7 +121,7 @@ impl TrainOpts {
             warmup: self.warmup,
             batch: self.batch,
             grad_accum: self.grad_accum,
-            parallel: self.parallel,
+            parallel_micro_batches: self.parallel_micro_batches,
             max_len: self.max_len,
             eval_split: self.eval_split,
             clip: self.clip,
@@ -144,7 +145,7 @@ pub(crate) enum DeviceArg {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let parallel = prepare_cpu_training(args.threads, &args.opts);
+    let parallel_micro_batches = prepare_cpu_training(args.threads, &args.opts);
     if args.merge && args.opts.full {
         return Err(UserError("--merge is for LoRA; --full always writes the full model".into()).into());
     }
@@ -159,7 +160,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         stop_after: args.stop_after,
         save_every: args.save_every,
         image_cache: args.image_cache,
-        parallel,
+        parallel_micro_batches,
         ..args.opts.config()?
     };
     let bar = Bar::new(args.quiet);
@@ -193,12 +194,12 @@ fn keep_freed_memory() {}
 /// Splits `threads` cores (default: `RAYON_NUM_THREADS`, else the physical cores)
 /// between the micro-batches a step computes at once and the threads of each of their
 /// matmuls, which candle reads from `RAYON_NUM_THREADS` on every matmul; returns the
-/// micro-batches in flight for [`TrainConfig::parallel`]. Call before any other thread
+/// micro-batches in flight for [`TrainConfig::parallel_micro_batches`]. Call before any other thread
 /// starts: it sets the environment.
 pub(crate) fn prepare_cpu_training(threads: Option<usize>, opts: &TrainOpts) -> usize {
     let from_env = || std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok());
     let cores = threads.filter(|&n| n > 0).or_else(from_env).filter(|&n| n > 0).unwrap_or_else(num_cpus::get_physical);
-    let in_flight = match opts.parallel {
+    let in_flight = match opts.parallel_micro_batches {
         0 => cores,
         n => n,
     }

@@ -45,7 +45,7 @@ struct MicroResult {
 
 impl<'a> StepRunner<'a> {
     /// `in_flight`: micro-batches computed at once (at least 1), see
-    /// [`super::TrainConfig::parallel`].
+    /// [`super::TrainConfig::parallel_micro_batches`].
     pub fn new(model: &'a TrainModel, vars: Vec<Var>, in_flight: usize, dropout_seed: Option<u64>) -> Self {
         StepRunner { model, vars, in_flight: in_flight.max(1), dropout_seed }
     }

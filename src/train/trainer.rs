@@ -50,7 +50,7 @@ pub struct TrainConfig {
     /// `grad_accum`; results are the same for any value. 0: as many as the physical
     /// cores that candle's matmuls leave free (`RAYON_NUM_THREADS=1` on 8 cores: 8; unset:
     /// 1). Each holds its own activations and gradients.
-    pub parallel: usize,
+    pub parallel_micro_batches: usize,
     /// Longest example in tokens (prompt cut from the left to fit).
     pub max_len: usize,
     /// Fraction of examples held out for the eval loss (chosen by `seed`).
@@ -89,7 +89,7 @@ impl Default for TrainConfig {
             warmup: 0.03,
             batch: 4,
             grad_accum: 4,
-            parallel: 0,
+            parallel_micro_batches: 0,
             max_len: 1024,
             eval_split: 0.05,
             clip: 1.0,
@@ -142,13 +142,13 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// [`TrainConfig::parallel`] resolved: GPU kernels queue on one stream, so a GPU
+    /// [`TrainConfig::parallel_micro_batches`] resolved: GPU kernels queue on one stream, so a GPU
     /// runs one micro-batch at a time.
     fn micro_batches_in_flight(&self, device: &candle_core::Device) -> usize {
         if !device.is_cpu() {
             return 1;
         }
-        let wanted = match self.parallel {
+        let wanted = match self.parallel_micro_batches {
             0 => num_cpus::get_physical() / candle_core::utils::get_num_threads().max(1),
             n => n,
         };
