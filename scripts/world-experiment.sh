@@ -15,8 +15,8 @@ OUT="${1:-${VLMJUDGE_CACHE:-$HOME/.cache/vlmjudge}/world-experiment}"
 SEED="${SEED:-0}"
 ROUNDS="${ROUNDS:-3}"
 # The arms run as many rounds as the loop: they differ beyond the noise only from round
-# 2 (README, attempt 11). On 2 cores that takes about 80 minutes (the base 16, each loop
-# round 10, each arm's round about 5); ABLATION_ROUNDS=1, about 60.
+# 2 (README, attempt 11). On a 2-core AMD EPYC that takes about 29 minutes (the base
+# 9.5, each loop round 2.5, each arm's round about 1; README, attempt 12).
 ABLATION_ROUNDS="${ABLATION_ROUNDS:-$ROUNDS}"
 # The base recipe: 2 epochs of 64 examples a step (16 per micro-batch, 4 accumulated);
 # per example seen, 64 a step learned faster than 16.

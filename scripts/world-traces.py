@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """How a judge's reasoning traces on the procedural world's held-out closed pairs hold
 together: whether each trace quotes both answers right, states the true answer, checks
-the answers against what it stated, and gives the verdict its checks imply. The loop
-can only improve a judge whose traces do the last three; run this on a base before
-running the loop. For the description pairs it counts the traces that state the true
+the answers against what it stated, and gives the verdict its checks imply; then the
+closed pairs' accuracy, and what it would be if every check followed the stated answer.
+The loop's rounds mostly close the gap between the two (README, attempt 12): run this
+on a base before running the loop. For the description pairs it counts the traces that state the true
 description, that copy the answer shown as A or as B word for word, and that call A or
 B right: a judge that copies one slot has a position bias, whatever it sees.
 
@@ -25,6 +26,8 @@ def main():
     pairs = {p["id"]: p for p in map(json.loads, (world / "heldout.jsonl").read_text().splitlines())}
     truth = {t["id"]: t for t in map(json.loads, (world / "truth/heldout.jsonl").read_text().splitlines())}
     counts = dict(traces=0, parsed=0, quotes=0, stated=0, checks=0, verdict=0)
+    # Per closed pair: the verdict's credit, and what its stated answers would earn.
+    scored, supported = [], []
     described = dict(traces=0, true=0, copies_a=0, copies_b=0, a_right=0, b_right=0)
     for v in map(json.loads, verdicts.read_text().splitlines()):
         pair = pairs[v["id"]]
@@ -32,6 +35,10 @@ def main():
             for order in v["orders"]:
                 count_description(order, pair, truth[v["id"]]["answer"], described)
             continue
+        better = pair["response_a"] if pair["label"] == "A" else pair["response_b"]
+        worse = pair["response_b"] if pair["label"] == "A" else pair["response_a"]
+        scored.append(1.0 if v["verdict"] == pair["label"] else 0.0 if v["verdict"] in ("A", "B") else 0.5)
+        support = []
         for order in v["orders"]:
             counts["traces"] += 1
             swapped = order["order"] == "BA"
@@ -40,6 +47,7 @@ def main():
             if not m:
                 continue
             stated, quote_a, check_a, quote_b, check_b = m.groups()
+            support.append(1.0 if stated == better else 0.0 if stated == worse else 0.5)
             counts["parsed"] += 1
             counts["quotes"] += quote_a == shown_a and quote_b == shown_b
             counts["stated"] += stated == truth[v["id"]]["answer"]
@@ -49,11 +57,20 @@ def main():
             says_shown_b = check_b == "right" and check_a == "wrong"
             p_shown_a = 1 - order["p_a"] if swapped else order["p_a"]
             counts["verdict"] += (says_shown_a and p_shown_a > 0.5) or (says_shown_b and p_shown_a < 0.5)
+        # An order whose trace has another shape supports nothing: a coin flip.
+        support += [0.5] * (len(v["orders"]) - len(support))
+        supported.append(sum(support) / max(len(support), 1))
     n = max(counts["traces"], 1)
     print(f"closed traces: {counts['traces']} ({counts['parsed']} in the trace's shape)")
     for key, what in [("quotes", "quote both answers right"), ("stated", "state the true answer"),
                       ("checks", "check the answers against what they stated"), ("verdict", "give the verdict their checks imply")]:
         print(f"  {what:45} {counts[key] / n:6.1%}")
+    # The loop's rounds mostly make the checks follow the stated answer (README, attempt
+    # 12), so this is about where they can take the judge on closed pairs.
+    pairs_n = max(len(scored), 1)
+    print(f"closed pairs: {len(scored)}")
+    print(f"  {'accuracy (ties 0.5)':45} {sum(scored) / pairs_n:6.3f}")
+    print(f"  {'the same if every check followed the trace':45} {sum(supported) / pairs_n:6.3f}")
     n = max(described["traces"], 1)
     print(f"description traces: {described['traces']}")
     for key, what in [("true", "state the true description"), ("copies_a", "copy the answer shown as A"),
