@@ -4,9 +4,10 @@ together: whether each trace quotes both answers right, states the true answer, 
 the answers against what it stated, and gives the verdict its checks imply; then the
 closed pairs' accuracy, and what it would be if every check followed the stated answer.
 The loop's rounds mostly close the gap between the two (README, attempt 12): run this
-on a base before running the loop. For the description pairs it counts the traces that state the true
-description, that copy the answer shown as A or as B word for word, and that call A or
-B right: a judge that copies one slot has a position bias, whatever it sees.
+on a base before running the loop. For the description pairs it counts the traces that
+state the true description, that copy the answer shown as A or as B word for word, and
+that call A or B right: a judge that copies one slot has a position bias, whatever it
+sees.
 
     scripts/world-traces.py WORLD VERDICTS.jsonl
 
