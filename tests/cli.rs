@@ -118,6 +118,24 @@ fn a_missing_model_exits_1_with_error_and_cause() {
 }
 
 #[test]
+fn fixture_layers_apply_to_the_world_base_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = |kind: &str, layers: &str| {
+        vlmjudge()
+            .args(["dev", "fixture", "--kind", kind, "--layers", layers, "--out"])
+            .arg(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let refused = fixture("tiny-vlm", "4");
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8(refused.stderr).unwrap();
+    assert!(err.contains("--layers applies to --kind world-base only"), "{err}");
+    assert!(fixture("world-base", "4").status.success());
+    assert!(tmp.path().join("model.gguf").is_file());
+}
+
+#[test]
 fn a_usage_error_exits_1() {
     let out = vlmjudge().args(["judge", "--model", "m.gguf", "--pairs", "p.jsonl"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

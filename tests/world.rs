@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::fixture::{write_world_base, MAX_VOCAB};
+use vlmjudge::fixture::{write_world_base, write_world_base_with_layers, MAX_VOCAB, WORLD_SHAPE};
 use vlmjudge::judge::{DEFAULT_SYSTEM, DEFAULT_USER};
 use vlmjudge::world::text::{answer_question, Claims};
 use vlmjudge::world::{write_world, Scene, WorldConfig};
@@ -316,6 +316,23 @@ fn the_world_base_fixture_is_deterministic() {
     let b = write_world_base(&tmp.path().join("b"), 4).unwrap();
     assert_eq!(std::fs::read(&a.model).unwrap(), std::fs::read(&b.model).unwrap());
     assert_eq!(std::fs::read(&a.mmproj).unwrap(), std::fs::read(&b.mmproj).unwrap());
+}
+
+#[test]
+fn a_deeper_world_base_differs_only_in_its_blocks_and_loads_in_llama_cpp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, shallow) = world_base();
+    let deep = write_world_base_with_layers(&tmp.path().join("deep"), 0, 5).unwrap();
+    let blocks = |path: &Path| vlmjudge::gguf::GgufFile::open(path).unwrap().get_u64("llama.block_count");
+    assert_eq!(blocks(&shallow.model), Some(WORLD_SHAPE.n_layer));
+    assert_eq!(blocks(&deep.model), Some(5));
+    // The vision encoder depends on the width alone, so it is the same file.
+    assert_eq!(std::fs::read(&deep.mmproj).unwrap(), std::fs::read(&shallow.mmproj).unwrap());
+    let model = Model::load(&deep.model, Some(&deep.mmproj), &ModelParams::default()).unwrap();
+    let shallow_params = Model::load(&shallow.model, None, &ModelParams::default()).unwrap().info().n_params;
+    assert!(model.info().n_params > shallow_params, "{} vs {shallow_params}", model.info().n_params);
+    let none = write_world_base_with_layers(&tmp.path().join("none"), 0, 0).unwrap_err();
+    assert!(none.to_string().contains("at least one layer"), "{none}");
 }
 
 #[test]

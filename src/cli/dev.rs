@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use vlmjudge::fixture::{write_fixture, FixtureKind};
+use vlmjudge::fixture::{write_fixture, write_world_base_with_layers, FixtureKind};
+
+use super::UserError;
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -30,6 +32,9 @@ struct FixtureArgs {
     /// The SmolLM2-135M-Instruct GGUF whose tokenizer is copied [default: the demo model in the cache].
     #[arg(long, env = "VLMJUDGE_DEMO_MODEL")]
     demo_model: Option<PathBuf>,
+    /// Transformer blocks of the world-base language model [default: 3]; world-base only.
+    #[arg(long)]
+    layers: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,9 +59,17 @@ fn fixture(args: FixtureArgs) -> anyhow::Result<()> {
         KindArg::Smollm2Vision => FixtureKind::Smollm2Vision,
         KindArg::WorldBase => FixtureKind::WorldBase,
     };
-    let demo = args.demo_model.unwrap_or_else(vlmjudge::demo_model_path);
-    let files = write_fixture(kind, &args.out, args.seed, &demo)
-        .with_context(|| format!("cannot build the {} fixture (run `make model` for the demo model)", kind.name()))?;
+    let files = match args.layers {
+        Some(layers) if kind == FixtureKind::WorldBase => write_world_base_with_layers(&args.out, args.seed, layers)
+            .with_context(|| format!("cannot build the {} fixture", kind.name()))?,
+        Some(_) => return Err(UserError("--layers applies to --kind world-base only".into()).into()),
+        None => {
+            let demo = args.demo_model.unwrap_or_else(vlmjudge::demo_model_path);
+            write_fixture(kind, &args.out, args.seed, &demo).with_context(|| {
+                format!("cannot build the {} fixture (run `make model` for the demo model)", kind.name())
+            })?
+        }
+    };
     println!("model:  {}", files.model.display());
     println!("mmproj: {}", files.mmproj.display());
     Ok(())
