@@ -6,8 +6,9 @@
 #   scripts/world-experiment.sh [OUT]     (make world-experiment)
 #
 # Sizes can be changed: WORLD_POOL, WORLD_HELDOUT, WORLD_PRETRAIN, ROUNDS,
-# ABLATION_ROUNDS; ABLATION=0 runs the loop alone (tests/world_loop.rs runs two rounds of
-# it). Every step resumes: rerun after a kill.
+# ABLATION_ROUNDS, FIXTURE_FLAGS (e.g. --layers 6 for a deeper base); ABLATION=0 runs
+# the loop alone (tests/world_loop.rs runs two rounds of it). Every step resumes: rerun
+# after a kill. The attempts behind each setting: docs/world-experiment.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/vlmjudge}"
@@ -15,15 +16,15 @@ OUT="${1:-${VLMJUDGE_CACHE:-$HOME/.cache/vlmjudge}/world-experiment}"
 SEED="${SEED:-0}"
 ROUNDS="${ROUNDS:-3}"
 # The arms run as many rounds as the loop: they differ beyond the noise only from round
-# 2 (README, attempt 11). On a 2-core AMD EPYC that takes about 29 minutes (the base
-# 9.5, each loop round 2.5, each arm's round about 1; README, attempt 12).
+# 2 (attempt 11). On a 2-core AMD EPYC that takes about 29 minutes (the base 9.5, each
+# loop round 2.5, each arm's round about 1; attempt 12).
 ABLATION_ROUNDS="${ABLATION_ROUNDS:-$ROUNDS}"
 # The base recipe: 2 epochs of 64 examples a step (16 per micro-batch, 4 accumulated);
 # per example seen, 64 a step learned faster than 16.
 PRETRAIN_FLAGS="${PRETRAIN_FLAGS:---epochs 2 --lr 3e-3 --batch 16 --grad-accum 4 --eval-split 0.02 --warmup 0.05}"
 # About 1,000 steps of 8 examples a round at 1e-4: what lifts this judge is the number
 # of gentle steps (2 epochs of a 500-image pool's ~1,400 examples: no gain; 6: +2.4
-# points; 2 epochs at 3e-4: no gain, descriptions fall). README, attempt 10.
+# points; 2 epochs at 3e-4: no gain, descriptions fall). Attempt 10.
 LOOP_TRAIN_FLAGS="${LOOP_TRAIN_FLAGS:---epochs 6 --lr 1e-4 --batch 4 --grad-accum 2 --warmup 0.05}"
 mkdir -p "$OUT"
 started=$(date +%s)
@@ -36,7 +37,7 @@ if [ ! -f "$OUT/world/heldout.jsonl" ]; then
 fi
 
 step "the random base model (own vocabulary) and its vision encoder"
-"$BIN" dev fixture --kind world-base --out "$OUT/fixture" --seed "$SEED" >/dev/null
+"$BIN" dev fixture --kind world-base --out "$OUT/fixture" --seed "$SEED" ${FIXTURE_FLAGS:-} >/dev/null
 
 step "pretraining it (full fine-tuning on captions and answers): a weak base"
 BASE="$OUT/base/model-f32.gguf"
@@ -48,7 +49,7 @@ fi
 
 # The paper's settings where they carry over: synth with 16 samples at T 0.6, top-k
 # 50, top-p 0.9; full fine-tuning; each round's judge evaluated on the held-out pairs.
-# Adjusted for this scale (README, "A procedural world", attempts 7-10):
+# Adjusted for this scale (README, "A procedural world"; attempts 7-10):
 # - --inject rules: a from-scratch 1M-parameter model cannot follow a rewrite instruction;
 # - --template: the world's short judge prompt, which the base learned in pretraining
 #   (the paper's 180 tokens of instructions are more than such a model can read);
