@@ -81,7 +81,7 @@ world-experiment: build
 	scripts/world-experiment.sh
 
 # The loop's regression test (tests/world_loop.rs): not in make test, as its outcome
-# depends on the CPU (README, attempt 12).
+# depends on the CPU (docs/world-experiment.md, attempt 12).
 world-test: model
 	cargo test --release --locked --test world_loop -- --ignored --nocapture
 

@@ -3,11 +3,11 @@
 together: whether each trace quotes both answers right, states the true answer, checks
 the answers against what it stated, and gives the verdict its checks imply; then the
 closed pairs' accuracy, and what it would be if every check followed the stated answer.
-The loop's rounds mostly close the gap between the two (README, attempt 12): run this
-on a base before running the loop. For the description pairs it counts the traces that
-state the true description, that copy the answer shown as A or as B word for word, and
-that call A or B right: a judge that copies one slot has a position bias, whatever it
-sees.
+The loop's rounds mostly close the gap between the two (docs/world-experiment.md,
+attempt 12): run this on a base before running the loop. For the description pairs it
+counts the traces that state the true description, that copy the answer shown as A or
+as B word for word, and that call A or B right: a judge that copies one slot has a
+position bias, whatever it sees.
 
     scripts/world-traces.py WORLD VERDICTS.jsonl
 
@@ -66,8 +66,9 @@ def main():
     for key, what in [("quotes", "quote both answers right"), ("stated", "state the true answer"),
                       ("checks", "check the answers against what they stated"), ("verdict", "give the verdict their checks imply")]:
         print(f"  {what:45} {counts[key] / n:6.1%}")
-    # The loop's rounds mostly make the checks follow the stated answer (README, attempt
-    # 12), so this is about where they can take the judge on closed pairs.
+    # The loop's rounds mostly make the checks follow the stated answer
+    # (docs/world-experiment.md, attempt 12), so this is about where they can take the
+    # judge on closed pairs.
     pairs_n = max(len(scored), 1)
     print(f"closed pairs: {len(scored)}")
     print(f"  {'accuracy (ties 0.5)':45} {sum(scored) / pairs_n:6.3f}")

@@ -2,7 +2,7 @@
 //! reduced to two rounds and no ablation. It builds the world and a base model from
 //! scratch, runs `vlmjudge improve` on the pool (prompts without answers), and checks
 //! that the last round's judge beats the base on the held-out pairs by a margin the full
-//! experiment supports (README, "A procedural world", attempt 11). It runs the
+//! experiment supports (docs/world-experiment.md, attempt 11). It runs the
 //! experiment's own script, so the recipe it guards is the one the README reports.
 //!
 //! Two rounds, because the first one does not lift attempt 11's base (0.553 to 0.562,
@@ -39,7 +39,7 @@ fn by_category(eval: &EvalSummary) -> String {
 }
 
 #[test]
-#[ignore = "the outcome depends on the CPU (README, attempt 12); make world-test runs it"]
+#[ignore = "the outcome depends on the CPU (docs/world-experiment.md, attempt 12); make world-test runs it"]
 fn two_rounds_of_the_loop_lift_the_world_judge_above_its_base_without_labels() {
     // VLMJUDGE_WORLD_LOOP_OUT keeps the run for a look afterwards (and resumes it).
     let tmp = tempfile::tempdir().unwrap();
