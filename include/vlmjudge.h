@@ -179,6 +179,12 @@ typedef struct vlmjudge_model_params {
    Scale of the LoRA adapter (default 1 = as trained).
    */
   float lora_scale;
+  /*
+   Most image embeddings one image may take (default 512; 16 to 16384, or 0 for
+   the mmproj's own limit). Projectors that resize or tile by size (Qwen2.5-VL,
+   SmolVLM, ...) downscale larger images to fit; Gemma 3 and LLaVA ignore it.
+   */
+  uint32_t image_max_tokens;
 } vlmjudge_model_params;
 
 /*

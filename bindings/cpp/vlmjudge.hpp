@@ -140,6 +140,7 @@ struct ModelParams {
     /// nullopt (the default) for none. Read only while the Model is being loaded.
     std::optional<std::string> lora_path;
     float lora_scale;  // scale of the adapter (1 = as trained)
+    std::uint32_t image_max_tokens;  // most image embeddings per image (0 = the mmproj's own limit)
 
     ModelParams() {
         const vlmjudge_model_params d = vlmjudge_model_default_params();
@@ -150,6 +151,7 @@ struct ModelParams {
         image_cache_entries = d.image_cache_entries;
         lora_path = detail::opt_string(d.lora_path);
         lora_scale = d.lora_scale;
+        image_max_tokens = d.image_max_tokens;
     }
 
     /// The C struct. Its `lora_path` points into this object's `lora_path` string: use
@@ -166,6 +168,7 @@ struct ModelParams {
         p.image_cache_entries = image_cache_entries;
         p.lora_path = lora_path ? detail::c_str(*lora_path, "LoRA path") : nullptr;
         p.lora_scale = lora_scale;
+        p.image_max_tokens = image_max_tokens;
         return p;
     }
     // The C struct would point into a string about to be destroyed.

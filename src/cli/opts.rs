@@ -32,6 +32,11 @@ pub(crate) struct ModelOpts {
     /// llama.cpp threads [default: physical cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Most image embeddings one image may take (16 to 16384; 0 = the mmproj's own
+    /// limit). Projectors that resize or tile by size (Qwen2.5-VL, SmolVLM, ...)
+    /// downscale larger images to fit; fixed-resolution ones (Gemma 3, LLaVA) do not.
+    #[arg(long, default_value_t = vlmjudge::engine::DEFAULT_IMAGE_MAX_TOKENS)]
+    pub image_max_tokens: u32,
 }
 
 impl ModelOpts {
@@ -47,8 +52,13 @@ impl ModelOpts {
             return Err(super::UserError("give the judge model with --model".into()).into());
         };
         let lora = self.lora.iter().map(|path| LoraSpec { path: path.clone(), scale: self.lora_scale }).collect();
-        let params =
-            ModelParams { threads: self.threads(), gpu_layers: self.gpu_layers, lora, ..ModelParams::default() };
+        let params = ModelParams {
+            threads: self.threads(),
+            gpu_layers: self.gpu_layers,
+            image_max_tokens: self.image_max_tokens,
+            lora,
+            ..ModelParams::default()
+        };
         Model::load(model, self.mmproj.as_deref(), &params)
             .with_context(|| format!("cannot load the judge {}", model.display()))
     }

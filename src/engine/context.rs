@@ -33,6 +33,24 @@ pub(crate) struct ContextParams {
     pub threads: i32,
 }
 
+impl ContextParams {
+    /// A context of `n_seq` sequences of `ctx_per_seq` KV cells each, every one in a
+    /// stream of its own, where one decode call carries a whole prompt segment (at most
+    /// `ctx_per_seq` tokens) or one token per sequence.
+    pub(crate) fn for_sequences(model: &Model, n_seq: usize, ctx_per_seq: u32, threads: i32) -> Result<ContextParams> {
+        let n_ctx = u32::try_from(n_seq)
+            .ok()
+            .and_then(|n| n.checked_mul(ctx_per_seq))
+            .ok_or_else(|| Error::InvalidArgument("sequences x ctx_per_seq is too large".into()))?;
+        let call_tokens = ctx_per_seq.max(n_seq as u32);
+        // Micro-batches of up to 512 tokens; with non-causal image attention an image
+        // chunk must fit one, so any chunk that fits a sequence fits a micro-batch.
+        let non_causal = model.vision.as_ref().is_some_and(|v| v.non_causal);
+        let n_ubatch = if non_causal { call_tokens } else { call_tokens.min(512) };
+        Ok(ContextParams { n_ctx, n_batch: call_tokens, n_ubatch, n_seq_max: n_seq as u32, kv_unified: false, threads })
+    }
+}
+
 /// A piece of a prompt prefix: a token run or an encoded image.
 pub(crate) enum Segment {
     Tokens(Vec<LlamaToken>),
@@ -53,6 +71,7 @@ pub(crate) struct Context<'m> {
     batch: sys::llama_batch,
     batch_capacity: usize,
     n_batch: u32,
+    n_ubatch: u32,
     n_vocab: usize,
     model: &'m Model,
     _not_sync: PhantomData<std::cell::Cell<()>>,
@@ -94,6 +113,7 @@ impl<'m> Context<'m> {
             batch,
             batch_capacity: capacity,
             n_batch: params.n_batch,
+            n_ubatch: params.n_ubatch,
             n_vocab: model.info().n_vocab as usize,
             model,
             _not_sync: PhantomData,
@@ -153,11 +173,35 @@ impl<'m> Context<'m> {
         Ok(unsafe { std::slice::from_raw_parts(ptr, self.n_vocab) })
     }
 
+    /// Why `image` cannot be decoded in this context, if it cannot: with non-causal
+    /// image attention every chunk must fit one micro-batch (llama.cpp asserts
+    /// otherwise).
+    pub(crate) fn image_misfit(&self, image: &EncodedImage) -> Option<String> {
+        let non_causal = self.model.vision.as_ref().is_some_and(|v| v.non_causal);
+        let largest = image.largest_chunk();
+        (non_causal && largest > self.n_ubatch as usize).then(|| {
+            format!(
+                "the image has a chunk of {largest} embeddings, which this model attends to all at once, but a \
+                 micro-batch holds {} (raise --ctx-per-seq or lower --image-max-tokens)",
+                self.n_ubatch
+            )
+        })
+    }
+
     /// Decodes an image chunk's embeddings on `seq` from position `pos` (in calls of at
     /// most n_batch tokens); returns the position after it.
     pub(crate) fn decode_image(&mut self, chunk: &ImageChunk, pos: i32, seq: i32) -> Result<i32> {
         let vision =
             self.model.vision.as_ref().ok_or_else(|| Error::Engine("an image chunk without a loaded mmproj".into()))?;
+        if vision.non_causal && chunk.n_tokens() > self.n_ubatch as usize {
+            // Callers check with `image_misfit` first; this keeps llama.cpp's assertion
+            // unreachable even if one does not.
+            return Err(Error::Engine(format!(
+                "an image chunk of {} embeddings does not fit a micro-batch of {}",
+                chunk.n_tokens(),
+                self.n_ubatch
+            )));
+        }
         vision.decode_chunk(self.ptr.as_ptr(), chunk, pos, seq, self.n_batch as i32)
     }
 

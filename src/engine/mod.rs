@@ -21,7 +21,7 @@ pub use gguf::{check_gguf, GgufSummary};
 pub use image::{decode_image, ImageLimits, RgbImage};
 pub use logs::{set_log_sink, LogLevel, LogSink};
 pub use lora::LoraSpec;
-pub use model::{Model, ModelInfo, ModelParams};
+pub use model::{Model, ModelInfo, ModelParams, DEFAULT_IMAGE_MAX_TOKENS, MAX_IMAGE_MAX_TOKENS};
 pub use vision::{EncodedImage, ImagePiece, ImageStats};
 
 use crate::{Error, Result};

@@ -11,6 +11,12 @@ use super::vision::{EncodedImage, ImageStats, Vision};
 use super::{backend, default_threads};
 use crate::{Error, Result};
 
+/// The default image budget: half of the judge's default 1,024 cells per sequence,
+/// leaving the rest for the prompt text and reasoning.
+pub const DEFAULT_IMAGE_MAX_TOKENS: u32 = 512;
+/// The most cells an image may be given: llama.cpp's largest per-family default.
+pub const MAX_IMAGE_MAX_TOKENS: u32 = 16_384;
+
 /// How to load a model. `Default` gives CPU-only, memory-mapped loading.
 #[derive(Debug, Clone)]
 pub struct ModelParams {
@@ -27,6 +33,13 @@ pub struct ModelParams {
     /// layout and judges run without flash attention, so a pair judged alone and inside
     /// a batch of 16 gets the same p(A). Turn it off for maximum prefill speed.
     pub batch_invariant: bool,
+    /// The most image embeddings one image may take (mtmd's `image_max_tokens`), for
+    /// projectors that resize or tile by size (Qwen2-VL, Qwen2.5-VL, SmolVLM/Idefics3,
+    /// Pixtral, ...): larger images are downscaled to fit (a tiled image's global view
+    /// and framing text come on top). Fixed-resolution projectors (Gemma 3, LLaVA)
+    /// ignore it. 0 keeps the mmproj's own maximum (up to 16,384, more than a default
+    /// judge context holds).
+    pub image_max_tokens: u32,
     /// Encoded images kept in memory (LRU, keyed by content hash) so pairs that share
     /// an image encode it once; 0 turns the cache off.
     pub image_cache_entries: usize,
@@ -42,6 +55,7 @@ impl Default for ModelParams {
             threads: 0,
             use_mmap: true,
             batch_invariant: true,
+            image_max_tokens: DEFAULT_IMAGE_MAX_TOKENS,
             image_cache_entries: 64,
             lora: Vec::new(),
         }
@@ -88,6 +102,12 @@ impl Model {
     /// mmproj that does not fit the model is rejected with llama.cpp's reason.
     pub fn load(model_path: impl AsRef<Path>, mmproj_path: Option<&Path>, params: &ModelParams) -> Result<Model> {
         let model_path = model_path.as_ref();
+        if params.image_max_tokens != 0 && !(16..=MAX_IMAGE_MAX_TOKENS).contains(&params.image_max_tokens) {
+            return Err(Error::InvalidArgument(format!(
+                "image_max_tokens is {} but must be 0 (the mmproj's own) or 16 to {MAX_IMAGE_MAX_TOKENS}",
+                params.image_max_tokens
+            )));
+        }
         let backend = backend()?;
         let summary = check_gguf(model_path)?;
         if summary.file_type.as_deref() == Some("adapter") {
@@ -124,7 +144,7 @@ impl Model {
         let lora = LoadedLoras::load(&params.lora, &llama)?;
         let threads = if params.threads == 0 { default_threads() } else { params.threads };
         let vision = match mmproj_path {
-            Some(path) => Some(Vision::load(path, &llama, threads, params.gpu_layers > 0, params.image_cache_entries)?),
+            Some(path) => Some(Vision::load(path, &llama, threads, params)?),
             None => None,
         };
         let info = ModelInfo {
@@ -205,30 +225,24 @@ impl Model {
         String::from_utf8_lossy(&self.llama.vocab().token_to_piece(token, true, None)).into_owned()
     }
 
-    /// Formats `(role, content)` messages with the model's chat template (from the GGUF,
-    /// or the llama.cpp built-in `template` name when given); with `add_assistant` the
-    /// text ends where the assistant's answer begins.
+    /// Formats `(role, content)` messages in the model's chat format with the engine
+    /// that formats the judge's prompt ([`ChatFormat`](crate::judge::chat::ChatFormat)):
+    /// `template` (Jinja source, or the name of a llama.cpp built-in, as a template
+    /// file's `chat_template`) when given, else the GGUF's own template, else a built-in
+    /// chosen by the vocabulary's special tokens. With `add_assistant` the text ends
+    /// where the assistant's answer begins.
+    ///
+    /// The text is what follows [`Model::bos`]: a BOS the template writes itself is
+    /// dropped when the tokenizer adds one, so a prompt starts with exactly one.
     pub fn chat_prompt(
         &self,
         messages: &[(&str, &str)],
         template: Option<&str>,
         add_assistant: bool,
     ) -> Result<String> {
-        use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
-        let chat = match template {
-            Some(name) => {
-                LlamaChatTemplate::new(name).map_err(|_| Error::Template("template name contains NUL".into()))?
-            }
-            None => self.llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
-        };
-        let messages = messages
-            .iter()
-            .map(|(role, content)| LlamaChatMessage::new(role.to_string(), content.to_string()))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Template(e.to_string()))?;
-        self.llama
-            .apply_chat_template(&chat, &messages, add_assistant)
-            .map_err(|e| Error::Template(format!("the chat template cannot be applied: {e}")))
+        use crate::judge::chat::{without_added_bos, ChatFormat};
+        let rendered = ChatFormat::for_model(self, template)?.render_messages(self, messages, add_assistant)?;
+        Ok(without_added_bos(self, rendered.text))
     }
 
     /// How many images were encoded and how many came from the cache (zeros without

@@ -23,6 +23,7 @@ use super::gguf::check_gguf;
 use super::image::{decode_image, ImageLimits};
 use super::logs::Capture;
 use super::raw::{model_ptr, path_cstring};
+use super::ModelParams;
 use crate::judge::ImageSource;
 use crate::{Error, Result};
 
@@ -41,7 +42,8 @@ pub struct EncodedImage {
     pub(crate) parts: Vec<ImagePart>,
     /// KV positions the image occupies (equal to its tokens except for M-RoPE models).
     pub n_pos: i32,
-    /// Tokens (embeddings plus framing text) it adds to the prompt.
+    /// Tokens (embeddings plus framing text) it adds to the prompt: the KV cells it
+    /// fills, which is what a sequence's length is checked against.
     pub n_tokens: usize,
 }
 
@@ -57,6 +59,22 @@ pub enum ImagePiece<'a> {
 impl EncodedImage {
     /// The image's pieces in prompt order, e.g. for a trainer that splices image
     /// embeddings into its own forward pass.
+    /// Image chunks (tiles or slices; 1 for an image that is not split).
+    pub fn chunks(&self) -> usize {
+        self.parts.iter().filter(|part| matches!(part, ImagePart::Chunk(_))).count()
+    }
+
+    /// Embeddings over all chunks (the KV cells less the framing text).
+    pub fn image_tokens(&self) -> usize {
+        self.parts.iter().map(|part| if let ImagePart::Chunk(c) = part { c.n_tokens } else { 0 }).sum()
+    }
+
+    /// The largest image chunk's embeddings: a model with non-causal image attention
+    /// must decode each chunk in one micro-batch.
+    pub fn largest_chunk(&self) -> usize {
+        self.parts.iter().map(|part| if let ImagePart::Chunk(c) = part { c.n_tokens } else { 0 }).max().unwrap_or(0)
+    }
+
     pub fn pieces(&self) -> impl Iterator<Item = ImagePiece<'_>> {
         self.parts.iter().map(|part| match part {
             ImagePart::Text(tokens) => ImagePiece::Tokens(tokens),
@@ -118,6 +136,10 @@ pub(crate) struct Vision {
     /// Held while encoding: mtmd keeps the encoder output inside the context.
     encoder: Mutex<()>,
     n_embd: usize,
+    n_vocab: i32,
+    /// The image's embeddings attend to each other in both directions (Gemma 3), so a
+    /// chunk must fit one micro-batch: llama.cpp asserts otherwise.
+    pub(crate) non_causal: bool,
     limits: ImageLimits,
     cache: Option<Mutex<LruCache<[u8; 32], Arc<EncodedImage>>>>,
     encoded: AtomicU64,
@@ -125,13 +147,7 @@ pub(crate) struct Vision {
 }
 
 impl Vision {
-    pub(crate) fn load(
-        path: &Path,
-        llama: &LlamaModel,
-        threads: usize,
-        use_gpu: bool,
-        cache_entries: usize,
-    ) -> Result<Vision> {
+    pub(crate) fn load(path: &Path, llama: &LlamaModel, threads: usize, model: &ModelParams) -> Result<Vision> {
         let summary = check_gguf(path)?;
         let mmproj_error = |detail: String| Error::MmprojLoad { path: path.into(), detail };
         if summary.architecture.as_deref() != Some("clip") {
@@ -143,7 +159,10 @@ impl Vision {
         let cpath = path_cstring(path).ok_or_else(|| mmproj_error("the path contains a NUL byte".into()))?;
         // SAFETY: plain value constructor.
         let mut params = unsafe { sys::mtmd_context_params_default() };
-        params.use_gpu = use_gpu;
+        params.use_gpu = model.gpu_layers > 0;
+        if model.image_max_tokens > 0 {
+            params.image_max_tokens = model.image_max_tokens as i32;
+        }
         params.print_timings = false;
         params.n_threads = threads as i32;
         params.warmup = false;
@@ -160,12 +179,16 @@ impl Vision {
         }
         // SAFETY: valid model pointer.
         let n_embd = unsafe { sys::llama_model_n_embd_inp(model_ptr(llama)) } as usize;
+        // SAFETY: valid context; a null chunk asks about the vision projector.
+        let non_causal = unsafe { sys::mtmd_decode_use_non_causal(ctx.0.as_ptr(), std::ptr::null()) };
         Ok(Vision {
             ctx,
             encoder: Mutex::new(()),
             n_embd,
+            n_vocab: llama.n_vocab(),
+            non_causal,
             limits: ImageLimits::default(),
-            cache: NonZeroUsize::new(cache_entries).map(|n| Mutex::new(LruCache::new(n))),
+            cache: NonZeroUsize::new(model.image_cache_entries).map(|n| Mutex::new(LruCache::new(n))),
             encoded: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
         })
@@ -245,6 +268,14 @@ impl Vision {
                 let ptr = unsafe { sys::mtmd_input_chunk_get_tokens_text(chunk, &mut n) };
                 if !ptr.is_null() && n > 0 {
                     let tokens = unsafe { std::slice::from_raw_parts(ptr, n) };
+                    // mtmd looks framing tokens up by text and gets -1 when the
+                    // vocabulary lacks one; llama_decode would fail the whole batch.
+                    if let Some(bad) = tokens.iter().find(|&&t| t < 0 || t >= self.n_vocab) {
+                        return Err(format!(
+                            "the mmproj frames images with a token the model's vocabulary lacks (id {bad}); \
+                             is the mmproj for this model?"
+                        ));
+                    }
                     parts.push(ImagePart::Text(tokens.iter().map(|&t| LlamaToken(t)).collect()));
                     n_pos += n as i32;
                     n_tokens += n;

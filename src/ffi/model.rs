@@ -35,6 +35,10 @@ pub struct vlmjudge_model_params {
     pub lora_path: *const c_char,
     /// Scale of the LoRA adapter (default 1 = as trained).
     pub lora_scale: f32,
+    /// Most image embeddings one image may take (default 512; 16 to 16384, or 0 for
+    /// the mmproj's own limit). Projectors that resize or tile by size (Qwen2.5-VL,
+    /// SmolVLM, ...) downscale larger images to fit; Gemma 3 and LLaVA ignore it.
+    pub image_max_tokens: u32,
 }
 
 /// The default model params.
@@ -50,6 +54,7 @@ pub extern "C" fn vlmjudge_model_default_params() -> vlmjudge_model_params {
         image_cache_entries: d.image_cache_entries as u32,
         lora_path: std::ptr::null(),
         lora_scale: 1.0,
+        image_max_tokens: d.image_max_tokens,
     }
 }
 
@@ -114,6 +119,7 @@ pub unsafe extern "C" fn vlmjudge_model_load(
             } else {
                 vec![LoraSpec { path: path_arg(p.lora_path, "params.lora_path")?, scale: p.lora_scale }]
             },
+            image_max_tokens: p.image_max_tokens,
         };
         let model = Model::load(&model_path, mmproj.as_deref(), &params)?;
         let handle = Box::new(vlmjudge_model { model: Arc::new(model) });

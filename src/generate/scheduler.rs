@@ -47,22 +47,8 @@ impl<'m> Generator<'m> {
             return Err(Error::InvalidArgument("ctx_per_seq must be at least 16 and max_tokens at least 1".into()));
         }
         let threads = if params.threads == 0 { default_threads() } else { params.threads } as i32;
-        let n_ctx = (n_seq as u32)
-            .checked_mul(params.ctx_per_seq)
-            .ok_or_else(|| Error::InvalidArgument("parallel x max_samples x ctx_per_seq is too large".into()))?;
-        let call_tokens = params.ctx_per_seq.max(n_seq as u32);
         backend()?;
-        let ctx = Context::new(
-            model,
-            ContextParams {
-                n_ctx,
-                n_batch: call_tokens,
-                n_ubatch: call_tokens.min(512),
-                n_seq_max: n_seq as u32,
-                kv_unified: false,
-                threads,
-            },
-        )?;
+        let ctx = Context::new(model, ContextParams::for_sequences(model, n_seq, params.ctx_per_seq, threads)?)?;
         Ok(Generator { model, ctx, params })
     }
 
@@ -91,8 +77,20 @@ impl<'m> Generator<'m> {
                 while slot.is_none() && next < requests.len() {
                     let index = next;
                     next += 1;
-                    match self.prepare(&requests[index]) {
-                        Ok(prefix) => *slot = Some(self.start(index, slot_index, &requests[index], prefix)?),
+                    let started = match self.prepare(&requests[index]) {
+                        Ok(prefix) => match self.start(index, slot_index, &requests[index], prefix) {
+                            Ok(run) => Ok(run),
+                            Err(Error::Cancelled) => return Err(Error::Cancelled),
+                            // A prefix is one request's alone: its failure is that request's.
+                            Err(e) => {
+                                self.ctx.remove_sequence((slot_index * self.params.max_samples) as i32)?;
+                                Err(format!("decoding the prompt failed: {e}"))
+                            }
+                        },
+                        Err(reason) => Err(reason),
+                    };
+                    match started {
+                        Ok(run) => *slot = Some(run),
                         Err(reason) => {
                             if !on_output(index, GenOutput::failed(&requests[index].id, reason)) {
                                 return Err(Error::Cancelled);
@@ -143,12 +141,16 @@ impl<'m> Generator<'m> {
         };
         let tokens = chat_tokens(self.model, request.system.as_deref(), &request.user, image.is_some())
             .map_err(|e| e.to_string())?;
-        let image_pos = image.as_ref().map_or(0, |i| i.n_pos as usize);
-        let positions = tokens.before_image.len() + image_pos + tokens.after_image.len();
-        let needed = positions + self.params.max_tokens as usize;
+        if let Some(reason) = image.as_deref().and_then(|i| self.ctx.image_misfit(i)) {
+            return Err(reason);
+        }
+        // Counted in KV cells: with M-RoPE an image advances the position by less.
+        let image_cells = image.as_ref().map_or(0, |i| i.n_tokens);
+        let cells = tokens.before_image.len() + image_cells + tokens.after_image.len();
+        let needed = cells + self.params.max_tokens as usize;
         if needed > self.params.ctx_per_seq as usize {
             return Err(format!(
-                "the prompt is too long for the context: it needs {needed} positions ({positions} prompt + {} to generate) \
+                "the prompt is too long for the context: it needs {needed} KV cells ({cells} prompt + {} to generate) \
                  but each sequence has {} (raise --ctx-per-seq or lower --max-tokens)",
                 self.params.max_tokens, self.params.ctx_per_seq
             ));

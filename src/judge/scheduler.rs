@@ -84,25 +84,10 @@ impl<'m> Judge<'m> {
         let prompt = PromptBuilder::new(model, &params.template)?;
         let verdict_tokens = VerdictTokens::find(model)?;
         let threads = if params.threads == 0 { default_threads() } else { params.threads } as i32;
-        let n_seq = params.parallel * orders;
-        let n_ctx = u32::try_from(n_seq)
-            .ok()
-            .and_then(|n| n.checked_mul(params.ctx_per_seq))
-            .ok_or_else(|| Error::InvalidArgument("parallel x ctx_per_seq is too large".into()))?;
-        // One decode call carries a whole prompt segment (at most ctx_per_seq tokens)
-        // or one token per sequence.
-        let call_tokens = params.ctx_per_seq.max(n_seq as u32);
         backend()?;
         let ctx = Context::new(
             model,
-            ContextParams {
-                n_ctx,
-                n_batch: call_tokens,
-                n_ubatch: call_tokens.min(512),
-                n_seq_max: n_seq as u32,
-                kv_unified: false,
-                threads,
-            },
+            ContextParams::for_sequences(model, params.parallel * orders, params.ctx_per_seq, threads)?,
         )?;
         Ok(Judge { model, ctx, params, prompt, verdict_tokens, stats: JudgeStats::default() })
     }
@@ -213,6 +198,9 @@ impl<'m> Judge<'m> {
             }
             (Some(source), Some(vision)) => Some(vision.encode(source)?),
         };
+        if let Some(reason) = image.as_deref().and_then(|i| self.ctx.image_misfit(i)) {
+            return Err(reason);
+        }
         let mut orders = vec![(Order::AB, &pair.response_a, &pair.response_b)];
         if self.params.swap {
             orders.push((Order::BA, &pair.response_b, &pair.response_a));
@@ -240,8 +228,9 @@ impl<'m> Judge<'m> {
         let suffixes: Vec<(Order, Vec<LlamaToken>)> =
             prompts.into_iter().map(|(order, tokens)| (order, tokens[shared_len..].to_vec())).collect();
         let image_pos = image.as_ref().map_or(0, |i| i.n_pos as usize);
+        let image_cells = image.as_ref().map_or(0, |i| i.n_tokens);
         let shared_pos = before_image.len() + image_pos + common.len();
-        let shared_tokens = before_image.len() + image.as_ref().map_or(0, |i| i.n_tokens) + common.len();
+        let shared_tokens = before_image.len() + image_cells + common.len();
         let shared: Vec<Segment> = [
             Segment::Tokens(before_image),
             image.map_or(Segment::Tokens(Vec::new()), Segment::Image),
@@ -251,19 +240,26 @@ impl<'m> Judge<'m> {
         .filter(|s| !matches!(s, Segment::Tokens(t) if t.is_empty()))
         .collect();
         // Each order's sequence holds its whole prompt plus its reasoning and, if the
-        // judge writes no verdict, the appended verdict prefix.
-        let prompt_tokens = shared_pos + suffixes.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+        // judge writes no verdict, the appended verdict prefix. Its length is counted in
+        // KV cells: with M-RoPE an image advances the position by less than the cells
+        // it fills.
+        let prompt_cells = shared_tokens + suffixes.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
         let generation = match self.params.mode {
             Mode::Fast => 0,
             Mode::Reason => self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len(),
         };
-        let needed = prompt_tokens + generation;
+        let needed = prompt_cells + generation;
         if needed > self.params.ctx_per_seq as usize {
             return Err(format!(
-                "the pair is too long for the context: it needs {needed} positions ({prompt_tokens} prompt{} + {generation} for reasoning) \
-                 but each sequence has {} (raise --ctx-per-seq or lower --max-tokens)",
-                if image_pos > 0 { format!(", of which {image_pos} for the image") } else { String::new() },
-                self.params.ctx_per_seq
+                "the pair is too long for the context: it needs {needed} KV cells ({prompt_cells} prompt{} + {generation} for reasoning) \
+                 but each sequence has {} (raise --ctx-per-seq{})",
+                if image_cells > 0 { format!(", of which {image_cells} for the image") } else { String::new() },
+                self.params.ctx_per_seq,
+                if image_cells > 0 {
+                    ", or lower --image-max-tokens where the projector resizes images, or --max-tokens"
+                } else {
+                    " or lower --max-tokens"
+                },
             ));
         }
         Ok(Prepared { shared, shared_pos: shared_pos as i32, shared_tokens, suffixes })
@@ -299,6 +295,7 @@ impl<'m> Judge<'m> {
             shared_tokens: prepared.shared_tokens,
             shared_decoded: false,
             orders,
+            error: None,
             started: Instant::now(),
         }
     }
@@ -321,31 +318,44 @@ impl<'m> Judge<'m> {
             if room == 0 {
                 break;
             }
-            if !run.shared_decoded && !run.shared.is_empty() {
-                self.decode_shared(run.orders[0].seq, &run.shared)?;
-                run.shared_decoded = true;
-                room = room.saturating_sub(run.shared_tokens);
-                // llama.cpp applies the copy before the next decode, so the suffixes
-                // may follow at once. Across streams it copies whole buffers, so the
-                // positions must be left open.
-                let (first, rest) = run.orders.split_first().expect("a pair has an order");
-                for order in rest {
-                    self.ctx.copy_sequence(first.seq, order.seq);
+            // A prompt segment is one pair's alone, so its failure is that pair's error
+            // and the batch goes on (its sequences are freed when it is reported).
+            if let Err(e) = self.feed_prompt(run, &mut room) {
+                if matches!(e, Error::Cancelled) {
+                    return Err(e);
                 }
+                run.error = Some(format!("decoding the prompt failed: {e}"));
             }
-            for order in &mut run.orders {
-                if room == 0 || order.fed == order.suffix.len() {
-                    continue;
-                }
-                let segment = order.suffix[order.fed..].to_vec();
-                let logits_at = self.decode_segment(order.seq, order.pos, &segment, true)?;
-                order.fed = order.suffix.len();
-                order.pos += segment.len() as i32;
-                room = room.saturating_sub(segment.len());
-                let vocab = self.model.llama.vocab();
-                let logits = self.ctx.logits(logits_at)?;
-                order.consume(logits, &self.verdict_tokens, &self.params, &vocab);
+        }
+        Ok(())
+    }
+
+    /// Decodes a pair's waiting prompt segments within `room` prompt tokens.
+    fn feed_prompt(&mut self, run: &mut PairRun, room: &mut usize) -> Result<()> {
+        if !run.shared_decoded && !run.shared.is_empty() {
+            self.decode_shared(run.orders[0].seq, &run.shared)?;
+            run.shared_decoded = true;
+            *room = room.saturating_sub(run.shared_tokens);
+            // llama.cpp applies the copy before the next decode, so the suffixes may
+            // follow at once. Across streams it copies whole buffers, so the positions
+            // must be left open.
+            let (first, rest) = run.orders.split_first().expect("a pair has an order");
+            for order in rest {
+                self.ctx.copy_sequence(first.seq, order.seq);
             }
+        }
+        for order in &mut run.orders {
+            if *room == 0 || order.fed == order.suffix.len() {
+                continue;
+            }
+            let segment = order.suffix[order.fed..].to_vec();
+            let logits_at = self.decode_segment(order.seq, order.pos, &segment, true)?;
+            order.fed = order.suffix.len();
+            order.pos += segment.len() as i32;
+            *room = room.saturating_sub(segment.len());
+            let vocab = self.model.llama.vocab();
+            let logits = self.ctx.logits(logits_at)?;
+            order.consume(logits, &self.verdict_tokens, &self.params, &vocab);
         }
         Ok(())
     }
@@ -421,15 +431,20 @@ struct PairRun {
     shared_tokens: usize,
     shared_decoded: bool,
     orders: Vec<OrderRun>,
+    /// Decoding this pair's prompt failed; it is reported with this error.
+    error: Option<String>,
     started: Instant,
 }
 
 impl PairRun {
     fn finished(&self) -> bool {
-        self.orders.iter().all(|o| o.done)
+        self.error.is_some() || self.orders.iter().all(|o| o.done)
     }
 
     fn into_verdict(self, id: &str, mode: Mode) -> Verdict {
+        if let Some(error) = self.error {
+            return Verdict::failed(id, error);
+        }
         let tokens = TokenCounts {
             prompt: (self.shared_tokens + self.orders.iter().map(|o| o.suffix.len()).sum::<usize>()) as u32,
             generated: self.orders.iter().map(|o| o.generated).sum(),

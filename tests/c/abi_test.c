@@ -122,6 +122,15 @@ static void test_struct_size(const char *model_path, vlmjudge_model *model) {
     jp.mode = 7;
     CHECK_FAILS(vlmjudge_judge_new(model, &jp, &j), VLMJUDGE_ERR_INVALID_ARGUMENT);
     CHECK(j == NULL);
+    /* The image budget has a checked range (0 = the mmproj's own limit). */
+    mp = vlmjudge_model_default_params();
+    CHECK(mp.image_max_tokens == 512);
+    mp.image_max_tokens = 15;
+    CHECK_FAILS(vlmjudge_model_load(model_path, NULL, &mp, &m), VLMJUDGE_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(vlmjudge_last_error_message(), "image_max_tokens") != NULL);
+    mp.image_max_tokens = UINT32_MAX;
+    CHECK_FAILS(vlmjudge_model_load(model_path, NULL, &mp, &m), VLMJUDGE_ERR_INVALID_ARGUMENT);
+    CHECK(m == NULL);
 }
 
 static vlmjudge_judge *open_judge(vlmjudge_model *model, unsigned parallel) {

@@ -468,6 +468,7 @@ class Model(_HandleOwner):
         image_cache_entries: int = 64,
         lora: Optional[PathInput] = None,
         lora_scale: float = 1.0,
+        image_max_tokens: int = 512,
     ) -> None:
         self._handle: Optional[_Handle] = None
         _drain_deferred()
@@ -481,6 +482,7 @@ class Model(_HandleOwner):
         lora_path = None if lora is None else _path("lora", lora)
         params.lora_path = lora_path
         params.lora_scale = float(lora_scale)
+        params.image_max_tokens = _uint("image_max_tokens", image_max_tokens)
         model_path = _path("path", path)
         mmproj_path = None if mmproj is None else _path("mmproj", mmproj)
         out = _lib.ModelPtr()

@@ -85,6 +85,7 @@ class vlmjudge_model_params(ctypes.Structure):
         ("image_cache_entries", ctypes.c_uint32),
         ("lora_path", ctypes.c_char_p),
         ("lora_scale", ctypes.c_float),
+        ("image_max_tokens", ctypes.c_uint32),
     ]
 
 

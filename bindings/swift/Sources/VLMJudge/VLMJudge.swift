@@ -125,6 +125,9 @@ public struct ModelParams: Sendable {
     public var loraPath: String?
     /// Scale of the LoRA adapter (1 = as trained).
     public var loraScale: Float
+    /// Most image embeddings one image may take (16...16384, or 0 for the mmproj's own
+    /// limit); larger images are downscaled by projectors that resize or tile by size.
+    public var imageMaxTokens: UInt32
 
     public init() {
         let d = vlmjudge_model_default_params()
@@ -135,6 +138,7 @@ public struct ModelParams: Sendable {
         imageCacheEntries = d.image_cache_entries
         loraPath = d.lora_path.map { String(cString: $0) }
         loraScale = d.lora_scale
+        imageMaxTokens = d.image_max_tokens
     }
 
     /// The C struct without `lora_path` (NULL): a C string pointer is only valid inside
@@ -147,6 +151,7 @@ public struct ModelParams: Sendable {
         p.batch_invariant = batchInvariant
         p.image_cache_entries = imageCacheEntries
         p.lora_scale = loraScale
+        p.image_max_tokens = imageMaxTokens
         return p
     }
 }
