@@ -17,7 +17,10 @@ pub enum Error {
     ModelLoad { path: PathBuf, detail: String },
     #[error("llama.cpp could not load the mmproj {path}{}", detail_suffix(.detail))]
     MmprojLoad { path: PathBuf, detail: String },
-    #[error("the model has no chat template; pass a template file that gives one")]
+    #[error(
+        "the model has no chat template and its special tokens match no known format; pass --template with a \
+         template file whose \"chat_template\" gives one (Jinja, or a llama.cpp built-in name such as \"chatml\")"
+    )]
     MissingChatTemplate,
     #[error("invalid template: {0}")]
     Template(String),

@@ -481,8 +481,9 @@ fn image_rows_are_spliced_where_llama_cpp_decodes_them() {
     // The image sits at the start of the user turn: after "<|im_start|>user\n".
     let before: String = ex.tokens[..span.start].iter().map(|&t| engine.token_text(LlamaToken(t as i32))).collect();
     assert!(before.ends_with("<|im_start|>user\n"), "{before:?}");
+    // The user text follows the image directly, as in the judge's prompt.
     let end = span.start + span.n_tokens;
-    assert_eq!(engine.token_text(LlamaToken(ex.tokens[end] as i32)), "\n");
+    assert_eq!(engine.token_text(LlamaToken(ex.tokens[end] as i32)), "How");
     let last = ex.n_prompt - 1;
     let pieces =
         [Piece::Tokens(&ex.tokens[..span.start]), Piece::Rows(span.rows()), Piece::Tokens(&ex.tokens[end..=last])];

@@ -1,9 +1,11 @@
 //! Chat prompts for generation: the model's chat template around a system message and
-//! a user turn, with the image at the start of the user turn.
+//! a user turn, rendered by the engine that renders the judge's prompt
+//! ([`Model::chat_prompt`]), with the image at the very start of the user turn and no
+//! text of ours around it (mtmd adds each family's framing tokens around the image).
 //!
 //! As in the judge, user text is tokenized with special-token parsing off (a question
 //! containing `<|im_end|>` cannot forge a turn); only the template's own text is
-//! parsed for special tokens.
+//! parsed for special tokens. Exactly one BOS leads when the tokenizer adds one.
 
 use llama_cpp_2::token::LlamaToken;
 
@@ -23,7 +25,7 @@ pub(crate) struct ChatTokens {
 
 /// Renders and tokenizes a generation prompt.
 pub(crate) fn chat_tokens(model: &Model, system: Option<&str>, user: &str, with_image: bool) -> Result<ChatTokens> {
-    let user_turn = if with_image { format!("{IMAGE_MARKER}\n{USER_MARKER}") } else { USER_MARKER.to_string() };
+    let user_turn = if with_image { format!("{IMAGE_MARKER}{USER_MARKER}") } else { USER_MARKER.to_string() };
     let mut messages = Vec::new();
     if let Some(system) = system {
         messages.push(("system", system));

@@ -1,7 +1,9 @@
 //! The judge: prompts, fast (logit) and reason (generate) modes, swap debiasing and the
 //! continuous-batching scheduler. See `docs` in the README for the protocol.
 
+pub mod chat;
 mod file;
+pub mod inspect;
 mod prompt;
 mod sampler;
 mod scheduler;

@@ -1,15 +1,27 @@
 //! The judge prompt: template text, chat formatting and tokenization.
 //!
+//! The system and user texts are put into the model's chat format by
+//! [`ChatFormat`](super::chat::ChatFormat): the template file's `chat_template`, else
+//! the GGUF's own Jinja template (rendered with minijinja, llama.cpp's built-in
+//! detection as the fallback), else a llama.cpp built-in chosen by the vocabulary's
+//! special tokens. A format without a system role gets the system text at the start of
+//! the user message.
+//!
+//! The image goes at the very start of the user message, with no text of ours around
+//! it: mtmd adds each family's own framing tokens around the image's embeddings.
+//!
 //! User-supplied text (question and answers) is tokenized with special-token parsing
 //! off, so an answer containing `<|im_end|>` or similar cannot forge chat turns. Only
-//! the template's own text is parsed for special tokens.
+//! the template's own text is parsed for special tokens. Exactly one BOS starts the
+//! prompt: a template that writes `{{ bos_token }}` for a vocabulary that adds BOS
+//! itself has its copy dropped.
 
 use std::path::Path;
 
-use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate};
 use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
+use super::chat::{without_added_bos, ChatFormat};
 use super::trace::TracePattern;
 use crate::engine::Model;
 use crate::{Error, Result};
@@ -25,10 +37,16 @@ pub const DEFAULT_USER: &str = "Question: {question}\n\n[Answer A]\n{answer_a}\n
 Explain briefly which answer is better. Then give your verdict on the last line: [[A]] if Answer A is better, [[B]] if Answer B is better.";
 
 /// A judge prompt template, loadable from a JSON file
-/// `{"system": "...", "user": "...", "chat_template": "chatml"}` (`chat_template` is
-/// optional: a llama.cpp built-in template name for models whose GGUF has none). An
-/// optional `trace` holds the patterns of the reasoning that `--traces synthetic` writes
-/// for this prompt ([`TracePattern`]).
+/// `{"system": "...", "user": "...", "chat_template": "chatml"}`.
+///
+/// `chat_template` is optional and overrides the GGUF's own chat template: Jinja
+/// source in Hugging Face's chat-template format when it contains `{%` or `{{`
+/// (rendered with `messages`, `add_generation_prompt`, `bos_token`, `eos_token`,
+/// `raise_exception` and `strftime_now`), otherwise the name of a llama.cpp built-in
+/// template (`chatml`, `gemma`, `llama3`, ...). Without it the GGUF's
+/// `tokenizer.chat_template` is used, and a GGUF without one gets a built-in matching
+/// its vocabulary's special tokens. An optional `trace` holds the patterns of the
+/// reasoning that `--traces synthetic` writes for this prompt ([`TracePattern`]).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
@@ -50,7 +68,7 @@ const PLACEHOLDERS: [&str; 3] = ["{question}", "{answer_a}", "{answer_b}"];
 // Private-use code points stand in for user text while the chat template is applied;
 // the rendered prompt is then split on them.
 const MARKERS: [char; 3] = ['\u{F0001}', '\u{F0002}', '\u{F0003}'];
-/// Where the image goes: the start of the user turn, followed by a line break.
+/// Where the image goes: the start of the user message.
 const IMAGE_MARKER: char = '\u{F0004}';
 
 impl Template {
@@ -119,36 +137,27 @@ pub(crate) struct PromptBuilder {
 impl PromptBuilder {
     pub(crate) fn new(model: &Model, template: &Template) -> Result<Self> {
         template.validate()?;
-        let llama = &model.llama;
-        let chat = match &template.chat_template {
-            Some(name) => {
-                LlamaChatTemplate::new(name).map_err(|_| Error::Template("chat_template contains a NUL byte".into()))?
-            }
-            None => llama.chat_template(None).map_err(|_| Error::MissingChatTemplate)?,
-        };
-        let mut user = format!("{IMAGE_MARKER}\n{}", template.user);
+        let format = ChatFormat::for_model(model, template.chat_template.as_deref())?;
+        let mut user = template.user.clone();
         for (p, m) in PLACEHOLDERS.iter().zip(MARKERS) {
             user = user.replace(p, &m.to_string());
         }
-        let messages = [
-            LlamaChatMessage::new("system".into(), template.system.clone()),
-            LlamaChatMessage::new("user".into(), user),
-        ]
-        .into_iter()
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Template(e.to_string()))?;
-        let rendered = llama
-            .apply_chat_template(&chat, &messages, true)
-            .map_err(|e| Error::Template(format!("the chat template cannot be applied: {e}")))?;
-        for m in MARKERS.into_iter().chain([IMAGE_MARKER]) {
-            if rendered.matches(m).count() != 1 {
+        // The text-only prompt is rendered on its own rather than cut out of the image
+        // one, so a template that looks at the content (trims it, for one) sees the
+        // text a text pair really has.
+        let with_image = format.render(model, &template.system, &format!("{IMAGE_MARKER}{user}"))?.text;
+        let text_only = format.render(model, &template.system, &user)?.text;
+        for (rendered, image) in [(&with_image, 1), (&text_only, 0)] {
+            if MARKERS.iter().any(|m| rendered.matches(*m).count() != 1)
+                || rendered.matches(IMAGE_MARKER).count() != image
+            {
                 return Err(Error::Template("the chat template dropped or repeated the user text".into()));
             }
         }
         Ok(PromptBuilder {
-            text_only: rendered.replace(&format!("{IMAGE_MARKER}\n"), ""),
-            with_image: rendered,
-            add_bos: llama.vocab().should_add_bos(),
+            with_image: without_added_bos(model, with_image),
+            text_only: without_added_bos(model, text_only),
+            add_bos: model.llama.vocab().should_add_bos(),
         })
     }
 

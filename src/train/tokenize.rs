@@ -1,25 +1,31 @@
 //! Turning SFT examples into model inputs with the engine's own tokenizer and chat
 //! template, so training sees exactly the tokens the judge will see.
 //!
-//! - The prompt is `Model::chat_prompt(messages, None, add_assistant = true)`,
-//!   tokenized with special-token parsing **on** (the template's `<|im_start|>` etc.
-//!   must become special tokens). The messages' own text is parsed too: a message that
-//!   contains the literal text of a special token becomes that token. SFT data comes
-//!   from the project's own pipeline, so this is accepted (the judge, which sees
-//!   untrusted answers, tokenizes user text without parsing).
-//! - A BOS token leads when the tokenizer adds one.
+//! - The prompt is `Model::chat_prompt(messages, None, add_assistant = true)`: the
+//!   engine that renders the judge's prompt (the GGUF's Jinja template through
+//!   minijinja, llama.cpp's built-ins as the fallback and for a GGUF without a
+//!   template, a system message folded into the first user message for formats
+//!   without a system role). It is tokenized with special-token parsing **on** (the
+//!   template's `<|im_start|>` etc. must become special tokens). The messages' own
+//!   text is parsed too: a message that contains the literal text of a special token
+//!   becomes that token. SFT data comes from the project's own pipeline, so this is
+//!   accepted (the judge, which sees untrusted answers, tokenizes user text without
+//!   parsing).
+//! - A BOS token leads when the tokenizer adds one; a BOS the template writes itself
+//!   (Gemma's `{{ bos_token }}`) is dropped then, so exactly one leads.
 //! - The target is tokenized with special parsing **off**, then followed by the
 //!   end-of-turn tokens of the chat template: the text the template puts after an
 //!   assistant message (rendered with a sentinel answer), cut after its first
 //!   end-of-generation token, e.g. `<|im_end|>` for ChatML (the `\n` after it is not
 //!   trained: generation stops at `<|im_end|>`). Templates where that cannot be derived
 //!   fall back to the EOS token.
-//! - An image goes at the start of the first user message, followed by a line break,
-//!   as the judge places it: a private-use marker is templated with the text and the
-//!   rendered prompt is split on it; the image's framing tokens and embedding rows
-//!   (from the mmproj) are put in its place. Each distinct image is encoded once per
-//!   run and, with [`Encoder::with_image_cache`], once across runs: its pieces are kept
-//!   on disk keyed by the sha256 of the image file and of the mmproj.
+//! - An image goes at the very start of the first user message with no text of ours
+//!   around it, as the judge places it (mtmd's framing tokens surround it): a
+//!   private-use marker is templated with the text and the rendered prompt is split on
+//!   it; the image's framing tokens and embedding rows (from the mmproj) are put in its
+//!   place. Each distinct image is encoded once per run and, with
+//!   [`Encoder::with_image_cache`], once across runs: its pieces are kept on disk keyed
+//!   by the sha256 of the image file and of the mmproj.
 //! - Too-long examples lose prompt tokens from the left, right after the BOS (an image
 //!   that would be cut goes as a whole); the target is never cut, and an example whose
 //!   target alone does not fit is dropped.
@@ -182,7 +188,7 @@ impl<'m> Encoder<'m> {
             .map(|m| {
                 if image.is_some() && !marked && m.role == "user" {
                     marked = true;
-                    (m.role.clone(), format!("{IMAGE_MARKER}\n{}", m.content))
+                    (m.role.clone(), format!("{IMAGE_MARKER}{}", m.content))
                 } else {
                     (m.role.clone(), m.content.clone())
                 }
