@@ -8,6 +8,7 @@ mod eval;
 mod filter;
 #[cfg(feature = "train")]
 mod improve;
+mod inspect;
 mod judge;
 mod merge;
 mod opts;
@@ -43,6 +44,9 @@ enum Command {
     /// Accuracy of a judge on a benchmark (labelled pairs, VL-RewardBench, Multimodal
     /// RewardBench): resumable, shardable, or --score-only on existing verdicts.
     Eval(eval::EvalArgs),
+    /// What a model is and whether it can judge: family, chat format, the judge prompt,
+    /// what a photo costs, and a trial text and image pair.
+    Inspect(inspect::InspectArgs),
     /// Print a verdicts file as a table (with accuracy when the pairs carry labels).
     Show(show::ShowArgs),
     /// Download a GGUF model and its mmproj from the Hugging Face Hub into the cache.
@@ -102,6 +106,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Judge(args) => judge::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Quantize(args) => quantize::run(args),
