@@ -20,7 +20,7 @@ export VLMJUDGE_TEST_MMPROJ = $(CAPI_WORK)/tiny-vlm/mmproj.gguf
 export VLMJUDGE_TEST_IMAGE = $(CURDIR)/examples/images/blue-square.png
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build capi header fixtures demo test test-capi test-bindings bench clean-demo world-experiment world-test
+.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test
 
 setup:
 	@scripts/setup-system.sh
@@ -67,6 +67,12 @@ test-capi: build $(VLMJUDGE_TEST_MODEL)
 	scripts/build-capi.sh $(CAPI)
 	CARGO_TARGET_DIR=$(PORTABLE_TARGET) RUSTFLAGS="-C target-cpu=x86-64-v3" scripts/build-capi.sh $(PORTABLE_TARGET)/capi
 	scripts/test-capi.sh $(CAPI) $(PORTABLE_TARGET)/capi $(CAPI_WORK)
+
+# Real weights on the gemma3 paths (opt-in: downloads Gemma-3-270M, about 250 MB):
+# its own format, batch invariance across the sliding window, non-causal images.
+test-gemma3: setup
+	python3 scripts/fetch_gemma3.py >/dev/null
+	cargo test --release --locked --test gemma3_real -- --ignored --test-threads 1
 
 # Python, C++ and Swift (module map only) bindings, and the examples in every language.
 test-bindings: model $(VLMJUDGE_TEST_MODEL)
