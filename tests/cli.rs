@@ -274,3 +274,53 @@ fn eval_prints_a_table_writes_a_report_and_score_only_needs_no_model() {
     // Without --model and --score-only: a user error.
     assert_eq!(eval(&[]).status.code(), Some(1));
 }
+
+/// `inspect` on a family fixture says what it is and that it can judge; on one whose
+/// photo does not fit the context (LLaVA-1.6's real anyres geometry: 2,880 image cells)
+/// it says why and exits 1.
+#[test]
+fn inspect_tells_the_family_and_whether_pairs_can_be_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |kind: &str, geometry: &str| {
+        let out = dir.path().join(format!("{kind}-{geometry}"));
+        let status = vlmjudge()
+            .args(["dev", "fixture", "--kind", kind, "--geometry", geometry, "--out"])
+            .arg(&out)
+            .arg("--demo-model")
+            .arg(demo_model_path())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        out
+    };
+    let inspect = |dir: &Path| {
+        vlmjudge()
+            .arg("inspect")
+            .arg(dir.join("model.gguf"))
+            .arg("--mmproj")
+            .arg(dir.join("mmproj.gguf"))
+            .output()
+            .unwrap()
+    };
+
+    let qwen = inspect(&fixture("qwen25vl", "tiny"));
+    let text = String::from_utf8_lossy(&qwen.stdout);
+    assert!(qwen.status.success(), "{text}{}", String::from_utf8_lossy(&qwen.stderr));
+    for line in
+        ["family:         Qwen2.5-VL", "projector:      qwen2.5vl_merger", "text pairs:     yes", "image pairs:    yes"]
+    {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    // The photo's M-RoPE positions are far fewer than its KV cells.
+    assert!(text.contains("494 image tokens in 1 chunk(s), 496 KV cells, 28 positions"), "{text}");
+    assert!(text.contains("<|im_start|>system\nYou are an impartial judge."), "{text}");
+
+    let llava = inspect(&fixture("llava16", "real"));
+    let text = String::from_utf8_lossy(&llava.stdout);
+    assert_eq!(llava.status.code(), Some(1), "{text}");
+    assert!(text.contains("family:         LLaVA-1.6"), "{text}");
+    assert!(text.contains("text pairs:     yes"), "{text}");
+    assert!(text.contains("image pairs:    NO: the pair is too long for the context"), "{text}");
+    assert!(String::from_utf8_lossy(&llava.stderr).contains("cannot judge every kind of pair"));
+}
