@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{demo_model, fixture, solid_png};
+use common::{demo_model, family_model as family, fixture, solid_png};
 use llama_cpp_2::token::LlamaToken;
 use vlmjudge::engine::{ImagePiece, Model, ModelParams};
 use vlmjudge::fixture::FixtureKind;
@@ -29,21 +29,6 @@ fn gemma(user: &str) -> String {
 fn scratch() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
-}
-
-/// Each family fixture with its mmproj, loaded once.
-fn family(kind: FixtureKind) -> &'static Model {
-    static MODELS: OnceLock<Vec<(FixtureKind, Model)>> = OnceLock::new();
-    let models = MODELS.get_or_init(|| {
-        FixtureKind::FAMILIES
-            .into_iter()
-            .map(|kind| {
-                let files = fixture(kind);
-                (kind, Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap())
-            })
-            .collect()
-    });
-    &models.iter().find(|(k, _)| *k == kind).expect("a family fixture").1
 }
 
 /// The `kind` fixture loaded from a copy of its language model without

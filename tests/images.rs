@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use common::{demo_model_path, fixture, solid_png};
+use common::{demo_model_path, fixture, judge_all, solid_png};
 use vlmjudge::engine::{Model, ModelParams};
 use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Mode, Pair, Verdict};
@@ -52,18 +52,6 @@ fn image_pair(id: &str, image: ImageSource) -> Pair {
         response_b: "The square is blue.".into(),
         image: Some(image),
     }
-}
-
-fn judge_all(model: &Model, params: JudgeParams, pairs: &[Pair]) -> Vec<Verdict> {
-    let mut judge = Judge::new(model, params).unwrap();
-    let mut out: Vec<Option<Verdict>> = vec![None; pairs.len()];
-    judge
-        .judge_batch(pairs, |i, v| {
-            out[i] = Some(v);
-            true
-        })
-        .unwrap();
-    out.into_iter().map(Option::unwrap).collect()
 }
 
 fn colour_pairs() -> Vec<Pair> {

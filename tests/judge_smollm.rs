@@ -10,16 +10,7 @@ fn params(mode: Mode) -> JudgeParams {
 }
 
 fn judge_all(params: JudgeParams, pairs: &[Pair]) -> Vec<Verdict> {
-    let mut judge = Judge::new(demo_model(), params).unwrap();
-    let mut out: Vec<Option<Verdict>> = vec![None; pairs.len()];
-    judge
-        .judge_batch(pairs, |i, v| {
-            assert!(out[i].is_none(), "pair {i} reported twice");
-            out[i] = Some(v);
-            true
-        })
-        .unwrap();
-    out.into_iter().map(|v| v.expect("every pair gets a verdict")).collect()
+    common::judge_all(demo_model(), params, pairs)
 }
 
 fn assert_valid(v: &Verdict) {

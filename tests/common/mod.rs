@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::judge::Pair;
+use vlmjudge::judge::{Judge, JudgeParams, Pair, Verdict};
 
 /// The SmolLM2-135M-Instruct GGUF fetched by `scripts/fetch_demo_model.py`
 /// (`make test` does that first and exports its path).
@@ -22,6 +22,21 @@ pub fn demo_model_path() -> PathBuf {
 pub fn demo_model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::load(demo_model_path(), None, &ModelParams::default()).expect("demo model loads"))
+}
+
+/// Judges `pairs` in one batch on `model`; the verdicts in input order, each pair
+/// reported exactly once.
+pub fn judge_all(model: &Model, params: JudgeParams, pairs: &[Pair]) -> Vec<Verdict> {
+    let mut judge = Judge::new(model, params).unwrap();
+    let mut out: Vec<Option<Verdict>> = vec![None; pairs.len()];
+    judge
+        .judge_batch(pairs, |i, v| {
+            assert!(out[i].is_none(), "pair {i} reported twice");
+            out[i] = Some(v);
+            true
+        })
+        .unwrap();
+    out.into_iter().map(|v| v.expect("every pair gets a verdict")).collect()
 }
 
 /// `n` distinct text pairs with varied lengths.
@@ -59,6 +74,25 @@ pub fn fixture(kind: vlmjudge::fixture::FixtureKind) -> vlmjudge::fixture::Fixtu
                 .expect("fixture builds")
         })
         .clone()
+}
+
+/// Each family fixture (`FixtureKind::FAMILIES`) with its mmproj, loaded once per test
+/// binary.
+pub fn family_model(kind: vlmjudge::fixture::FixtureKind) -> &'static Model {
+    use vlmjudge::fixture::FixtureKind;
+    static MODELS: OnceLock<Vec<(FixtureKind, Model)>> = OnceLock::new();
+    let models = MODELS.get_or_init(|| {
+        FixtureKind::FAMILIES
+            .into_iter()
+            .map(|kind| {
+                let files = fixture(kind);
+                let model = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default())
+                    .unwrap_or_else(|e| panic!("the {} fixture loads: {e}", kind.name()));
+                (kind, model)
+            })
+            .collect()
+    });
+    &models.iter().find(|(k, _)| *k == kind).expect("a family fixture").1
 }
 
 /// A solid-colour PNG of `width` x `height`.
