@@ -89,7 +89,7 @@ typedef struct vlmjudge_judge_params {
    */
   uint64_t seed;
   /*
-   llama.cpp threads (0 = physical cores, the default).
+   llama.cpp threads (0 = physical cores, the default; at most 512).
    */
   uint32_t threads;
   /*
@@ -97,7 +97,8 @@ typedef struct vlmjudge_judge_params {
    */
   uint32_t parallel;
   /*
-   Context positions per sequence: prompt plus reasoning (default 1024).
+   KV cells per sequence: one order's prompt (image included) plus reasoning
+   (default 1024; 16 to 131072).
    */
   uint32_t ctx_per_seq;
 } vlmjudge_judge_params;
@@ -155,7 +156,7 @@ typedef struct vlmjudge_model_params {
    */
   uint32_t gpu_layers;
   /*
-   Threads for the image encoder (0 = physical cores).
+   Threads for the image encoder (0 = physical cores; at most 512).
    */
   uint32_t threads;
   /*
@@ -167,7 +168,8 @@ typedef struct vlmjudge_model_params {
    */
   bool batch_invariant;
   /*
-   Encoded images kept in memory, keyed by content (default 64; 0 = no cache).
+   Encoded images kept in memory, keyed by content (default 64; 0 = no cache; at
+   most 4096).
    */
   uint32_t image_cache_entries;
   /*

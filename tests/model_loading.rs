@@ -71,3 +71,26 @@ fn a_language_model_given_as_mmproj_is_rejected() {
     assert!(matches!(err, Error::MmprojLoad { .. }), "{err:?}");
     assert!(err.to_string().contains("not an mmproj"), "{err}");
 }
+
+/// Parameters that would make llama.cpp or the image cache reserve memory without bound
+/// are refused before anything is allocated.
+#[test]
+fn out_of_range_parameters_are_refused_before_allocating() {
+    let model = demo_model_path();
+    for params in [
+        ModelParams { image_cache_entries: usize::MAX, ..ModelParams::default() },
+        ModelParams { threads: 100_000, ..ModelParams::default() },
+        ModelParams { image_max_tokens: 15, ..ModelParams::default() },
+    ] {
+        let err = Model::load(&model, None, &params).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{params:?}: {err}");
+    }
+    let loaded = common::demo_model();
+    for params in [
+        vlmjudge::judge::JudgeParams { ctx_per_seq: 1 << 27, ..Default::default() },
+        vlmjudge::judge::JudgeParams { threads: usize::MAX, ..Default::default() },
+    ] {
+        let err = vlmjudge::judge::Judge::new(loaded, params).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    }
+}

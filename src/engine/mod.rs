@@ -17,11 +17,14 @@ use std::sync::OnceLock;
 use llama_cpp_2::llama_backend::LlamaBackend;
 
 pub(crate) use context::{Context, ContextParams, DecodeCounts, Segment};
+pub use context::MAX_CTX_PER_SEQ;
 pub use gguf::{check_gguf, GgufSummary};
 pub use image::{decode_image, ImageLimits, RgbImage};
 pub use logs::{set_log_sink, LogLevel, LogSink};
 pub use lora::LoraSpec;
-pub use model::{Model, ModelInfo, ModelParams, DEFAULT_IMAGE_MAX_TOKENS, MAX_IMAGE_MAX_TOKENS};
+pub use model::{
+    Model, ModelInfo, ModelParams, DEFAULT_IMAGE_MAX_TOKENS, MAX_IMAGE_CACHE_ENTRIES, MAX_IMAGE_MAX_TOKENS, MAX_THREADS,
+};
 pub use vision::{EncodedImage, ImagePiece, ImageStats};
 
 use crate::{Error, Result};

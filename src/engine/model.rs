@@ -17,6 +17,12 @@ pub const DEFAULT_IMAGE_MAX_TOKENS: u32 = 512;
 /// The most cells an image may be given: llama.cpp's largest per-family default.
 pub const MAX_IMAGE_MAX_TOKENS: u32 = 16_384;
 
+/// The most encoded images a model keeps (`image_cache_entries`): the cache reserves
+/// its table when the model loads.
+pub const MAX_IMAGE_CACHE_ENTRIES: usize = 4096;
+/// The most threads a model or judge may be given: llama.cpp's own limit (GGML_MAX_N_THREADS).
+pub const MAX_THREADS: usize = 512;
+
 /// How to load a model. `Default` gives CPU-only, memory-mapped loading.
 #[derive(Debug, Clone)]
 pub struct ModelParams {
@@ -106,6 +112,13 @@ impl Model {
             return Err(Error::InvalidArgument(format!(
                 "image_max_tokens is {} but must be 0 (the mmproj's own) or 16 to {MAX_IMAGE_MAX_TOKENS}",
                 params.image_max_tokens
+            )));
+        }
+        if params.image_cache_entries > MAX_IMAGE_CACHE_ENTRIES || params.threads > MAX_THREADS {
+            return Err(Error::InvalidArgument(format!(
+                "image_cache_entries must be at most {MAX_IMAGE_CACHE_ENTRIES} (got {}) and threads at most \
+                 {MAX_THREADS} (got {})",
+                params.image_cache_entries, params.threads
             )));
         }
         let backend = backend()?;

@@ -37,11 +37,12 @@ pub struct vlmjudge_judge_params {
     /// Seed of the sampler (with the pair id and order, so results do not depend on
     /// batch order). Default 0.
     pub seed: u64,
-    /// llama.cpp threads (0 = physical cores, the default).
+    /// llama.cpp threads (0 = physical cores, the default; at most 512).
     pub threads: u32,
     /// Pairs in flight at once in `vlmjudge_judge_batch` (default 8).
     pub parallel: u32,
-    /// Context positions per sequence: prompt plus reasoning (default 1024).
+    /// KV cells per sequence: one order's prompt (image included) plus reasoning
+    /// (default 1024; 16 to 131072).
     pub ctx_per_seq: u32,
 }
 

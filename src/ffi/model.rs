@@ -22,13 +22,14 @@ pub struct vlmjudge_model_params {
     pub struct_size: usize,
     /// Layers to offload to a GPU (0 = CPU only); ignored without a GPU build.
     pub gpu_layers: u32,
-    /// Threads for the image encoder (0 = physical cores).
+    /// Threads for the image encoder (0 = physical cores; at most 512).
     pub threads: u32,
     /// Memory-map the weights (default true).
     pub use_mmap: bool,
     /// Results independent of what else is in a batch (default true; see the README).
     pub batch_invariant: bool,
-    /// Encoded images kept in memory, keyed by content (default 64; 0 = no cache).
+    /// Encoded images kept in memory, keyed by content (default 64; 0 = no cache; at
+    /// most 4096).
     pub image_cache_entries: u32,
     /// A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model, or
     /// NULL (the default). Read during `vlmjudge_model_load` only.

@@ -83,7 +83,8 @@ impl<'m> Judge<'m> {
         }
         let prompt = PromptBuilder::new(model, &params.template)?;
         let verdict_tokens = VerdictTokens::find(model)?;
-        let threads = if params.threads == 0 { default_threads() } else { params.threads } as i32;
+        let threads = if params.threads == 0 { default_threads() } else { params.threads };
+        let threads = i32::try_from(threads).unwrap_or(i32::MAX);
         backend()?;
         let ctx = Context::new(
             model,

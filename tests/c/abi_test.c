@@ -131,6 +131,17 @@ static void test_struct_size(const char *model_path, vlmjudge_model *model) {
     mp.image_max_tokens = UINT32_MAX;
     CHECK_FAILS(vlmjudge_model_load(model_path, NULL, &mp, &m), VLMJUDGE_ERR_INVALID_ARGUMENT);
     CHECK(m == NULL);
+    /* A cache as large as the host asks for would be reserved up front: refused. */
+    mp = vlmjudge_model_default_params();
+    mp.image_cache_entries = UINT32_MAX;
+    CHECK_FAILS(vlmjudge_model_load(model_path, NULL, &mp, &m), VLMJUDGE_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(vlmjudge_last_error_message(), "image_cache_entries") != NULL);
+    /* So would a context of 2^27 cells per sequence. */
+    jp = vlmjudge_judge_default_params();
+    jp.ctx_per_seq = 1u << 27;
+    CHECK_FAILS(vlmjudge_judge_new(model, &jp, &j), VLMJUDGE_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(vlmjudge_last_error_message(), "ctx_per_seq") != NULL);
+    CHECK(j == NULL);
 }
 
 static vlmjudge_judge *open_judge(vlmjudge_model *model, unsigned parallel) {
