@@ -2,8 +2,6 @@
 //! how the judge will prompt it, what a typical photo costs, and whether a text pair
 //! and an image pair can be judged, with the reason when one cannot.
 
-use std::path::Path;
-
 use super::chat::ChatFormat;
 use super::{ImageSource, Judge, JudgeParams, Pair};
 use crate::engine::Model;
@@ -51,8 +49,10 @@ pub struct PhotoCost {
 pub fn inspect(model: &Model, params: &JudgeParams) -> Inspection {
     let info = model.info();
     let architecture = info.architecture.clone().unwrap_or_else(|| "unknown".into());
-    let projector = info.mmproj_path.as_deref().and_then(projector_type);
-    let family = family(&architecture, projector.as_deref(), info.mmproj_path.as_deref());
+    let mmproj = info.mmproj_path.as_deref().and_then(|p| GgufFile::open(p).ok());
+    let projector = mmproj.as_ref().and_then(projector_type);
+    let anyres = mmproj.as_ref().is_some_and(|f| f.get("clip.vision.image_grid_pinpoints").is_some());
+    let family = family(&architecture, projector.as_deref(), anyres);
     let sample = Pair::text(
         "sample",
         "What is shown in the picture?",
@@ -99,26 +99,22 @@ pub fn inspect(model: &Model, params: &JudgeParams) -> Inspection {
 }
 
 /// The mmproj's projector type, if its header says.
-fn projector_type(mmproj: &Path) -> Option<String> {
-    let file = GgufFile::open(mmproj).ok()?;
-    ["clip.projector_type", "clip.vision.projector_type"].iter().find_map(|k| file.get_str(k).map(str::to_string))
+fn projector_type(mmproj: &GgufFile) -> Option<String> {
+    ["clip.projector_type", "clip.vision.projector_type"].iter().find_map(|k| mmproj.get_str(k).map(str::to_string))
 }
 
-/// The family a text architecture and projector make up.
-fn family(architecture: &str, projector: Option<&str>, mmproj: Option<&Path>) -> Option<&'static str> {
-    let anyres = || {
-        mmproj.and_then(|p| GgufFile::open(p).ok()).is_some_and(|f| f.get("clip.vision.image_grid_pinpoints").is_some())
-    };
+/// The family a text architecture and projector make up (`anyres`: the mmproj has
+/// LLaVA-1.6's grid pinpoints).
+fn family(architecture: &str, projector: Option<&str>, anyres: bool) -> Option<&'static str> {
     Some(match (architecture, projector) {
         ("qwen2vl", Some("qwen2.5vl_merger")) => "Qwen2.5-VL",
         ("qwen2vl", Some("qwen2vl_merger")) => "Qwen2-VL",
         ("qwen3vl", _) => "Qwen3-VL",
         ("gemma3", Some("gemma3")) => "Gemma 3",
         (_, Some("idefics3")) => "SmolVLM / Idefics3",
-        (_, Some("mlp")) if anyres() => "LLaVA-1.6",
+        (_, Some("mlp")) if anyres => "LLaVA-1.6",
         (_, Some("mlp")) => "LLaVA-1.5",
         ("gemma3", None) => "Gemma 3 (text only)",
-        (_, None) => return None,
         _ => return None,
     })
 }
