@@ -40,7 +40,15 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let info = model.info();
     println!("model:          {}", args.model.display());
     println!("architecture:   {}", report.architecture);
-    println!("family:         {}", report.family.unwrap_or("(not one vlmjudge knows; judged as a plain text model)"));
+    let family = match (report.family, &report.projector) {
+        (Some(family), _) => family.to_string(),
+        (None, None) if info.mmproj_path.is_none() => "a text model (no --mmproj)".into(),
+        (None, projector) => format!(
+            "none vlmjudge has tested (projector {}); llama.cpp's mtmd runs it as it would any",
+            projector.as_deref().unwrap_or("unknown")
+        ),
+    };
+    println!("family:         {family}");
     println!("parameters:     {:.1}M", report.n_params as f64 / 1e6);
     println!(
         "context length: {} (trained); the judge uses {} cells per sequence",
