@@ -40,20 +40,27 @@ pub const MAX_CTX_PER_SEQ: u32 = 131_072;
 impl ContextParams {
     /// A context of `n_seq` sequences of `ctx_per_seq` KV cells each, every one in a
     /// stream of its own, where one decode call carries a whole prompt segment (at most
-    /// `ctx_per_seq` tokens) or one token per sequence.
-    pub(crate) fn for_sequences(model: &Model, n_seq: usize, ctx_per_seq: u32, threads: i32) -> Result<ContextParams> {
+    /// `ctx_per_seq` tokens) or one token per sequence; `threads` 0 means the physical
+    /// cores.
+    pub(crate) fn for_sequences(
+        model: &Model,
+        n_seq: usize,
+        ctx_per_seq: u32,
+        threads: usize,
+    ) -> Result<ContextParams> {
         // llama.cpp would touch gigabytes for a huge context before failing to allocate.
         if ctx_per_seq > MAX_CTX_PER_SEQ {
             return Err(Error::InvalidArgument(format!(
                 "ctx_per_seq is {ctx_per_seq} but must be at most {MAX_CTX_PER_SEQ}"
             )));
         }
-        if threads < 0 || threads as usize > super::MAX_THREADS {
+        if threads > super::MAX_THREADS {
             return Err(Error::InvalidArgument(format!(
                 "threads is {threads} but must be at most {}",
                 super::MAX_THREADS
             )));
         }
+        let threads = if threads == 0 { super::default_threads() } else { threads } as i32;
         let n_ctx = u32::try_from(n_seq)
             .ok()
             .and_then(|n| n.checked_mul(ctx_per_seq))

@@ -114,11 +114,16 @@ impl Model {
                 params.image_max_tokens
             )));
         }
-        if params.image_cache_entries > MAX_IMAGE_CACHE_ENTRIES || params.threads > MAX_THREADS {
+        if params.image_cache_entries > MAX_IMAGE_CACHE_ENTRIES {
             return Err(Error::InvalidArgument(format!(
-                "image_cache_entries must be at most {MAX_IMAGE_CACHE_ENTRIES} (got {}) and threads at most \
-                 {MAX_THREADS} (got {})",
-                params.image_cache_entries, params.threads
+                "image_cache_entries is {} but must be at most {MAX_IMAGE_CACHE_ENTRIES}",
+                params.image_cache_entries
+            )));
+        }
+        if params.threads > MAX_THREADS {
+            return Err(Error::InvalidArgument(format!(
+                "threads is {} but must be at most {MAX_THREADS}",
+                params.threads
             )));
         }
         let backend = backend()?;

@@ -57,24 +57,28 @@ pub enum ImagePiece<'a> {
 }
 
 impl EncodedImage {
-    /// The image's pieces in prompt order, e.g. for a trainer that splices image
-    /// embeddings into its own forward pass.
     /// Image chunks (tiles or slices; 1 for an image that is not split).
     pub fn chunks(&self) -> usize {
-        self.parts.iter().filter(|part| matches!(part, ImagePart::Chunk(_))).count()
+        self.chunk_sizes().count()
     }
 
     /// Embeddings over all chunks (the KV cells less the framing text).
     pub fn image_tokens(&self) -> usize {
-        self.parts.iter().map(|part| if let ImagePart::Chunk(c) = part { c.n_tokens } else { 0 }).sum()
+        self.chunk_sizes().sum()
     }
 
     /// The largest image chunk's embeddings: a model with non-causal image attention
     /// must decode each chunk in one micro-batch.
     pub fn largest_chunk(&self) -> usize {
-        self.parts.iter().map(|part| if let ImagePart::Chunk(c) = part { c.n_tokens } else { 0 }).max().unwrap_or(0)
+        self.chunk_sizes().max().unwrap_or(0)
     }
 
+    fn chunk_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|part| if let ImagePart::Chunk(c) = part { Some(c.n_tokens) } else { None })
+    }
+
+    /// The image's pieces in prompt order, e.g. for a trainer that splices image
+    /// embeddings into its own forward pass.
     pub fn pieces(&self) -> impl Iterator<Item = ImagePiece<'_>> {
         self.parts.iter().map(|part| match part {
             ImagePart::Text(tokens) => ImagePiece::Tokens(tokens),

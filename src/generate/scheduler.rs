@@ -10,7 +10,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::prompt::chat_tokens;
 use super::{GenOutput, GenParams, GenRequest};
-use crate::engine::{backend, default_threads, Context, ContextParams, DecodeCounts, Model, Segment};
+use crate::engine::{backend, Context, ContextParams, DecodeCounts, Model, Segment};
 use crate::judge::{ImageSource, Sampler};
 use crate::{Error, Result};
 
@@ -46,10 +46,8 @@ impl<'m> Generator<'m> {
         if params.ctx_per_seq < 16 || params.max_tokens == 0 {
             return Err(Error::InvalidArgument("ctx_per_seq must be at least 16 and max_tokens at least 1".into()));
         }
-        let threads = if params.threads == 0 { default_threads() } else { params.threads };
-        let threads = i32::try_from(threads).unwrap_or(i32::MAX);
         backend()?;
-        let ctx = Context::new(model, ContextParams::for_sequences(model, n_seq, params.ctx_per_seq, threads)?)?;
+        let ctx = Context::new(model, ContextParams::for_sequences(model, n_seq, params.ctx_per_seq, params.threads)?)?;
         Ok(Generator { model, ctx, params })
     }
 

@@ -25,7 +25,7 @@ use super::prompt::{PromptBuilder, VerdictTokens};
 use super::sampler::Sampler;
 use super::verdict::parse_shown_verdict;
 use super::{Choice, ImageSource, JudgeParams, Mode, Order, OrderVerdict, Pair, TokenCounts, Verdict};
-use crate::engine::{backend, default_threads, Context, ContextParams, DecodeCounts, Model, Segment};
+use crate::engine::{backend, Context, ContextParams, DecodeCounts, Model, Segment};
 use crate::{Error, Result};
 
 /// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
@@ -83,12 +83,10 @@ impl<'m> Judge<'m> {
         }
         let prompt = PromptBuilder::new(model, &params.template)?;
         let verdict_tokens = VerdictTokens::find(model)?;
-        let threads = if params.threads == 0 { default_threads() } else { params.threads };
-        let threads = i32::try_from(threads).unwrap_or(i32::MAX);
         backend()?;
         let ctx = Context::new(
             model,
-            ContextParams::for_sequences(model, params.parallel * orders, params.ctx_per_seq, threads)?,
+            ContextParams::for_sequences(model, params.parallel * orders, params.ctx_per_seq, params.threads)?,
         )?;
         Ok(Judge { model, ctx, params, prompt, verdict_tokens, stats: JudgeStats::default() })
     }
