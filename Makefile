@@ -20,7 +20,7 @@ export VLMJUDGE_TEST_MMPROJ = $(CAPI_WORK)/tiny-vlm/mmproj.gguf
 export VLMJUDGE_TEST_IMAGE = $(CURDIR)/examples/images/blue-square.png
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test
+.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test fuzz
 
 setup:
 	@scripts/setup-system.sh
@@ -90,6 +90,20 @@ world-experiment: build
 # depends on the CPU (docs/world-experiment.md, attempt 12).
 world-test: model
 	cargo test --release --locked --test world_loop -- --ignored --nocapture
+
+# The loader fuzzer, long run: seeded mutants of every fixture's model, mmproj and LoRA
+# adapter, each judged in a child process; fails on any abort, hang, sanitizer report or
+# panic and keeps those mutants (make test runs a short campaign: tests/fuzz.rs).
+# FUZZ_CHILD=path/to/asan/vlmjudge FUZZ_MEM_MIB=0 runs the children under a sanitizer build.
+FUZZ_SEED ?= 1
+FUZZ_COUNT ?= 5000
+FUZZ_JOBS ?= 2
+FUZZ_CHILD ?= $(BIN)
+FUZZ_MEM_MIB ?= 4096
+fuzz: model build
+	@rm -rf $(CARGO_TARGET_DIR)/fuzz-failures
+	$(BIN) dev fuzz --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --jobs $(FUZZ_JOBS) --child-bin $(FUZZ_CHILD) \
+		--mem-limit-mib $(FUZZ_MEM_MIB) --work $(CARGO_TARGET_DIR)/fuzz --keep-failures $(CARGO_TARGET_DIR)/fuzz-failures
 
 bench: model
 	cargo bench --locked --bench judge_throughput

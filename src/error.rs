@@ -15,7 +15,7 @@ pub enum Error {
     InvalidGguf { path: PathBuf, reason: String },
     #[error("llama.cpp could not load the model {path}{}", detail_suffix(.detail))]
     ModelLoad { path: PathBuf, detail: String },
-    #[error("llama.cpp could not load the mmproj {path}{}", detail_suffix(.detail))]
+    #[error("cannot load the mmproj {path}{}", detail_suffix(.detail))]
     MmprojLoad { path: PathBuf, detail: String },
     #[error(
         "the model has no chat template and its special tokens match no known format; pass --template with a \

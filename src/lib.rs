@@ -24,6 +24,7 @@ pub mod export;
 pub mod ffi;
 pub mod fixture;
 pub mod fsutil;
+pub mod fuzz;
 pub mod generate;
 pub mod gguf;
 #[cfg(feature = "hub")]

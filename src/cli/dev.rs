@@ -1,10 +1,12 @@
-//! `vlmjudge dev`: developer tools (generated test models).
+//! `vlmjudge dev`: developer tools (generated test models, the file fuzzer).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use vlmjudge::fixture::{write_fixture_with, write_world_base_with_layers, FixtureKind, Geometry};
+use vlmjudge::fuzz::{run_campaign, ChildSpec, FuzzConfig, Totals, DEFAULT_KINDS};
 
 use super::UserError;
 
@@ -18,6 +20,46 @@ pub struct DevArgs {
 enum DevCommand {
     /// Generate a seeded random test model (never committed; cached like the demo model).
     Fixture(FixtureArgs),
+    /// Fuzz the loaders: judge seeded mutants of the fixtures' model, mmproj and LoRA
+    /// files in child processes; exits nonzero on any abort, hang, sanitizer report or panic.
+    Fuzz(FuzzArgs),
+}
+
+#[derive(Args)]
+struct FuzzArgs {
+    /// Seed of the mutations (the same seed gives the same mutants).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Mutants to run.
+    #[arg(long, default_value_t = 200)]
+    count: u64,
+    /// Index of the first mutant (`--start I --count 1` replays mutant I).
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Child judges at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Seconds before a child counts as hung and is killed.
+    #[arg(long, default_value_t = 20.0)]
+    timeout_s: f64,
+    /// Working directory: base files, the pairs and the running mutants.
+    #[arg(long)]
+    work: PathBuf,
+    /// Copy every failing mutant here, with a description of its mutation and the child's stderr.
+    #[arg(long)]
+    keep_failures: Option<PathBuf>,
+    /// The vlmjudge binary the children run, e.g. a sanitizer build [default: this one].
+    #[arg(long)]
+    child_bin: Option<PathBuf>,
+    /// Address-space limit of each child in MiB (0 = none; use 0 for sanitizer builds).
+    #[arg(long, default_value_t = 4096)]
+    mem_limit_mib: u64,
+    /// Fixtures to start from; repeat for several [default: tiny-vlm and the four families].
+    #[arg(long, value_enum)]
+    kind: Vec<KindArg>,
+    /// The SmolLM2-135M-Instruct GGUF whose tokenizer the fixtures copy [default: the demo model in the cache].
+    #[arg(long, env = "VLMJUDGE_DEMO_MODEL")]
+    demo_model: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -70,11 +112,12 @@ enum KindArg {
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
     match args.command {
         DevCommand::Fixture(args) => fixture(args),
+        DevCommand::Fuzz(args) => fuzz(args),
     }
 }
 
-fn fixture(args: FixtureArgs) -> anyhow::Result<()> {
-    let kind = match args.kind {
+fn fixture_kind(kind: KindArg) -> FixtureKind {
+    match kind {
         KindArg::TinyVlm => FixtureKind::TinyVlm,
         KindArg::Smollm2Vision => FixtureKind::Smollm2Vision,
         KindArg::WorldBase => FixtureKind::WorldBase,
@@ -82,7 +125,91 @@ fn fixture(args: FixtureArgs) -> anyhow::Result<()> {
         KindArg::Qwen25vl => FixtureKind::Qwen25vl,
         KindArg::Gemma3 => FixtureKind::Gemma3,
         KindArg::Llava16 => FixtureKind::Llava16,
+    }
+}
+
+fn fuzz(args: FuzzArgs) -> anyhow::Result<()> {
+    if args.jobs == 0 || args.count == 0 || !(args.timeout_s > 0.0 && args.timeout_s.is_finite()) {
+        return Err(UserError("--jobs and --count must be at least 1, --timeout-s positive".into()).into());
+    }
+    let child_bin = match args.child_bin {
+        Some(bin) => bin,
+        None => std::env::current_exe().context("cannot find this executable to run as the child")?,
     };
+    let kinds =
+        if args.kind.is_empty() { DEFAULT_KINDS.to_vec() } else { args.kind.into_iter().map(fixture_kind).collect() };
+    let config = FuzzConfig {
+        seed: args.seed,
+        start: args.start,
+        count: args.count,
+        jobs: args.jobs,
+        work: args.work,
+        keep: args.keep_failures,
+        child: ChildSpec {
+            bin: child_bin,
+            timeout: Duration::from_secs_f64(args.timeout_s),
+            mem_limit_mib: args.mem_limit_mib,
+        },
+        demo_model: args.demo_model.unwrap_or_else(vlmjudge::demo_model_path),
+        kinds,
+    };
+    let started = Instant::now();
+    let every = (config.count / 20).max(1);
+    let mut done = 0u64;
+    let mut running = Totals::default();
+    println!(
+        "fuzzing {} mutants (seed {}, from {}) with {} jobs, timeout {} s, child {}",
+        config.count,
+        config.seed,
+        config.start,
+        config.jobs,
+        args.timeout_s,
+        config.child.bin.display()
+    );
+    let totals = run_campaign(&config, |r| {
+        done += 1;
+        running.add(r);
+        // Every failure, and every mutant of a short run (a replay of one mutant).
+        if r.outcome.class.is_failure() || config.count <= 10 {
+            println!("  {} #{} {}: {} => {}", r.outcome.class, r.index, r.base, r.description, r.outcome.signature);
+        }
+        if done % every == 0 || done == config.count {
+            println!("[{done:>6}/{}] {:>7.1} s  {}", config.count, started.elapsed().as_secs_f64(), running.summary());
+        }
+    })
+    .context("the fuzzing campaign failed")?;
+    print_fuzz_report(&totals, started.elapsed().as_secs_f64())
+}
+
+/// The table per base file and class, the time per mutant, and each distinct failure
+/// with its first mutant; an error when there was any failure.
+fn print_fuzz_report(totals: &Totals, elapsed: f64) -> anyhow::Result<()> {
+    println!();
+    print!("{}", totals.table());
+    println!(
+        "{} mutants in {elapsed:.1} s: {:.3} s per mutant wall, {:.3} s per child run",
+        totals.mutants,
+        elapsed / totals.mutants.max(1) as f64,
+        totals.child_time.as_secs_f64() / totals.mutants.max(1) as f64
+    );
+    println!("totals: {}", totals.summary());
+    if totals.findings.is_empty() {
+        println!("no aborts, hangs, sanitizer reports or panics");
+        return Ok(());
+    }
+    println!("{} distinct failures:", totals.findings.len());
+    for f in totals.findings.values() {
+        println!("  {} x{}: {}", f.class, f.count, f.signature);
+        println!("      first: #{} {}: {}", f.first.index, f.first.base, f.first.description);
+        if let Some(kept) = &f.first.kept {
+            println!("      kept:  {}", kept.display());
+        }
+    }
+    Err(anyhow::anyhow!("{} of {} mutants crashed, hung or panicked the child", totals.failures(), totals.mutants))
+}
+
+fn fixture(args: FixtureArgs) -> anyhow::Result<()> {
+    let kind = fixture_kind(args.kind);
     let geometry = match args.geometry {
         GeometryArg::Tiny => Geometry::Tiny,
         GeometryArg::Real => Geometry::Real,

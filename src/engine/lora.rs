@@ -9,6 +9,7 @@ use llama_cpp_sys_2 as sys;
 use super::gguf::check_gguf;
 use super::logs::Capture;
 use super::raw::{model_ptr, path_cstring};
+use crate::gguf::GgufFile;
 use crate::{Error, Result};
 
 /// An adapter to apply, with its scale (1.0 = as trained).
@@ -29,7 +30,8 @@ unsafe impl Send for LoadedLoras {}
 unsafe impl Sync for LoadedLoras {}
 
 impl LoadedLoras {
-    pub(crate) fn load(specs: &[LoraSpec], llama: &LlamaModel) -> Result<LoadedLoras> {
+    /// Loads `specs` onto `llama`, whose file's metadata and tensor table is `base`.
+    pub(crate) fn load(specs: &[LoraSpec], llama: &LlamaModel, base: &GgufFile) -> Result<LoadedLoras> {
         let mut loaded = LoadedLoras { adapters: Vec::new(), scales: Vec::new() };
         for spec in specs {
             let invalid = |reason: String| Error::InvalidGguf { path: spec.path.clone(), reason };
@@ -40,6 +42,7 @@ impl LoadedLoras {
                     summary.file_type.unwrap_or_default()
                 )));
             }
+            super::validate::lora(&spec.path, base)?;
             let cpath = path_cstring(&spec.path).ok_or_else(|| {
                 Error::InvalidArgument(format!("{}: the path contains a NUL byte", spec.path.display()))
             })?;

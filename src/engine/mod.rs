@@ -10,6 +10,7 @@ mod logs;
 mod lora;
 mod model;
 mod raw;
+mod validate;
 mod vision;
 
 use std::sync::OnceLock;

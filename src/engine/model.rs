@@ -140,6 +140,8 @@ impl Model {
                 reason: "it is a multimodal projector (mmproj); pass it as the mmproj, not the model".into(),
             });
         }
+        // Semantic checks: hyperparameters and tables llama.cpp would abort on.
+        let base = super::validate::model(model_path)?;
         let mut llama_params =
             Box::pin(LlamaModelParams::default().with_n_gpu_layers(params.gpu_layers).with_use_mmap(params.use_mmap));
         // On a GPU the weights must be free to leave the CPU buffer; GPU kernels have
@@ -159,7 +161,8 @@ impl Model {
                 }
             })?
         };
-        let lora = LoadedLoras::load(&params.lora, &llama)?;
+        let lora = LoadedLoras::load(&params.lora, &llama, &base)?;
+        drop(base);
         let threads = if params.threads == 0 { default_threads() } else { params.threads };
         let vision = match mmproj_path {
             Some(path) => Some(Vision::load(path, &llama, threads, params)?),

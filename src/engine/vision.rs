@@ -160,6 +160,11 @@ impl Vision {
                 summary.architecture.unwrap_or_default()
             )));
         }
+        // Before mtmd: it aborts on files these checks refuse, and leaks its clip context
+        // when it rejects an mmproj of the wrong width.
+        // SAFETY: valid model pointer.
+        let text_width = unsafe { sys::llama_model_n_embd_inp(model_ptr(llama)) };
+        super::validate::mmproj(path, u64::try_from(text_width).unwrap_or(0))?;
         let cpath = path_cstring(path).ok_or_else(|| mmproj_error("the path contains a NUL byte".into()))?;
         // SAFETY: plain value constructor.
         let mut params = unsafe { sys::mtmd_context_params_default() };

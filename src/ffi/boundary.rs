@@ -25,7 +25,7 @@ pub const VLMJUDGE_ERR_IO: vlmjudge_status = 200;
 pub const VLMJUDGE_ERR_INVALID_GGUF: vlmjudge_status = 201;
 /// llama.cpp could not load the model.
 pub const VLMJUDGE_ERR_MODEL_LOAD: vlmjudge_status = 202;
-/// llama.cpp could not load the mmproj (or it does not fit the model).
+/// The mmproj cannot be loaded: llama.cpp refused it, or it is corrupt or does not fit the model.
 pub const VLMJUDGE_ERR_MMPROJ_LOAD: vlmjudge_status = 203;
 /// The prompt template or the model's chat template is unusable.
 pub const VLMJUDGE_ERR_TEMPLATE: vlmjudge_status = 204;
