@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_sys_2 as sys;
 
+use super::logs::Defer;
 use super::raw::model_ptr;
 use super::vision::{EncodedImage, ImageChunk, ImagePart};
 use super::Model;
@@ -118,6 +119,10 @@ impl<'m> Context<'m> {
         cp.no_perf = true;
         cp.flash_attn_type = model.flash_attention();
         let raw = {
+            // Taken before the lock so it drops after it: llama.cpp logs while creating
+            // the context, and a host log callback that opens a judge would otherwise
+            // wait for this lock inside it.
+            let _defer = Defer::start();
             let _guard = CONTEXT_CREATION.lock().unwrap_or_else(|e| e.into_inner());
             // SAFETY: the model pointer is valid while `model` lives, which outlives 'm.
             unsafe { sys::llama_init_from_model(model_ptr(&model.llama), cp) }

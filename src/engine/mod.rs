@@ -6,10 +6,12 @@
 mod context;
 mod gguf;
 mod image;
+mod image_cache;
 mod logs;
 mod lora;
 mod model;
 mod raw;
+mod token_span;
 mod validate;
 mod vision;
 
@@ -26,6 +28,7 @@ pub use lora::LoraSpec;
 pub use model::{
     Model, ModelInfo, ModelParams, DEFAULT_IMAGE_MAX_TOKENS, MAX_IMAGE_CACHE_ENTRIES, MAX_IMAGE_MAX_TOKENS, MAX_THREADS,
 };
+pub(crate) use token_span::min_tokens;
 pub use vision::{EncodedImage, ImagePiece, ImageStats};
 
 use crate::{Error, Result};
@@ -34,6 +37,10 @@ use crate::{Error, Result};
 #[doc(hidden)]
 pub fn backend() -> Result<&'static LlamaBackend> {
     static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+    // llama.cpp logs while it initialises (its backend registry among others): lines
+    // wait until the initialisation is over, so a host log callback that calls back
+    // in does not wait for it inside it.
+    let _defer = logs::Defer::start();
     BACKEND
         .get_or_init(|| {
             logs::install();

@@ -17,8 +17,8 @@ pub const DEFAULT_IMAGE_MAX_TOKENS: u32 = 512;
 /// The most cells an image may be given: llama.cpp's largest per-family default.
 pub const MAX_IMAGE_MAX_TOKENS: u32 = 16_384;
 
-/// The most encoded images a model keeps (`image_cache_entries`): the cache reserves
-/// its table when the model loads.
+/// The most encoded images a model keeps (`image_cache_entries`): the cache grows
+/// with what it holds and reserves nothing when the model loads.
 pub const MAX_IMAGE_CACHE_ENTRIES: usize = 4096;
 /// The most threads a model or judge may be given: llama.cpp's own limit (GGML_MAX_N_THREADS).
 pub const MAX_THREADS: usize = 512;

@@ -7,7 +7,6 @@
 //! parts are kept in an LRU cache; decoding the cached embeddings into a sequence is
 //! what every pair that shows the image pays.
 
-use std::num::NonZeroUsize;
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_sys_2 as sys;
-use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use super::gguf::check_gguf;
-use super::image::{decode_image, ImageLimits};
-use super::logs::Capture;
+use super::image::{decode_image, ImageLimits, RgbImage};
+use super::image_cache::ImageCache;
+use super::logs::{Capture, Defer};
 use super::raw::{model_ptr, path_cstring};
 use super::ModelParams;
 use crate::judge::ImageSource;
@@ -145,7 +144,7 @@ pub(crate) struct Vision {
     /// chunk must fit one micro-batch: llama.cpp asserts otherwise.
     pub(crate) non_causal: bool,
     limits: ImageLimits,
-    cache: Option<Mutex<LruCache<[u8; 32], Arc<EncodedImage>>>>,
+    cache: Option<ImageCache<Arc<EncodedImage>>>,
     encoded: AtomicU64,
     cache_hits: AtomicU64,
 }
@@ -197,7 +196,7 @@ impl Vision {
             n_vocab: llama.n_vocab(),
             non_causal,
             limits: ImageLimits::default(),
-            cache: NonZeroUsize::new(model.image_cache_entries).map(|n| Mutex::new(LruCache::new(n))),
+            cache: ImageCache::new(model.image_cache_entries),
             encoded: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
         })
@@ -225,27 +224,40 @@ impl Vision {
         };
         let key: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some(cache) = &self.cache {
-            if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            if let Some(hit) = cache.get(&key) {
                 self.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(Arc::clone(hit));
+                return Ok(hit);
             }
         }
         let rgb = decode_image(&bytes, name, &self.limits)?;
-        let encoded = Arc::new(self.encode_rgb(rgb.width, rgb.height, &rgb.pixels)?);
+        drop(bytes);
+        let encoded = Arc::new(self.encode_rgb(rgb)?);
         self.encoded.fetch_add(1, Ordering::Relaxed);
         if let Some(cache) = &self.cache {
-            cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, Arc::clone(&encoded));
+            cache.put(key, Arc::clone(&encoded));
         }
         Ok(encoded)
     }
 
-    fn encode_rgb(&self, width: u32, height: u32, pixels: &[u8]) -> std::result::Result<EncodedImage, String> {
+    fn encode_rgb(&self, rgb: RgbImage) -> std::result::Result<EncodedImage, String> {
         let ctx = self.ctx.0.as_ptr();
-        // SAFETY: pixels holds width*height RGB triples; mtmd copies them.
-        let bitmap = Owned::new(unsafe { sys::mtmd_bitmap_init(width, height, pixels.as_ptr()) }, |p| unsafe {
-            sys::mtmd_bitmap_free(p)
-        })
-        .ok_or("mtmd could not take the image")?;
+        if rgb.pixels.len() as u64 != u64::from(rgb.width) * u64::from(rgb.height) * 3 {
+            return Err(format!(
+                "the decoded image has {} bytes for {}x{} pixels",
+                rgb.pixels.len(),
+                rgb.width,
+                rgb.height
+            ));
+        }
+        // SAFETY: pixels holds width*height RGB triples (checked above); mtmd copies them.
+        let bitmap =
+            Owned::new(unsafe { sys::mtmd_bitmap_init(rgb.width, rgb.height, rgb.pixels.as_ptr()) }, |p| unsafe {
+                sys::mtmd_bitmap_free(p)
+            })
+            .ok_or("mtmd could not take the image")?;
+        // mtmd keeps its own copy and makes one more to preprocess: free ours first, so
+        // an image is held twice at the peak, not three times.
+        drop(rgb);
         let chunks =
             Owned::new(unsafe { sys::mtmd_input_chunks_init() }, |p| unsafe { sys::mtmd_input_chunks_free(p) })
                 .ok_or("mtmd could not allocate chunks")?;
@@ -311,6 +323,9 @@ impl Vision {
             n_pos: unsafe { sys::mtmd_input_chunk_get_n_pos(copy.as_ptr()) },
         };
         let n_tokens = unsafe { sys::mtmd_input_chunk_get_n_tokens(copy.as_ptr()) };
+        // Log lines wait until the lock is released: a host log callback may encode an
+        // image on this model (see `logs::Defer`).
+        let _defer = Defer::start();
         let _encoding = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
         let capture = Capture::start();
         // SAFETY: valid context and chunk; the output buffer is read before the lock is

@@ -10,7 +10,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::prompt::chat_tokens;
 use super::{GenOutput, GenParams, GenRequest};
-use crate::engine::{backend, Context, ContextParams, DecodeCounts, Model, Segment};
+use crate::engine::{backend, min_tokens, Context, ContextParams, DecodeCounts, Model, Segment};
 use crate::judge::{ImageSource, Sampler};
 use crate::{Error, Result};
 
@@ -23,6 +23,8 @@ pub struct Generator<'m> {
     model: &'m Model,
     ctx: Context<'m>,
     params: GenParams,
+    /// The most input bytes one token stands for, when the tokenizer bounds it.
+    max_token_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for Generator<'_> {
@@ -48,7 +50,7 @@ impl<'m> Generator<'m> {
         }
         backend()?;
         let ctx = Context::new(model, ContextParams::for_sequences(model, n_seq, params.ctx_per_seq, params.threads)?)?;
-        Ok(Generator { model, ctx, params })
+        Ok(Generator { model, ctx, params, max_token_bytes: model.max_token_bytes() })
     }
 
     pub fn params(&self) -> &GenParams {
@@ -128,6 +130,8 @@ impl<'m> Generator<'m> {
         if request.user.trim().is_empty() {
             return Err("the prompt is empty".into());
         }
+        // Before any image is encoded or any text tokenized.
+        self.check_text_length(request)?;
         if let Some(ImageSource::Path(path)) = &request.image {
             if !path.is_file() {
                 return Err(format!("image not found: {}", path.display()));
@@ -161,6 +165,36 @@ impl<'m> Generator<'m> {
                 .chain([Segment::Tokens(tokens.after_image)])
                 .collect();
         Ok(Prefix { segments })
+    }
+
+    /// Refuses a request whose text cannot fit a sequence, judging by its length in
+    /// bytes alone: when the tokenizer bounds the bytes a token stands for, n bytes are
+    /// at least n / that many tokens. Why: tokenizing a megabyte prompt took seconds
+    /// before its error; this check costs nothing. A text that passes is measured
+    /// exactly later.
+    fn check_text_length(&self, request: &GenRequest) -> std::result::Result<(), String> {
+        let Some(span) = self.max_token_bytes else {
+            return Ok(());
+        };
+        // The system text is template text, but its tokens are bounded the same way.
+        let system = request.system.as_deref().unwrap_or("");
+        let at_least = min_tokens(request.user.len(), span) + min_tokens(system.len(), span);
+        let cells = self.params.ctx_per_seq as usize;
+        let room = cells.saturating_sub(self.params.max_tokens as usize);
+        if at_least <= room {
+            return Ok(());
+        }
+        Err(format!(
+            "the prompt is too long for the context: its text is {} bytes (user {}, system {}) and a token of this \
+             model stands for at most {span} bytes, so it is at least {at_least} tokens, but a sequence has room for \
+             {room} (--ctx-per-seq {cells} less {} to generate); text over about {} bytes cannot fit (raise \
+             --ctx-per-seq or lower --max-tokens)",
+            request.user.len() + system.len(),
+            request.user.len(),
+            system.len(),
+            self.params.max_tokens,
+            room * span,
+        ))
     }
 
     /// Decodes the prefix on the first sample's sequence, copies it to the others and

@@ -110,12 +110,48 @@ impl Template {
     }
 }
 
-/// One piece of a rendered prompt: template text (may hold special tokens) or user text.
+/// One piece of a rendered prompt: template text (may hold special tokens) or user
+/// value `value` (0 question, 1 first answer, 2 second answer), with a space in front
+/// when the template had one right before it.
 #[derive(Debug)]
 enum Piece<'a> {
     Template(&'a str),
-    User(String),
+    User { value: usize, space: bool },
 }
+
+/// A pair's user texts (question, response_a, response_b), each tokenized at most once
+/// however many presentation orders show it: an answer's tokens do not depend on where
+/// it is shown, except for a space the template may put before it.
+pub(crate) struct UserTexts<'a> {
+    texts: [&'a str; 3],
+    /// Tokens of (text index, with a leading space).
+    tokenized: Vec<((usize, bool), Vec<LlamaToken>)>,
+}
+
+impl<'a> UserTexts<'a> {
+    pub(crate) fn new(question: &'a str, response_a: &'a str, response_b: &'a str) -> Self {
+        UserTexts { texts: [question, response_a, response_b], tokenized: Vec::new() }
+    }
+
+    fn tokens(&mut self, model: &Model, text: usize, space: bool) -> &[LlamaToken] {
+        let at = match self.tokenized.iter().position(|(key, _)| *key == (text, space)) {
+            Some(at) => at,
+            None => {
+                let bytes = if space { format!(" {}", self.texts[text]) } else { self.texts[text].to_string() };
+                // Special-token parsing off: user text cannot forge chat turns.
+                let tokens = model.llama.vocab().tokenize(bytes.as_bytes(), false, false);
+                self.tokenized.push(((text, space), tokens));
+                self.tokenized.len() - 1
+            }
+        };
+        &self.tokenized[at].1
+    }
+}
+
+/// Which user text each placeholder shows in a presentation order: the question, then
+/// the answer shown first and the one shown second.
+pub(crate) const AB: [usize; 3] = [0, 1, 2];
+pub(crate) const BA: [usize; 3] = [0, 2, 1];
 
 /// A prompt's tokens on either side of the image (all in `after_image` when the pair
 /// has none).
@@ -132,6 +168,8 @@ pub(crate) struct PromptBuilder {
     /// The same without the image marker, for text-only pairs.
     text_only: String,
     add_bos: bool,
+    /// The most input bytes one token stands for, when the tokenizer bounds it.
+    max_token_bytes: Option<usize>,
 }
 
 impl PromptBuilder {
@@ -158,19 +196,25 @@ impl PromptBuilder {
             with_image: without_added_bos(model, with_image),
             text_only: without_added_bos(model, text_only),
             add_bos: model.llama.vocab().should_add_bos(),
+            max_token_bytes: model.max_token_bytes(),
         })
     }
 
-    /// Tokens of the prompt for one presentation order.
+    /// The most input bytes one token of the model stands for, when its tokenizer
+    /// bounds it: a text of n bytes is then at least n / this many tokens.
+    pub(crate) fn max_token_bytes(&self) -> Option<usize> {
+        self.max_token_bytes
+    }
+
+    /// Tokens of the prompt for one presentation order: `shown` says which of `texts`
+    /// each placeholder shows ([`AB`] or [`BA`]).
     pub(crate) fn tokens(
         &self,
         model: &Model,
-        question: &str,
-        first: &str,
-        second: &str,
+        texts: &mut UserTexts<'_>,
+        shown: [usize; 3],
         with_image: bool,
     ) -> PromptTokens {
-        let values = [question, first, second];
         let vocab = model.llama.vocab();
         let mut before_image = Vec::new();
         if self.add_bos {
@@ -183,7 +227,7 @@ impl PromptBuilder {
         } else {
             self.text_only.as_str()
         };
-        let mut after_image = self.tokenize_filled(model, rendered, values);
+        let mut after_image = self.tokenize_filled(model, rendered, texts, shown);
         if !with_image {
             before_image.append(&mut after_image);
             std::mem::swap(&mut before_image, &mut after_image);
@@ -192,7 +236,13 @@ impl PromptBuilder {
     }
 
     /// Tokenizes rendered template text with the user values put in for their markers.
-    fn tokenize_filled(&self, model: &Model, rendered: &str, values: [&str; 3]) -> Vec<LlamaToken> {
+    fn tokenize_filled(
+        &self,
+        model: &Model,
+        rendered: &str,
+        texts: &mut UserTexts<'_>,
+        shown: [usize; 3],
+    ) -> Vec<LlamaToken> {
         let mut pieces = Vec::new();
         let mut rest = rendered;
         loop {
@@ -204,13 +254,15 @@ impl PromptBuilder {
             let (mut before, after) = rest.split_at(at);
             // Keep a space that precedes user text with the user text, so "Question: what"
             // tokenizes as it would in running text (" what" is one token in most BPEs).
-            let mut value = values[which].to_string();
-            if let Some(stripped) = before.strip_suffix(' ') {
-                before = stripped;
-                value.insert(0, ' ');
-            }
+            let space = match before.strip_suffix(' ') {
+                Some(stripped) => {
+                    before = stripped;
+                    true
+                }
+                None => false,
+            };
             pieces.push(Piece::Template(before));
-            pieces.push(Piece::User(value));
+            pieces.push(Piece::User { value: shown[which], space });
             rest = &after[MARKERS[which].len_utf8()..];
         }
         let vocab = model.llama.vocab();
@@ -218,7 +270,7 @@ impl PromptBuilder {
         for piece in &pieces {
             match piece {
                 Piece::Template(t) if !t.is_empty() => tokens.extend(vocab.tokenize(t.as_bytes(), false, true)),
-                Piece::User(t) => tokens.extend(vocab.tokenize(t.as_bytes(), false, false)),
+                Piece::User { value, space } => tokens.extend_from_slice(texts.tokens(model, *value, *space)),
                 Piece::Template(_) => {}
             }
         }
@@ -258,5 +310,37 @@ impl VerdictTokens {
         let la = f64::from(logits[self.a.0 as usize]);
         let lb = f64::from(logits[self.b.0 as usize]);
         1.0 / (1.0 + (lb - la).exp())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ModelParams;
+
+    #[test]
+    fn both_orders_from_one_tokenization_match_each_order_tokenized_alone() {
+        let model = Model::load(crate::demo_model_path(), None, &ModelParams::default()).expect("the demo model loads");
+        // A space before the question and the first answer but not the second: the
+        // first answer's tokens differ by where it is shown.
+        let template = Template {
+            user: "Question: {question} First: {answer_a}\nSecond:\n{answer_b}\nWhich?".into(),
+            ..Template::default()
+        };
+        let builder = PromptBuilder::new(&model, &template).unwrap();
+        let (q, a, b) = ("How many legs?", "Four legs.", "Eight legs, plainly.");
+        let mut shared = UserTexts::new(q, a, b);
+        let ab = builder.tokens(&model, &mut shared, AB, false);
+        let ba = builder.tokens(&model, &mut shared, BA, false);
+        // Each order alone, with the answers passed in the order shown.
+        let ab_alone = builder.tokens(&model, &mut UserTexts::new(q, a, b), AB, false);
+        let ba_alone = builder.tokens(&model, &mut UserTexts::new(q, b, a), AB, false);
+        assert_eq!(ab, ab_alone);
+        assert_eq!(ba, ba_alone);
+        assert_ne!(ab.after_image, ba.after_image);
+        // With a leading space, " Four" is one token: the value was not tokenized bare.
+        let spaced = model.tokenize(" Four legs.", false);
+        let window = |tokens: &[LlamaToken]| tokens.windows(spaced.len()).any(|w| w == spaced.as_slice());
+        assert!(window(&ab.after_image) && !window(&ba.after_image));
     }
 }

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::prompt::{PromptBuilder, VerdictTokens};
+use super::prompt::{PromptBuilder, UserTexts, VerdictTokens, AB, BA};
 use super::sampler::Sampler;
 use super::verdict::parse_shown_verdict;
 use super::{Choice, ImageSource, JudgeParams, Mode, Order, OrderVerdict, Pair, TokenCounts, Verdict};
-use crate::engine::{backend, Context, ContextParams, DecodeCounts, Model, Segment};
+use crate::engine::{backend, min_tokens, Context, ContextParams, DecodeCounts, Model, Segment};
 use crate::{Error, Result};
 
 /// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
@@ -185,6 +185,8 @@ impl<'m> Judge<'m> {
                 return Err(format!("{what} is empty"));
             }
         }
+        // Before any image is encoded or any text tokenized.
+        self.check_text_length(pair)?;
         if let Some(ImageSource::Path(path)) = &pair.image {
             if !path.is_file() {
                 return Err(format!("image not found: {}", path.display()));
@@ -200,15 +202,17 @@ impl<'m> Judge<'m> {
         if let Some(reason) = image.as_deref().and_then(|i| self.ctx.image_misfit(i)) {
             return Err(reason);
         }
-        let mut orders = vec![(Order::AB, &pair.response_a, &pair.response_b)];
+        let mut orders = vec![(Order::AB, AB)];
         if self.params.swap {
-            orders.push((Order::BA, &pair.response_b, &pair.response_a));
+            orders.push((Order::BA, BA));
         }
+        // Both orders show the same three texts: each is tokenized once.
+        let mut texts = UserTexts::new(&pair.question, &pair.response_a, &pair.response_b);
         let mut before_image = Vec::new();
         let prompts: Vec<(Order, Vec<LlamaToken>)> = orders
             .into_iter()
-            .map(|(order, first, second)| {
-                let mut tokens = self.prompt.tokens(self.model, &pair.question, first, second, image.is_some());
+            .map(|(order, shown)| {
+                let mut tokens = self.prompt.tokens(self.model, &mut texts, shown, image.is_some());
                 if self.params.mode == Mode::Fast {
                     tokens.after_image.extend_from_slice(&self.verdict_tokens.prefix);
                 }
@@ -243,10 +247,7 @@ impl<'m> Judge<'m> {
         // KV cells: with M-RoPE an image advances the position by less than the cells
         // it fills.
         let prompt_cells = shared_tokens + suffixes.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
-        let generation = match self.params.mode {
-            Mode::Fast => 0,
-            Mode::Reason => self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len(),
-        };
+        let generation = self.reasoning_cells();
         let needed = prompt_cells + generation;
         if needed > self.params.ctx_per_seq as usize {
             return Err(format!(
@@ -262,6 +263,46 @@ impl<'m> Judge<'m> {
             ));
         }
         Ok(Prepared { shared, shared_pos: shared_pos as i32, shared_tokens, suffixes })
+    }
+
+    /// KV cells each sequence keeps for reasoning after its prompt: the most reasoning
+    /// tokens and, if the judge writes no verdict, the appended verdict prefix.
+    fn reasoning_cells(&self) -> usize {
+        match self.params.mode {
+            Mode::Fast => 0,
+            Mode::Reason => self.params.max_tokens as usize + self.verdict_tokens.forced_tail.len(),
+        }
+    }
+
+    /// Refuses a pair whose text cannot fit a sequence, judging by its length in bytes
+    /// alone: each order's prompt holds all three texts, and when the tokenizer bounds
+    /// the bytes a token stands for, n bytes are at least n / that many tokens. Why:
+    /// tokenizing a megabyte answer (twice, once per order) took seconds before its
+    /// error; this check costs nothing. A text that passes is measured exactly later.
+    fn check_text_length(&self, pair: &Pair) -> std::result::Result<(), String> {
+        let Some(span) = self.prompt.max_token_bytes() else {
+            return Ok(());
+        };
+        let texts = [&pair.question, &pair.response_a, &pair.response_b];
+        let at_least: usize = texts.iter().map(|t| min_tokens(t.len(), span)).sum();
+        let cells = self.params.ctx_per_seq as usize;
+        let room = cells.saturating_sub(self.reasoning_cells());
+        if at_least <= room {
+            return Ok(());
+        }
+        let bytes: usize = texts.iter().map(|t| t.len()).sum();
+        Err(format!(
+            "the pair is too long for the context: its text is {bytes} bytes (question {}, response_a {}, \
+             response_b {}) and a token of this model stands for at most {span} bytes, so it is at least \
+             {at_least} tokens, but a sequence has room for {room} (--ctx-per-seq {cells}{}); text over about {} \
+             bytes cannot fit (raise --ctx-per-seq{})",
+            pair.question.len(),
+            pair.response_a.len(),
+            pair.response_b.len(),
+            if room < cells { format!(" less {} for reasoning", cells - room) } else { String::new() },
+            room * span,
+            if room < cells { " or lower --max-tokens" } else { "" },
+        ))
     }
 
     fn start(&self, index: usize, slot: usize, prepared: Prepared, pair: &Pair) -> PairRun {
