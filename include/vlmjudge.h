@@ -52,11 +52,12 @@ typedef int32_t vlmjudge_status;
 typedef int32_t vlmjudge_mode;
 
 /*
- Settings of a judge session; get one from `vlmjudge_judge_default_params()`.
+ Settings of a judge session: initialise one with `vlmjudge_judge_params_init()`
+ (or `vlmjudge_judge_default_params()`) and change fields.
  */
 typedef struct vlmjudge_judge_params {
   /*
-   `sizeof(vlmjudge_judge_params)`, set by the default constructor.
+   `sizeof(vlmjudge_judge_params)`, set by the initialiser.
    */
   size_t struct_size;
   /*
@@ -138,17 +139,20 @@ typedef int32_t vlmjudge_log_level;
 
 /*
  Receives one complete log line (no trailing newline), valid only during the call.
- May be called from any thread that uses the library, concurrently.
+ May be called from any thread that uses the library, concurrently, but never while
+ the library holds a lock of its own: lines logged under one wait until it is
+ released. So the callback may call into the library (except
+ `vlmjudge_set_log_callback`); lines it causes are delivered after it returns.
  */
 typedef void (*vlmjudge_log_callback)(vlmjudge_log_level level, const char *message, void *user_data);
 
 /*
- How to load a model; get one from `vlmjudge_model_default_params()` and change
- fields.
+ How to load a model: initialise one with `vlmjudge_model_params_init()` (or
+ `vlmjudge_model_default_params()`) and change fields.
  */
 typedef struct vlmjudge_model_params {
   /*
-   `sizeof(vlmjudge_model_params)`, set by the default constructor.
+   `sizeof(vlmjudge_model_params)`, set by the initialiser.
    */
   size_t struct_size;
   /*
@@ -235,7 +239,7 @@ typedef int32_t vlmjudge_choice;
 #define VLMJUDGE_ERR_MODEL_LOAD 202
 
 /*
- llama.cpp could not load the mmproj (or it does not fit the model).
+ The mmproj cannot be loaded: llama.cpp refused it, or it is corrupt or does not fit the model.
  */
 #define VLMJUDGE_ERR_MMPROJ_LOAD 203
 
@@ -325,6 +329,21 @@ vlmjudge_status vlmjudge_test_panic(void);
 struct vlmjudge_judge_params vlmjudge_judge_default_params(void);
 
 /*
+ Writes the default judge params to `*params`, a struct of `size` bytes: pass
+ `sizeof(vlmjudge_judge_params)`. Nothing is written unless `size` is this library's
+ size, so a program built against another version's header gets
+ VLMJUDGE_ERR_STRUCT_SIZE instead of a struct written past its end. Prefer it to
+ `vlmjudge_judge_default_params()`, which returns the library's struct by value.
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT or VLMJUDGE_ERR_STRUCT_SIZE.
+ Thread-safe.
+
+ # Safety
+ `params` must be NULL or point to `size` writable bytes.
+ */
+vlmjudge_status vlmjudge_judge_params_init(struct vlmjudge_judge_params *params, size_t size);
+
+/*
  Opens a judge on `model`; `params` may be NULL for the defaults. On success writes
  a new handle to `*out` (free it with `vlmjudge_judge_free`). The judge keeps the
  model alive.
@@ -350,13 +369,30 @@ vlmjudge_status vlmjudge_judge_new(const struct vlmjudge_model *model,
 void vlmjudge_judge_free(struct vlmjudge_judge *judge);
 
 /*
+ Asks `judge` to stop. The judging call in progress on it returns
+ VLMJUDGE_ERR_CANCELLED soon after (within one step of llama.cpp's decode; an image
+ being encoded finishes first), writing no verdicts; if no call is in progress, the
+ next one returns VLMJUDGE_ERR_CANCELLED at once. The request is used up when the
+ call returns, including a call that finished before it noticed the request.
+
+ The one function that may be called on a judge while another thread is inside
+ `vlmjudge_judge_pair` or `vlmjudge_judge_batch` on it (e.g. from a UI's cancel
+ button). Returns VLMJUDGE_OK or VLMJUDGE_ERR_NULL_ARGUMENT.
+
+ # Safety
+ `judge` must be NULL or a live handle that is not freed during the call.
+ */
+vlmjudge_status vlmjudge_judge_cancel(const struct vlmjudge_judge *judge);
+
+/*
  Judges one pair and writes a new verdict to `*out` (free it with
  `vlmjudge_verdict_free`). A problem with the pair itself (empty text, an
  undecodable image, an image without mmproj, too long for the context) is not a
  failed call: the verdict carries it (`vlmjudge_verdict_error`).
 
  Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_INVALID_UTF8,
- VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
+ VLMJUDGE_ERR_CANCELLED (`vlmjudge_judge_cancel`), VLMJUDGE_ERR_ENGINE or
+ VLMJUDGE_ERR_PANIC.
 
  # Safety
  `judge` must be a live handle not used concurrently; `pair` valid; `out` writable.
@@ -370,7 +406,8 @@ vlmjudge_status vlmjudge_judge_pair(struct vlmjudge_judge *judge,
  `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
  pair's own problem is reported on its verdict, not as a failed batch.
  `progress` (may be NULL) is called on this thread after each pair; returning 0
- cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
+ cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written (as after
+ `vlmjudge_judge_cancel` from another thread).
 
  Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
  with n > 0, or a NULL string), VLMJUDGE_ERR_INVALID_UTF8, VLMJUDGE_ERR_CANCELLED,
@@ -403,6 +440,21 @@ vlmjudge_status vlmjudge_set_log_callback(vlmjudge_log_callback callback, void *
 struct vlmjudge_model_params vlmjudge_model_default_params(void);
 
 /*
+ Writes the default model params to `*params`, a struct of `size` bytes: pass
+ `sizeof(vlmjudge_model_params)`. Nothing is written unless `size` is this library's
+ size, so a program built against another version's header gets
+ VLMJUDGE_ERR_STRUCT_SIZE instead of a struct written past its end. Prefer it to
+ `vlmjudge_model_default_params()`, which returns the library's struct by value.
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT or VLMJUDGE_ERR_STRUCT_SIZE.
+ Thread-safe.
+
+ # Safety
+ `params` must be NULL or point to `size` writable bytes.
+ */
+vlmjudge_status vlmjudge_model_params_init(struct vlmjudge_model_params *params, size_t size);
+
+/*
  Loads a GGUF model and, if `mmproj_path` is not NULL, its multimodal projector.
  `params` may be NULL for the defaults. On success writes a new handle to `*out`
  (free it with `vlmjudge_model_free`).
@@ -411,7 +463,9 @@ struct vlmjudge_model_params vlmjudge_model_default_params(void);
  VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
  VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
  VLMJUDGE_ERR_PANIC. A `params.lora_path` that is not an adapter gives
- VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD. Paths are bytes on Unix (any encoding the file system takes).
+ VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD.
+ Paths are bytes on Unix (any encoding the file system takes; a split model's parts
+ need UTF-8 names).
  Thread-safe.
 
  # Safety

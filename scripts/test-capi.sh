@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C ABI test suite: tests/c/abi_test.c compiled with -Wall -Wextra -Werror against
+# The C ABI test suite: tests/c/*_test.c compiled with -Wall -Wextra -Werror against
 # the installed-layout library (scripts/build-capi.sh), run plainly, under
 # AddressSanitizer + UBSan, and under valgrind (no errors, no definite leaks).
 # valgrind cannot run AVX-512 code, so it runs against a second build of the library
@@ -18,21 +18,29 @@ export PKG_CONFIG_PATH=$dist/lib/pkgconfig
 cflags="-std=c11 -Wall -Wextra -Werror -pedantic $(pkg-config --cflags vlmjudge)"
 libs="$(pkg-config --libs vlmjudge) -Wl,-rpath,$dist/lib -lm -lpthread"
 
-echo "== C ABI tests (plain)"
-cc $cflags -O1 tests/c/abi_test.c $libs -o "$work/abi_test"
-(cd "$work" && ./abi_test)
+# Each test program runs four ways; a hang (a deadlock) fails after 10 minutes.
+run_all() {
+  local name=$1 src=tests/c/$1.c
+  echo "== $name (plain)"
+  cc $cflags -O1 "$src" $libs -o "$work/$name"
+  (cd "$work" && timeout 600 "./$name")
 
-echo "== C ABI tests (static library)"
-cc $cflags -O1 tests/c/abi_test.c $(pkg-config --static --libs vlmjudge | sed 's/-lvlmjudge/-l:libvlmjudge.a/') -lm -o "$work/abi_test_static"
-(cd "$work" && ./abi_test_static)
+  echo "== $name (static library)"
+  cc $cflags -O1 "$src" $(pkg-config --static --libs vlmjudge | sed 's/-lvlmjudge/-l:libvlmjudge.a/') -lm -lpthread \
+    -o "$work/${name}_static"
+  (cd "$work" && timeout 600 "./${name}_static")
 
-echo "== C ABI tests (AddressSanitizer + UBSan)"
-cc $cflags -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-  tests/c/abi_test.c $libs -o "$work/abi_test_asan"
-(cd "$work" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ./abi_test_asan)
+  echo "== $name (AddressSanitizer + UBSan)"
+  cc $cflags -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+    "$src" $libs -o "$work/${name}_asan"
+  (cd "$work" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 timeout 600 "./${name}_asan")
 
-echo "== C ABI tests (valgrind, x86-64-v3 build)"
-cc $cflags -O1 tests/c/abi_test.c -L"$portable/lib" -lvlmjudge -Wl,-rpath,"$portable/lib" -lm -lpthread \
-  -o "$work/abi_test_portable"
-(cd "$work" && valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-  --show-leak-kinds=definite ./abi_test_portable)
+  echo "== $name (valgrind, x86-64-v3 build)"
+  cc $cflags -O1 "$src" -L"$portable/lib" -lvlmjudge -Wl,-rpath,"$portable/lib" -lm -lpthread \
+    -o "$work/${name}_portable"
+  (cd "$work" && timeout 900 valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "./${name}_portable")
+}
+
+run_all abi_test
+run_all hardening_test

@@ -1,17 +1,21 @@
 // Tests of the C++ wrapper (vlmjudge.hpp): text and image pairs, per-pair errors,
 // load errors as vlmjudge::Error, LoRA params and their load errors, batches (order, progress, cancellation), exceptions
-// thrown from the progress callback, move semantics, judges outliving their Model,
-// and threads sharing one Model. Run by scripts/test-cpp-swift.sh plainly and under
+// thrown from the progress callback, cancel() from another thread, params from the
+// _params_init functions, move semantics, judges outliving their Model, and threads
+// sharing one Model. Run by scripts/test-cpp-swift.sh plainly and under
 // ASan + UBSan.
 //
 // Environment: VLMJUDGE_TEST_MODEL, VLMJUDGE_TEST_MMPROJ (the generated tiny-vlm
 // fixture), VLMJUDGE_TEST_IMAGE (a PNG file).
 #include "vlmjudge.hpp"
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -109,6 +113,44 @@ static void test_basics() {
         CHECK(std::string(e.what()).find("panic") != std::string::npos);
         CHECK(std::string(e.status_name()) == vlmjudge_status_str(VLMJUDGE_ERR_PANIC));
     }
+}
+
+// The wrapper's defaults are what the _params_init functions write, and those refuse a
+// struct size other than the library's without touching the struct.
+static void test_params_init() {
+    vlmjudge_judge_params cj;
+    CHECK(vlmjudge_judge_params_init(&cj, sizeof cj) == VLMJUDGE_OK);
+    CHECK(cj.struct_size == sizeof cj);
+    const vlmjudge_judge_params wj = vlmjudge::JudgeParams().to_c();
+    // Field by field: padding bytes are not part of the value.
+    CHECK(wj.struct_size == cj.struct_size && wj.mode == cj.mode && wj.swap == cj.swap);
+    CHECK(wj.max_tokens == cj.max_tokens && wj.temperature == cj.temperature);
+    CHECK(wj.top_k == cj.top_k && wj.top_p == cj.top_p && wj.seed == cj.seed);
+    CHECK(wj.threads == cj.threads && wj.parallel == cj.parallel);
+    CHECK(wj.ctx_per_seq == cj.ctx_per_seq);
+    vlmjudge_model_params cm;
+    CHECK(vlmjudge_model_params_init(&cm, sizeof cm) == VLMJUDGE_OK);
+    CHECK(cm.struct_size == sizeof cm);
+    const vlmjudge::ModelParams mp;
+    const vlmjudge_model_params wm = mp.to_c();
+    CHECK(wm.struct_size == cm.struct_size && wm.lora_path == nullptr);
+    CHECK(wm.image_max_tokens == cm.image_max_tokens && wm.use_mmap == cm.use_mmap);
+    CHECK(wm.image_cache_entries == cm.image_cache_entries && wm.lora_scale == cm.lora_scale);
+
+    // A header with a grown or shrunk struct: refused, and not one byte written.
+    alignas(vlmjudge_judge_params) unsigned char sentinel[sizeof cj + 8];
+    unsigned char untouched[sizeof sentinel];
+    std::memset(sentinel, 0xAB, sizeof sentinel);
+    std::memcpy(untouched, sentinel, sizeof sentinel);
+    CHECK_ERROR(vlmjudge::detail::check(vlmjudge_judge_params_init(
+                    reinterpret_cast<vlmjudge_judge_params *>(sentinel), sizeof cj + 8)),
+                VLMJUDGE_ERR_STRUCT_SIZE);
+    CHECK_ERROR(vlmjudge::detail::check(vlmjudge_model_params_init(
+                    reinterpret_cast<vlmjudge_model_params *>(sentinel), sizeof cm - 8)),
+                VLMJUDGE_ERR_STRUCT_SIZE);
+    CHECK(std::memcmp(sentinel, untouched, sizeof sentinel) == 0);
+    CHECK_ERROR(vlmjudge::detail::check(vlmjudge_judge_params_init(nullptr, sizeof cj)),
+                VLMJUDGE_ERR_NULL_ARGUMENT);
 }
 
 static void test_load_errors(const std::string &model_path) {
@@ -338,6 +380,72 @@ static void test_batch(const vlmjudge::Model &model) {
     CHECK(out.size() == 2 && out[0].ok() && out[1].id == "b1");
 }
 
+// cancel() from another thread stops a batch in progress. Deterministic: the progress
+// callback (on the judging thread) waits until the other thread's cancel() has
+// returned, so the request is pending when the batch goes on.
+static void test_cancel_from_another_thread(const vlmjudge::Model &model) {
+    vlmjudge::Judge judge(model, small_params(2));
+    std::vector<vlmjudge::Pair> pairs;
+    for (int i = 0; i < 6; ++i) pairs.push_back(cat_pair("c" + std::to_string(i)));
+    const std::vector<vlmjudge::Verdict> expected = judge.judge_batch(pairs);
+
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool first_pair_done = false;
+    bool cancel_returned = false;
+    std::thread canceller([&] {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return first_pair_done; });
+        judge.cancel();  // the batch is running on the main thread
+        cancel_returned = true;
+        changed.notify_all();
+    });
+    std::vector<std::size_t> seen;
+    CHECK_ERROR(judge.judge_batch(pairs,
+                                  [&](std::size_t done, std::size_t) {
+                                      seen.push_back(done);
+                                      if (done == 1) {
+                                          std::unique_lock<std::mutex> lock(mutex);
+                                          first_pair_done = true;
+                                          changed.notify_all();
+                                          changed.wait(lock, [&] { return cancel_returned; });
+                                      }
+                                      return true;  // never asks to stop: cancel() does
+                                  }),
+                VLMJUDGE_ERR_CANCELLED);
+    canceller.join();
+    CHECK(cancel_returned);
+    // Stopped right after the cancel: at most the pairs in flight with the first one
+    // (parallel = 2) were reported, not the whole batch.
+    CHECK(!seen.empty() && seen.size() <= 2);
+
+    // The request was used up: the judge works afterwards, with the same results.
+    const std::vector<vlmjudge::Verdict> after = judge.judge_batch(pairs);
+    CHECK(after.size() == expected.size());
+    for (std::size_t i = 0; i < after.size() && i < expected.size(); ++i)
+        CHECK(after[i].ok() && after[i].p_a == expected[i].p_a);
+
+    // With no call in progress, the next call is cancelled at once, and only that one.
+    judge.cancel();
+    CHECK_ERROR(judge.judge(cat_pair("next")), VLMJUDGE_ERR_CANCELLED);
+    CHECK(judge.judge(cat_pair("next")).p_a == expected[0].p_a);
+    judge.cancel();
+    std::size_t calls = 0;
+    CHECK_ERROR(judge.judge_batch(pairs,
+                                  [&](std::size_t, std::size_t) {
+                                      ++calls;
+                                      return true;
+                                  }),
+                VLMJUDGE_ERR_CANCELLED);
+    CHECK(calls == 0);  // cancelled before any pair was judged
+    CHECK(judge.judge_batch(pairs).size() == pairs.size());
+
+    // A moved-from Judge has nothing to cancel.
+    vlmjudge::Judge moved(std::move(judge));
+    CHECK_ERROR(judge.cancel(), VLMJUDGE_ERR_NULL_ARGUMENT);  // NOLINT: moved-from on purpose
+    CHECK(moved.judge(cat_pair("moved")).ok());
+}
+
 static void test_moves(const std::string &model_path, const std::string &mmproj_path) {
     vlmjudge::Model a(model_path, mmproj_path);
     CHECK(a && a.has_vision());
@@ -410,6 +518,7 @@ int main() {
 
     try {
         test_basics();
+        test_params_init();
         test_load_errors(model_path);
         test_lora_params(model_path);
         const vlmjudge::Model model(model_path, mmproj_path);
@@ -417,6 +526,7 @@ int main() {
         test_pairs(model, image_path);
         test_params(model);
         test_batch(model);
+        test_cancel_from_another_thread(model);
         test_threads(model);
         test_moves(model_path, mmproj_path);
     } catch (const std::exception &e) {

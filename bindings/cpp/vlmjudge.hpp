@@ -13,9 +13,11 @@
 // Thread safety (as in vlmjudge.h): a Model may be shared by any number of threads
 // (its methods are const and the C model is thread-safe); a Judge is used by one
 // thread at a time (it may move between threads): open one Judge per thread on a
-// shared Model to judge in parallel. A Judge keeps its model alive, so the Model
-// object may be destroyed while Judges opened on it are still in use. Verdict, Pair
-// and the params structs are ordinary values.
+// shared Model to judge in parallel. The one exception is Judge::cancel(), which any
+// thread may call while another is inside judge() or judge_batch() on that Judge. A
+// Judge keeps its model alive, so the Model object may be destroyed while Judges
+// opened on it are still in use. Verdict, Pair and the params structs are ordinary
+// values.
 //
 // Errors: a failing C call throws vlmjudge::Error, which carries the status code and
 // the message of vlmjudge_last_error_message(), read immediately after the call on
@@ -126,10 +128,28 @@ struct VerdictDeleter {
     void operator()(vlmjudge_verdict *v) const noexcept { vlmjudge_verdict_free(v); }
 };
 
+/// The library's defaults, written by its _params_init function with the size of the
+/// struct as this header declares it: a library built from another header refuses
+/// (Error(VLMJUDGE_ERR_STRUCT_SIZE)) instead of writing past the end of the struct,
+/// which the by-value _default_params() functions cannot promise.
+inline vlmjudge_model_params default_model_params() {
+    vlmjudge_model_params p{};
+    check(vlmjudge_model_params_init(&p, sizeof p));
+    return p;
+}
+
+inline vlmjudge_judge_params default_judge_params() {
+    vlmjudge_judge_params p{};
+    check(vlmjudge_judge_params_init(&p, sizeof p));
+    return p;
+}
+
 }  // namespace detail
 
 /// How to load a model. A default-constructed ModelParams holds the library's defaults
-/// (vlmjudge_model_default_params()); change fields as needed.
+/// (vlmjudge_model_params_init()); change fields as needed. The constructor and to_c()
+/// throw Error(VLMJUDGE_ERR_STRUCT_SIZE) when the library was built from another
+/// vlmjudge.h than this program.
 struct ModelParams {
     std::uint32_t gpu_layers;  // layers to offload to a GPU (0 = CPU only)
     std::uint32_t threads;  // image encoder threads (0 = physical cores)
@@ -143,7 +163,7 @@ struct ModelParams {
     std::uint32_t image_max_tokens;  // most image embeddings per image (0 = the mmproj's own limit)
 
     ModelParams() {
-        const vlmjudge_model_params d = vlmjudge_model_default_params();
+        const vlmjudge_model_params d = detail::default_model_params();
         gpu_layers = d.gpu_layers;
         threads = d.threads;
         use_mmap = d.use_mmap;
@@ -160,7 +180,7 @@ struct ModelParams {
     /// ModelParams cannot be converted. Throws Error(VLMJUDGE_ERR_INVALID_ARGUMENT) for
     /// a path with a NUL byte.
     vlmjudge_model_params to_c() const & {
-        vlmjudge_model_params p = vlmjudge_model_default_params();
+        vlmjudge_model_params p = detail::default_model_params();
         p.gpu_layers = gpu_layers;
         p.threads = threads;
         p.use_mmap = use_mmap;
@@ -176,7 +196,8 @@ struct ModelParams {
 };
 
 /// Settings of a judge session. A default-constructed JudgeParams holds the library's
-/// defaults (vlmjudge_judge_default_params(): fast mode with swap debiasing).
+/// defaults (vlmjudge_judge_params_init(): fast mode with swap debiasing). Like
+/// ModelParams, it throws Error(VLMJUDGE_ERR_STRUCT_SIZE) on a header/library mismatch.
 struct JudgeParams {
     Mode mode;
     bool swap;  // judge both presentation orders and average
@@ -190,7 +211,7 @@ struct JudgeParams {
     std::uint32_t ctx_per_seq;  // context positions per sequence
 
     JudgeParams() {
-        const vlmjudge_judge_params d = vlmjudge_judge_default_params();
+        const vlmjudge_judge_params d = detail::default_judge_params();
         mode = static_cast<Mode>(d.mode);
         swap = d.swap;
         max_tokens = d.max_tokens;
@@ -204,7 +225,7 @@ struct JudgeParams {
     }
 
     vlmjudge_judge_params to_c() const {
-        vlmjudge_judge_params p = vlmjudge_judge_default_params();
+        vlmjudge_judge_params p = detail::default_judge_params();
         p.mode = static_cast<vlmjudge_mode>(mode);
         p.swap = swap;
         p.max_tokens = max_tokens;
@@ -323,7 +344,8 @@ private:
 };
 
 /// A judging session on a Model. Move-only. Use from one thread at a time (it may move
-/// between threads); open one Judge per thread to judge in parallel.
+/// between threads); open one Judge per thread to judge in parallel. Only cancel() may
+/// be called from another thread while a call is in progress.
 class Judge {
 public:
     /// Progress of a batch: (pairs done, total). Return false to cancel the batch.
@@ -347,8 +369,21 @@ public:
     explicit operator bool() const noexcept { return handle_ != nullptr; }
     vlmjudge_judge *get() const noexcept { return handle_.get(); }
 
+    /// Asks this judge to stop: the judge() or judge_batch() in progress on it throws
+    /// Error(VLMJUDGE_ERR_CANCELLED) soon after (mid-decode; an image being encoded
+    /// finishes first) and returns no verdicts; with no call in progress, the next call
+    /// throws it at once. The request is used up when that call returns, even if it
+    /// finished before noticing it.
+    ///
+    /// The one thread-safe member: any thread may call it while another thread is
+    /// inside judge() or judge_batch() on this Judge (e.g. a UI's cancel button), as
+    /// long as the Judge is not destroyed, moved or assigned meanwhile. Throws
+    /// Error(VLMJUDGE_ERR_NULL_ARGUMENT) on a moved-from Judge, and nothing otherwise.
+    void cancel() const { detail::check(vlmjudge_judge_cancel(handle_.get())); }
+
     /// Judges one pair. A problem with the pair itself comes back on the Verdict;
-    /// throws Error for a failed call (VLMJUDGE_ERR_INVALID_UTF8, _ENGINE, ...).
+    /// throws Error for a failed call (VLMJUDGE_ERR_INVALID_UTF8, _ENGINE, _CANCELLED
+    /// after cancel(), ...).
     Verdict judge(const Pair &pair) {
         const vlmjudge_pair c = to_c(pair);
         vlmjudge_verdict *raw = nullptr;
@@ -360,8 +395,9 @@ public:
 
     /// Judges `pairs` with many in flight and returns their verdicts in input order.
     /// `progress`, if set, is called on this thread after each pair; returning false
-    /// cancels the batch and throws Error(VLMJUDGE_ERR_CANCELLED). An exception thrown
-    /// by `progress` also cancels the batch and is rethrown here as it was thrown.
+    /// cancels the batch and throws Error(VLMJUDGE_ERR_CANCELLED), as does cancel()
+    /// from another thread. An exception thrown by `progress` also cancels the batch
+    /// and is rethrown here as it was thrown.
     std::vector<Verdict> judge_batch(const std::vector<Pair> &pairs, Progress progress = {}) {
         std::vector<vlmjudge_pair> c_pairs;
         c_pairs.reserve(pairs.size());

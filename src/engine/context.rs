@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_sys_2 as sys;
 
+use super::cancel::{abort_callback, CancelFlag};
 use super::logs::Defer;
 use super::raw::model_ptr;
 use super::vision::{EncodedImage, ImageChunk, ImagePart};
@@ -98,6 +99,8 @@ pub(crate) struct Context<'m> {
     n_ubatch: u32,
     n_vocab: usize,
     model: &'m Model,
+    /// Polled by llama.cpp during decodes (see [`Context::set_cancel`]).
+    cancel: Option<CancelFlag>,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
@@ -144,11 +147,26 @@ impl<'m> Context<'m> {
             n_ubatch: params.n_ubatch,
             n_vocab: model.info().n_vocab as usize,
             model,
+            cancel: None,
             _not_sync: PhantomData,
         };
         // If this fails, dropping `ctx` frees the context and the batch.
         model.lora.apply(ctx.ptr.as_ptr())?;
         Ok(ctx)
+    }
+
+    /// Makes `flag` stop this context's decodes: a decode in progress returns
+    /// [`Error::Cancelled`] once llama.cpp next polls it.
+    pub(crate) fn set_cancel(&mut self, flag: CancelFlag) {
+        // SAFETY: the data pointer stays valid because the context keeps the flag alive
+        // for as long as llama.cpp may call back (until the context is freed).
+        unsafe { sys::llama_set_abort_callback(self.ptr.as_ptr(), Some(abort_callback), flag.as_callback_data()) };
+        self.cancel = Some(flag);
+    }
+
+    /// Whether this context's cancel flag is set.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(CancelFlag::is_cancelled)
     }
 
     /// Empties the pending batch.
@@ -185,6 +203,7 @@ impl<'m> Context<'m> {
         match status {
             0 => Ok(()),
             1 => Err(Error::Engine("decode failed: no room left in the KV cache".into())),
+            2 if self.cancelled() => Err(Error::Cancelled),
             2 => Err(Error::Engine("decode aborted".into())),
             s => Err(Error::Engine(format!("decode failed (status {s})"))),
         }
@@ -230,7 +249,10 @@ impl<'m> Context<'m> {
                 self.n_ubatch
             )));
         }
-        vision.decode_chunk(self.ptr.as_ptr(), chunk, pos, seq, self.n_batch as i32)
+        match vision.decode_chunk(self.ptr.as_ptr(), chunk, pos, seq, self.n_batch as i32) {
+            Err(_) if self.cancelled() => Err(Error::Cancelled),
+            other => other,
+        }
     }
 
     /// Decodes `tokens` on one sequence from position `pos` in a call of its own,

@@ -3,6 +3,7 @@
 //! A [`Model`] is immutable once loaded and may be shared across threads; each
 //! worker opens its own context on it (see [`crate::judge::Judge`]).
 
+mod cancel;
 mod context;
 mod gguf;
 mod image;
@@ -19,8 +20,9 @@ use std::sync::OnceLock;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 
-pub(crate) use context::{Context, ContextParams, DecodeCounts, Segment};
+pub use cancel::CancelFlag;
 pub use context::MAX_CTX_PER_SEQ;
+pub(crate) use context::{Context, ContextParams, DecodeCounts, Segment};
 pub use gguf::{check_gguf, GgufSummary};
 pub use image::{decode_image, ImageLimits, RgbImage};
 pub use logs::{set_log_sink, LogLevel, LogSink};

@@ -7,6 +7,7 @@ use llama_cpp_2::model::LlamaModel;
 use super::gguf::check_gguf;
 use super::logs::Capture;
 use super::lora::{LoadedLoras, LoraSpec};
+use super::raw::utf8_path;
 use super::vision::{EncodedImage, ImageStats, Vision};
 use super::{backend, default_threads};
 use crate::{Error, Result};
@@ -152,8 +153,9 @@ impl Model {
             llama_params.as_mut().add_cpu_buft_override(c".");
         }
         let llama = {
+            let (load_path, _open) = utf8_path(model_path).map_err(|e| Error::io(model_path, e))?;
             let capture = Capture::start();
-            LlamaModel::load_from_file(backend, model_path, &llama_params).map_err(|e| {
+            LlamaModel::load_from_file(backend, &load_path, &llama_params).map_err(|e| {
                 let detail = capture.reason();
                 Error::ModelLoad {
                     path: model_path.into(),

@@ -25,3 +25,23 @@ pub(crate) fn model_ptr(model: &LlamaModel) -> *mut llama_model {
 pub(crate) fn path_cstring(path: &Path) -> Option<CString> {
     CString::new(path.as_os_str().as_encoded_bytes()).ok()
 }
+
+/// A UTF-8 path that opens the same file as `path`, for llama-cpp-2's model loader,
+/// which takes only UTF-8 paths while the C ABI promises byte paths. A UTF-8 path is
+/// returned as it is; any other names the open descriptor kept in the returned file
+/// (drop it after loading). A split model's other parts are found by name, so they
+/// need a UTF-8 path.
+pub(crate) fn utf8_path(path: &Path) -> std::io::Result<(std::path::PathBuf, Option<std::fs::File>)> {
+    if path.to_str().is_some() {
+        return Ok((path.to_path_buf(), None));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path)?;
+        let dir = if cfg!(target_os = "linux") { "/proc/self/fd" } else { "/dev/fd" };
+        Ok((Path::new(dir).join(file.as_raw_fd().to_string()), Some(file)))
+    }
+    #[cfg(not(unix))]
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path is not valid Unicode"))
+}

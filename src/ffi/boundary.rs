@@ -131,14 +131,6 @@ pub(crate) unsafe fn arg<'a, T>(ptr: *const T, name: &str) -> FfiResult<&'a T> {
     ptr.as_ref().ok_or_else(|| Failure(VLMJUDGE_ERR_NULL_ARGUMENT, format!("{name} is NULL")))
 }
 
-/// Borrows a handle argument mutably.
-///
-/// # Safety
-/// As [`arg`], and no other reference to the object may be in use.
-pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> FfiResult<&'a mut T> {
-    ptr.as_mut().ok_or_else(|| Failure(VLMJUDGE_ERR_NULL_ARGUMENT, format!("{name} is NULL")))
-}
-
 /// Checks an output pointer.
 pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> FfiResult<()> {
     if ptr.is_null() {
@@ -160,15 +152,16 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'
         .map_err(|e| Failure(VLMJUDGE_ERR_INVALID_UTF8, format!("{name} is not valid UTF-8 ({e})")))
 }
 
-/// Checks a params struct's leading `struct_size`.
-pub(crate) fn check_size<T>(given: usize, name: &str) -> FfiResult<()> {
+/// Checks the size a caller gives for a params struct (`what` names where it came
+/// from, e.g. `params.struct_size`) against this library's.
+pub(crate) fn check_size<T>(given: usize, what: &str) -> FfiResult<()> {
     let expected = std::mem::size_of::<T>();
     if given != expected {
         return Err(Failure(
             VLMJUDGE_ERR_STRUCT_SIZE,
             format!(
-                "{name}.struct_size is {given} but this library's is {expected}: initialise it with the matching \
-                 _default_params() of the header you compile against"
+                "{what} is {given} but this library's struct is {expected} bytes: the header you compile against \
+                 belongs to another vlmjudge version"
             ),
         ));
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::boundary::*;
 use super::model::vlmjudge_model;
 use super::verdict::vlmjudge_verdict;
-use crate::engine::Model;
-use crate::judge::{ImageSource, Judge, JudgeParams, Mode, Pair, SamplingParams};
+use crate::engine::{CancelFlag, ImageLimits, Model};
+use crate::judge::{ImageSource, Judge, JudgeParams, Mode, Pair, SamplingParams, Verdict};
 
 /// How a judge reaches its verdict.
 pub type vlmjudge_mode = i32;
@@ -16,11 +16,12 @@ pub const VLMJUDGE_MODE_FAST: vlmjudge_mode = 0;
 /// Write reasoning first, then the verdict.
 pub const VLMJUDGE_MODE_REASON: vlmjudge_mode = 1;
 
-/// Settings of a judge session; get one from `vlmjudge_judge_default_params()`.
+/// Settings of a judge session: initialise one with `vlmjudge_judge_params_init()`
+/// (or `vlmjudge_judge_default_params()`) and change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct vlmjudge_judge_params {
-    /// `sizeof(vlmjudge_judge_params)`, set by the default constructor.
+    /// `sizeof(vlmjudge_judge_params)`, set by the initialiser.
     pub struct_size: usize,
     /// VLMJUDGE_MODE_FAST (default) or VLMJUDGE_MODE_REASON.
     pub mode: vlmjudge_mode,
@@ -65,6 +66,30 @@ pub extern "C" fn vlmjudge_judge_default_params() -> vlmjudge_judge_params {
     }
 }
 
+/// Writes the default judge params to `*params`, a struct of `size` bytes: pass
+/// `sizeof(vlmjudge_judge_params)`. Nothing is written unless `size` is this library's
+/// size, so a program built against another version's header gets
+/// VLMJUDGE_ERR_STRUCT_SIZE instead of a struct written past its end. Prefer it to
+/// `vlmjudge_judge_default_params()`, which returns the library's struct by value.
+///
+/// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT or VLMJUDGE_ERR_STRUCT_SIZE.
+/// Thread-safe.
+///
+/// # Safety
+/// `params` must be NULL or point to `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn vlmjudge_judge_params_init(
+    params: *mut vlmjudge_judge_params,
+    size: usize,
+) -> vlmjudge_status {
+    boundary(|| {
+        out_arg(params, "params")?;
+        check_size::<vlmjudge_judge_params>(size, "size")?;
+        params.write(vlmjudge_judge_default_params());
+        Ok(())
+    })
+}
+
 /// One preference pair. Strings are UTF-8 and NUL-terminated; they are copied, so they
 /// need to live only during the call.
 #[repr(C)]
@@ -89,6 +114,21 @@ pub struct vlmjudge_judge {
     // Declared before `_model` so it is dropped first: it borrows the model.
     judge: Judge<'static>,
     _model: Arc<Model>,
+    /// Shared with `judge`; read by `vlmjudge_judge_cancel` from other threads, so the
+    /// judging calls borrow only the `judge` field, never the whole handle.
+    cancel: CancelFlag,
+}
+
+/// The judge inside a handle, borrowed without the cancel flag that another thread
+/// may be reading.
+///
+/// # Safety
+/// `judge` must be NULL or a live handle not used by another judging call.
+unsafe fn judge_arg<'a>(judge: *mut vlmjudge_judge) -> FfiResult<&'a mut Judge<'static>> {
+    if judge.is_null() {
+        return Err(Failure(VLMJUDGE_ERR_NULL_ARGUMENT, "judge is NULL".into()));
+    }
+    Ok(&mut *std::ptr::addr_of_mut!((*judge).judge))
 }
 
 /// Called after each pair in a batch with the number done so far; return nonzero to go
@@ -97,7 +137,7 @@ pub type vlmjudge_progress_callback =
     Option<unsafe extern "C" fn(done: usize, total: usize, user_data: *mut c_void) -> i32>;
 
 fn judge_params(p: &vlmjudge_judge_params) -> FfiResult<JudgeParams> {
-    check_size::<vlmjudge_judge_params>(p.struct_size, "params")?;
+    check_size::<vlmjudge_judge_params>(p.struct_size, "params.struct_size")?;
     let mode = match p.mode {
         VLMJUDGE_MODE_FAST => Mode::Fast,
         VLMJUDGE_MODE_REASON => Mode::Reason,
@@ -147,7 +187,8 @@ pub unsafe extern "C" fn vlmjudge_judge_new(
         // the judge exists, and the judge is dropped first (field order).
         let borrowed: &'static Model = &*Arc::as_ptr(&model);
         let judge = Judge::new(borrowed, params)?;
-        *out = Box::into_raw(Box::new(vlmjudge_judge { judge, _model: model }));
+        let cancel = judge.cancel_flag();
+        *out = Box::into_raw(Box::new(vlmjudge_judge { judge, _model: model, cancel }));
         Ok(())
     })
 }
@@ -166,11 +207,47 @@ pub unsafe extern "C" fn vlmjudge_judge_free(judge: *mut vlmjudge_judge) {
     })
 }
 
+/// Asks `judge` to stop. The judging call in progress on it returns
+/// VLMJUDGE_ERR_CANCELLED soon after (within one step of llama.cpp's decode; an image
+/// being encoded finishes first), writing no verdicts; if no call is in progress, the
+/// next one returns VLMJUDGE_ERR_CANCELLED at once. The request is used up when the
+/// call returns, including a call that finished before it noticed the request.
+///
+/// The one function that may be called on a judge while another thread is inside
+/// `vlmjudge_judge_pair` or `vlmjudge_judge_batch` on it (e.g. from a UI's cancel
+/// button). Returns VLMJUDGE_OK or VLMJUDGE_ERR_NULL_ARGUMENT.
+///
+/// # Safety
+/// `judge` must be NULL or a live handle that is not freed during the call.
+#[no_mangle]
+pub unsafe extern "C" fn vlmjudge_judge_cancel(judge: *const vlmjudge_judge) -> vlmjudge_status {
+    boundary(|| {
+        if judge.is_null() {
+            return Err(Failure(VLMJUDGE_ERR_NULL_ARGUMENT, "judge is NULL".into()));
+        }
+        // Only the flag is read: a judging call may hold the `judge` field mutably.
+        (*std::ptr::addr_of!((*judge).cancel)).cancel();
+        Ok(())
+    })
+}
+
+/// A C pair as read: to be judged, or already answered because of a problem found
+/// before its data was copied.
+enum Input {
+    Judge(Pair),
+    Answered(Verdict),
+}
+
 /// Copies a C pair into a library pair; `index` names it in messages and is its
 /// default id.
-unsafe fn read_pair(pair: &vlmjudge_pair, index: usize) -> FfiResult<Pair> {
+unsafe fn read_pair(pair: &vlmjudge_pair, index: usize) -> FfiResult<Input> {
     let field = |ptr, name: &str| str_arg(ptr, &format!("pair {index}: {name}")).map(str::to_string);
     let id = if pair.id.is_null() { index.to_string() } else { field(pair.id, "id")? };
+    let (question, response_a, response_b) = (
+        field(pair.question, "question")?,
+        field(pair.response_a, "response_a")?,
+        field(pair.response_b, "response_b")?,
+    );
     let image = if pair.image.is_null() {
         if pair.image_len != 0 {
             return Err(Failure(
@@ -179,17 +256,14 @@ unsafe fn read_pair(pair: &vlmjudge_pair, index: usize) -> FfiResult<Pair> {
             ));
         }
         None
+    } else if let Err(reason) = ImageLimits::default().check_file_size(pair.image_len as u64) {
+        // Answered before the host's buffer is copied.
+        return Ok(Input::Answered(Verdict::failed(id, reason)));
     } else {
         let bytes = std::slice::from_raw_parts(pair.image, pair.image_len);
         Some(ImageSource::Bytes(Arc::from(bytes)))
     };
-    Ok(Pair {
-        id,
-        question: field(pair.question, "question")?,
-        response_a: field(pair.response_a, "response_a")?,
-        response_b: field(pair.response_b, "response_b")?,
-        image,
-    })
+    Ok(Input::Judge(Pair { id, question, response_a, response_b, image }))
 }
 
 /// Judges one pair and writes a new verdict to `*out` (free it with
@@ -198,7 +272,8 @@ unsafe fn read_pair(pair: &vlmjudge_pair, index: usize) -> FfiResult<Pair> {
 /// failed call: the verdict carries it (`vlmjudge_verdict_error`).
 ///
 /// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_INVALID_UTF8,
-/// VLMJUDGE_ERR_ENGINE or VLMJUDGE_ERR_PANIC.
+/// VLMJUDGE_ERR_CANCELLED (`vlmjudge_judge_cancel`), VLMJUDGE_ERR_ENGINE or
+/// VLMJUDGE_ERR_PANIC.
 ///
 /// # Safety
 /// `judge` must be a live handle not used concurrently; `pair` valid; `out` writable.
@@ -209,10 +284,13 @@ pub unsafe extern "C" fn vlmjudge_judge_pair(
     out: *mut *mut vlmjudge_verdict,
 ) -> vlmjudge_status {
     boundary(|| {
-        let judge = arg_mut(judge, "judge")?;
-        let pair = read_pair(arg(pair, "pair")?, 0)?;
+        let judge = judge_arg(judge)?;
+        let input = read_pair(arg(pair, "pair")?, 0)?;
         out_arg(out, "out")?;
-        let verdict = judge.judge.judge_pair(&pair)?;
+        let verdict = match input {
+            Input::Judge(pair) => judge.judge_pair(&pair)?,
+            Input::Answered(verdict) => verdict,
+        };
         *out = Box::into_raw(Box::new(vlmjudge_verdict::new(verdict)));
         Ok(())
     })
@@ -222,7 +300,8 @@ pub unsafe extern "C" fn vlmjudge_judge_pair(
 /// `verdicts_out[0..n]` in input order (free each with `vlmjudge_verdict_free`). Each
 /// pair's own problem is reported on its verdict, not as a failed batch.
 /// `progress` (may be NULL) is called on this thread after each pair; returning 0
-/// cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written.
+/// cancels the batch: VLMJUDGE_ERR_CANCELLED and nothing is written (as after
+/// `vlmjudge_judge_cancel` from another thread).
 ///
 /// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT (`pairs` or `verdicts_out` NULL
 /// with n > 0, or a NULL string), VLMJUDGE_ERR_INVALID_UTF8, VLMJUDGE_ERR_CANCELLED,
@@ -241,20 +320,39 @@ pub unsafe extern "C" fn vlmjudge_judge_batch(
     user_data: *mut c_void,
 ) -> vlmjudge_status {
     boundary(|| {
-        let judge = arg_mut(judge, "judge")?;
+        let judge = judge_arg(judge)?;
         if n == 0 {
             return Ok(());
         }
         let pairs = std::slice::from_raw_parts(arg(pairs, "pairs")?, n);
         out_arg(verdicts_out, "verdicts_out")?;
-        let pairs = pairs.iter().enumerate().map(|(i, p)| read_pair(p, i)).collect::<FfiResult<Vec<_>>>()?;
-        let mut verdicts = vec![None; n];
+        let inputs = pairs.iter().enumerate().map(|(i, p)| read_pair(p, i)).collect::<FfiResult<Vec<_>>>()?;
+        let mut verdicts: Vec<Option<Verdict>> = vec![None; n];
+        // Pairs answered while reading count as done first; the rest are judged, and
+        // `positions` maps their index in `to_judge` back to the caller's.
+        let (mut to_judge, mut positions) = (Vec::new(), Vec::new());
+        for (i, input) in inputs.into_iter().enumerate() {
+            match input {
+                Input::Judge(pair) => {
+                    to_judge.push(pair);
+                    positions.push(i);
+                }
+                Input::Answered(verdict) => verdicts[i] = Some(verdict),
+            }
+        }
         let mut done = 0;
-        judge.judge.judge_batch(&pairs, |i, v| {
-            verdicts[i] = Some(v);
+        // SAFETY: the host's callback, called on this thread as documented.
+        let report = |done: usize| progress.is_none_or(|cb| unsafe { cb(done, n, user_data) } != 0);
+        for _ in 0..n - to_judge.len() {
             done += 1;
-            // SAFETY: the host's callback, called on this thread as documented.
-            progress.is_none_or(|cb| unsafe { cb(done, n, user_data) } != 0)
+            if !report(done) {
+                return Err(crate::Error::Cancelled.into());
+            }
+        }
+        judge.judge_batch(&to_judge, |i, v| {
+            verdicts[positions[i]] = Some(v);
+            done += 1;
+            report(done)
         })?;
         for (i, v) in verdicts.into_iter().enumerate() {
             let v = v.ok_or_else(|| Failure(VLMJUDGE_ERR_ENGINE, format!("pair {i} got no verdict")))?;

@@ -14,7 +14,10 @@ pub const VLMJUDGE_LOG_WARN: vlmjudge_log_level = 2;
 pub const VLMJUDGE_LOG_ERROR: vlmjudge_log_level = 3;
 
 /// Receives one complete log line (no trailing newline), valid only during the call.
-/// May be called from any thread that uses the library, concurrently.
+/// May be called from any thread that uses the library, concurrently, but never while
+/// the library holds a lock of its own: lines logged under one wait until it is
+/// released. So the callback may call into the library (except
+/// `vlmjudge_set_log_callback`); lines it causes are delivered after it returns.
 pub type vlmjudge_log_callback =
     Option<unsafe extern "C" fn(level: vlmjudge_log_level, message: *const c_char, user_data: *mut c_void)>;
 

@@ -13,12 +13,12 @@ pub struct vlmjudge_model {
     pub(crate) model: Arc<Model>,
 }
 
-/// How to load a model; get one from `vlmjudge_model_default_params()` and change
-/// fields.
+/// How to load a model: initialise one with `vlmjudge_model_params_init()` (or
+/// `vlmjudge_model_default_params()`) and change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct vlmjudge_model_params {
-    /// `sizeof(vlmjudge_model_params)`, set by the default constructor.
+    /// `sizeof(vlmjudge_model_params)`, set by the initialiser.
     pub struct_size: usize,
     /// Layers to offload to a GPU (0 = CPU only); ignored without a GPU build.
     pub gpu_layers: u32,
@@ -59,6 +59,30 @@ pub extern "C" fn vlmjudge_model_default_params() -> vlmjudge_model_params {
     }
 }
 
+/// Writes the default model params to `*params`, a struct of `size` bytes: pass
+/// `sizeof(vlmjudge_model_params)`. Nothing is written unless `size` is this library's
+/// size, so a program built against another version's header gets
+/// VLMJUDGE_ERR_STRUCT_SIZE instead of a struct written past its end. Prefer it to
+/// `vlmjudge_model_default_params()`, which returns the library's struct by value.
+///
+/// Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT or VLMJUDGE_ERR_STRUCT_SIZE.
+/// Thread-safe.
+///
+/// # Safety
+/// `params` must be NULL or point to `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn vlmjudge_model_params_init(
+    params: *mut vlmjudge_model_params,
+    size: usize,
+) -> vlmjudge_status {
+    boundary(|| {
+        out_arg(params, "params")?;
+        check_size::<vlmjudge_model_params>(size, "size")?;
+        params.write(vlmjudge_model_default_params());
+        Ok(())
+    })
+}
+
 fn path_arg(ptr: *const c_char, name: &str) -> FfiResult<PathBuf> {
     if ptr.is_null() {
         return Err(Failure(VLMJUDGE_ERR_NULL_ARGUMENT, format!("{name} is NULL")));
@@ -86,7 +110,9 @@ fn path_arg(ptr: *const c_char, name: &str) -> FfiResult<PathBuf> {
 /// VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
 /// VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
 /// VLMJUDGE_ERR_PANIC. A `params.lora_path` that is not an adapter gives
-/// VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD. Paths are bytes on Unix (any encoding the file system takes).
+/// VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD.
+/// Paths are bytes on Unix (any encoding the file system takes; a split model's parts
+/// need UTF-8 names).
 /// Thread-safe.
 ///
 /// # Safety
@@ -104,7 +130,7 @@ pub unsafe extern "C" fn vlmjudge_model_load(
         let mmproj = if mmproj_path.is_null() { None } else { Some(path_arg(mmproj_path, "mmproj_path")?) };
         let p = match params.as_ref() {
             Some(p) => {
-                check_size::<vlmjudge_model_params>(p.struct_size, "params")?;
+                check_size::<vlmjudge_model_params>(p.struct_size, "params.struct_size")?;
                 *p
             }
             None => vlmjudge_model_default_params(),

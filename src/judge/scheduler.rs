@@ -25,7 +25,7 @@ use super::prompt::{PromptBuilder, UserTexts, VerdictTokens, AB, BA};
 use super::sampler::Sampler;
 use super::verdict::parse_shown_verdict;
 use super::{Choice, ImageSource, JudgeParams, Mode, Order, OrderVerdict, Pair, TokenCounts, Verdict};
-use crate::engine::{backend, min_tokens, Context, ContextParams, DecodeCounts, Model, Segment};
+use crate::engine::{backend, min_tokens, CancelFlag, Context, ContextParams, DecodeCounts, Model, Segment};
 use crate::{Error, Result};
 
 /// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
@@ -50,6 +50,8 @@ pub struct JudgeStats {
 pub struct Judge<'m> {
     model: &'m Model,
     ctx: Context<'m>,
+    /// Set from any thread to stop the call in progress (see [`Judge::cancel_flag`]).
+    cancel: CancelFlag,
     params: JudgeParams,
     prompt: PromptBuilder,
     verdict_tokens: VerdictTokens,
@@ -84,11 +86,13 @@ impl<'m> Judge<'m> {
         let prompt = PromptBuilder::new(model, &params.template)?;
         let verdict_tokens = VerdictTokens::find(model)?;
         backend()?;
-        let ctx = Context::new(
+        let mut ctx = Context::new(
             model,
             ContextParams::for_sequences(model, params.parallel * orders, params.ctx_per_seq, params.threads)?,
         )?;
-        Ok(Judge { model, ctx, params, prompt, verdict_tokens, stats: JudgeStats::default() })
+        let cancel = CancelFlag::default();
+        ctx.set_cancel(cancel.clone());
+        Ok(Judge { model, ctx, cancel, params, prompt, verdict_tokens, stats: JudgeStats::default() })
     }
 
     pub fn params(&self) -> &JudgeParams {
@@ -97,6 +101,14 @@ impl<'m> Judge<'m> {
 
     pub fn stats(&self) -> JudgeStats {
         self.stats
+    }
+
+    /// A flag another thread may set to stop this judge: the call in progress (or, if
+    /// none is, the next call) returns [`Error::Cancelled`] soon after, even in the
+    /// middle of a long prompt decode (an image encode in progress finishes first). The
+    /// request is used up when that call returns.
+    pub fn cancel_flag(&self) -> CancelFlag {
+        self.cancel.clone()
     }
 
     /// The prompt tokens of a text pair in its given (AB) order, exactly as the judge
@@ -135,6 +147,8 @@ impl<'m> Judge<'m> {
         let result = self.run(pairs, &mut on_verdict);
         // Whatever happened, leave no sequence behind for the next call.
         self.ctx.clear_memory();
+        // A request that came too late to stop this call must not stop the next one.
+        self.cancel.take();
         result
     }
 
@@ -142,6 +156,9 @@ impl<'m> Judge<'m> {
         let mut slots: Vec<Option<PairRun>> = (0..self.params.parallel).map(|_| None).collect();
         let mut next = 0;
         loop {
+            if self.cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
             // Admit pairs into free slots; a pair that cannot be prepared is answered now.
             for (slot_index, slot) in slots.iter_mut().enumerate() {
                 while slot.is_none() && next < pairs.len() {

@@ -193,7 +193,7 @@ class Header:
 
 def test_declarations_match_the_header() -> None:
     header = Header(find_header().read_text())
-    assert len(header.functions) == 25
+    assert len(header.functions) == 28
     assert set(header.functions) == set(_lib.PROTOTYPES)
     for name, (ret, args) in header.functions.items():
         fn = getattr(L, name)
@@ -226,12 +226,42 @@ def test_struct_sizes_and_abi_check() -> None:
     def grown(struct: Any) -> Any:  # a header with one field more than the library's
         return type("Grown", (ctypes.Structure,), {"_fields_": [*struct._fields_, ("extra", ctypes.c_uint64)]})
 
-    with pytest.raises(vlmjudge.AbiMismatchError, match="vlmjudge_model_default_params.*header/library mismatch"):
+    def shrunk(struct: Any) -> Any:  # a header with one field fewer
+        return type("Shrunk", (ctypes.Structure,), {"_fields_": struct._fields_[:-1]})
+
+    with pytest.raises(vlmjudge.AbiMismatchError, match="vlmjudge_model_params_init.*header/library mismatch"):
         _lib.check_abi(L, model_params=grown(_lib.vlmjudge_model_params))
-    with pytest.raises(vlmjudge.AbiMismatchError, match="vlmjudge_judge_default_params"):
+    with pytest.raises(vlmjudge.AbiMismatchError, match="vlmjudge_judge_params_init.*56 bytes"):
+        _lib.check_abi(L, judge_params=shrunk(_lib.vlmjudge_judge_params))
+    with pytest.raises(vlmjudge.AbiMismatchError, match="vlmjudge_judge_params_init"):
         _lib.check_abi(L, judge_params=grown(_lib.vlmjudge_judge_params))
-    assert issubclass(vlmjudge.AbiMismatchError, ImportError)
-    assert issubclass(vlmjudge.LibraryNotFoundError, OSError)
+
+
+def field_values(params: Any) -> Dict[str, Any]:
+    return {name: getattr(params, name) for name, _ in params._fields_}
+
+
+def test_params_init_writes_the_defaults_only_at_the_right_size() -> None:
+    for struct, init, default in (
+        (_lib.vlmjudge_model_params, L.vlmjudge_model_params_init, L.vlmjudge_model_default_params),
+        (_lib.vlmjudge_judge_params, L.vlmjudge_judge_params_init, L.vlmjudge_judge_default_params),
+    ):
+        params = struct()
+        assert init(ctypes.byref(params), ctypes.sizeof(params)) == _lib.VLMJUDGE_OK
+        assert params.struct_size == ctypes.sizeof(struct)
+        assert field_values(params) == field_values(default())
+        # Any other size: StructSizeError naming it, and not one byte written.
+        sentinel = struct.from_buffer_copy(b"\xab" * ctypes.sizeof(struct))
+        for size in (ctypes.sizeof(struct) - 8, ctypes.sizeof(struct) + 8, 0):
+            with pytest.raises(vlmjudge.StructSizeError, match=f"size is {size} "):
+                _api._check(init(ctypes.byref(sentinel), size))
+            assert bytes(sentinel) == b"\xab" * ctypes.sizeof(struct)
+        with pytest.raises(vlmjudge.InvalidArgument) as e:
+            _api._check(init(None, ctypes.sizeof(struct)))
+        assert e.value.status == _lib.VLMJUDGE_ERR_NULL_ARGUMENT
+    # What Model and Judge start from.
+    assert field_values(_api._default_judge_params()) == field_values(L.vlmjudge_judge_default_params())
+    assert field_values(_api._default_model_params()) == field_values(L.vlmjudge_model_default_params())
 
 
 def run_import(env_changes: Dict[str, Optional[str]], pythonpath: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
@@ -297,6 +327,26 @@ def test_not_a_gguf(tmp_path: Path, model_path: str) -> None:
     with pytest.raises(vlmjudge.ModelLoadError) as e2:
         vlmjudge.Model(model_path, mmproj=str(junk))
     assert e2.value.status in (_lib.VLMJUDGE_ERR_INVALID_GGUF, _lib.VLMJUDGE_ERR_MMPROJ_LOAD)
+
+
+def test_paths_that_are_not_utf8(tmp_path: Path, model_path: str, mmproj_path: str) -> None:
+    # On Unix a path is bytes; the library takes any that the file system does.
+    folder = os.fsencode(tmp_path)
+    model_link = os.path.join(folder, b"model-\xff\xfe.gguf")
+    mmproj_link = os.path.join(folder, b"mmproj-\xff.gguf")
+    os.symlink(os.fsencode(model_path), model_link)
+    os.symlink(os.fsencode(mmproj_path), mmproj_link)
+    with pytest.raises(UnicodeDecodeError):
+        model_link.decode("utf-8")
+    # bytes, and the str and Path that os.fsdecode makes of them (surrogate escapes).
+    for path, mmproj in ((model_link, mmproj_link), (os.fsdecode(model_link), Path(os.fsdecode(mmproj_link)))):
+        with vlmjudge.Model(path, mmproj) as m, open_judge(m) as j:
+            assert m.has_vision
+            assert os.fsencode(m.path) == model_link and os.fsencode(m.mmproj or "") == mmproj_link
+            assert_judged(j.judge(QUESTION, GOOD, BAD))
+    # A missing file with such a name is reported, not a decoding error.
+    with pytest.raises(vlmjudge.ModelFileError):
+        vlmjudge.Model(os.path.join(folder, b"missing-\xff.gguf"))
 
 
 def test_model_properties(model: vlmjudge.Model, model_path: str) -> None:
@@ -663,6 +713,75 @@ def test_a_judge_refuses_concurrent_use(judge: vlmjudge.Judge) -> None:
     verdicts = judge.judge_batch([vlmjudge.Pair(QUESTION, GOOD, BAD)] * 2, progress=progress)
     assert len(verdicts) == 2 and all(v.ok for v in verdicts)
     assert len(errors) == 2 and all(isinstance(e, RuntimeError) and "in use" in str(e) for e in errors)
+
+
+def test_cancel_from_another_thread(judge: vlmjudge.Judge, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Deterministic: the progress callback, on the judging thread, waits until the other
+    # thread's cancel() has returned, so the request is pending when the batch goes on.
+    pairs = [vlmjudge.Pair(f"Q{i}: how many legs?", GOOD, BAD, id=f"c{i}") for i in range(6)]
+    expected = judge.judge_batch(pairs)
+    first_done = threading.Event()
+    cancel_returned = threading.Event()
+    canceller_errors: List[BaseException] = []
+
+    def canceller() -> None:
+        try:
+            assert first_done.wait(60)
+            judge.cancel()  # judge_batch is running on the main thread
+        except BaseException as e:  # reported below
+            canceller_errors.append(e)
+        finally:
+            cancel_returned.set()
+
+    seen: List[int] = []
+
+    def progress(done: int, total: int) -> bool:
+        seen.append(done)
+        if done == 1:
+            first_done.set()
+            assert cancel_returned.wait(60)
+        return True  # never asks to stop: cancel() does
+
+    frees = FreeCounter(monkeypatch)
+    t = threading.Thread(target=canceller)
+    t.start()
+    with pytest.raises(vlmjudge.Cancelled) as e:
+        judge.judge_batch(pairs, progress=progress)
+    t.join(60)
+    assert not t.is_alive() and canceller_errors == []
+    assert e.value.status == _lib.VLMJUDGE_ERR_CANCELLED and e.value.message
+    # Stopped right after the cancel: at most the pairs in flight with the first one
+    # (parallel=4) were reported, and nothing was written, so nothing is freed.
+    assert 1 <= len(seen) <= 4 and seen[0] == 1
+    assert frees.freed == []
+    # The request was used up: the judge works afterwards, with the same results.
+    assert judge.judge_batch(pairs) == expected
+
+
+def test_cancel_with_no_call_running_cancels_the_next_call_only(judge: vlmjudge.Judge) -> None:
+    expected = judge.judge(QUESTION, GOOD, BAD)
+    judge.cancel()
+    with pytest.raises(vlmjudge.Cancelled):
+        judge.judge(QUESTION, GOOD, BAD)
+    assert judge.judge(QUESTION, GOOD, BAD) == expected
+    judge.cancel()
+    judge.cancel()  # two requests before a call are still one request
+    calls: List[int] = []
+    with pytest.raises(vlmjudge.Cancelled):
+        judge.judge_batch([vlmjudge.Pair(QUESTION, GOOD, BAD)] * 3, progress=lambda d, t: calls.append(d))
+    assert calls == []  # stopped before any pair was judged
+    assert judge.judge_batch([vlmjudge.Pair(QUESTION, GOOD, BAD, id="0")] * 2) == [expected] * 2
+    # Callable from inside the judge's own call (the progress callback), where every
+    # other method raises RuntimeError: the batch stops after that pair.
+    def stop(done: int, total: int) -> None:
+        judge.cancel()
+
+    with pytest.raises(vlmjudge.Cancelled):
+        judge.judge_batch([vlmjudge.Pair(QUESTION, GOOD, BAD)] * 8, progress=stop)
+    assert judge.judge(QUESTION, GOOD, BAD) == expected
+    judge.close()
+    with pytest.raises(vlmjudge.ClosedError):
+        judge.cancel()
 
 
 # --- logging ------------------------------------------------------------------------

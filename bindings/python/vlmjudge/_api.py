@@ -94,6 +94,21 @@ def _test_panic() -> None:
     _check(L.vlmjudge_test_panic())
 
 
+def _default_model_params() -> _lib.vlmjudge_model_params:
+    """The library's defaults, written by vlmjudge_model_params_init() into a struct of
+    the size this package declares (the library refuses any other size)."""
+    params = _lib.vlmjudge_model_params()
+    _check(L.vlmjudge_model_params_init(ctypes.byref(params), ctypes.sizeof(params)))
+    return params
+
+
+def _default_judge_params() -> _lib.vlmjudge_judge_params:
+    """The library's defaults, written by vlmjudge_judge_params_init()."""
+    params = _lib.vlmjudge_judge_params()
+    _check(L.vlmjudge_judge_params_init(ctypes.byref(params), ctypes.sizeof(params)))
+    return params
+
+
 def _invalid(message: str) -> InvalidArgument:
     return InvalidArgument(_lib.VLMJUDGE_ERR_INVALID_ARGUMENT, message)
 
@@ -236,12 +251,15 @@ class _Handle:
         self.closed = False
 
     @contextmanager
-    def use(self) -> Iterator[Any]:
+    def use(self, shared: bool = False) -> Iterator[Any]:
+        """The pointer, kept from being freed until the block ends. ``shared`` lets a
+        call that the C ABI allows beside a running one (vlmjudge_judge_cancel) into
+        an exclusive handle."""
         _drain_deferred()
         with self._lock:
             if self.closed:
                 raise ClosedError(f"this {self._what} is closed")
-            if self._exclusive and self._users:
+            if self._exclusive and self._users and not shared:
                 raise RuntimeError(
                     f"this {self._what} is already in use (by another thread, or re-entered from a "
                     f"callback); a {self._what} is not thread-safe: open one per thread"
@@ -472,7 +490,7 @@ class Model(_HandleOwner):
     ) -> None:
         self._handle: Optional[_Handle] = None
         _drain_deferred()
-        params = L.vlmjudge_model_default_params()
+        params = _default_model_params()
         params.gpu_layers = _uint("gpu_layers", gpu_layers)
         params.threads = _uint("threads", threads)
         params.use_mmap = _bool("use_mmap", use_mmap)
@@ -508,7 +526,8 @@ class Judge(_HandleOwner):
 
     Not thread-safe: use a Judge from one thread at a time (it may move between
     threads); open one Judge per thread to judge in parallel on a shared Model. A
-    second concurrent call raises RuntimeError rather than corrupting anything.
+    second concurrent call raises RuntimeError rather than corrupting anything. The
+    one exception is cancel(), which any thread may call while a call is running.
     """
 
     _failed = "this Judge failed to open"
@@ -535,7 +554,7 @@ class Judge(_HandleOwner):
             raise TypeError(f"mode must be a str ('fast' or 'reason'), not {type(mode).__name__}")
         if mode not in _MODES:
             raise _invalid(f"mode must be 'fast' or 'reason', not {mode!r}")
-        params = L.vlmjudge_judge_default_params()
+        params = _default_judge_params()
         params.mode = _MODES[mode]
         params.swap = _bool("swap", swap)
         params.max_tokens = _uint("max_tokens", max_tokens)
@@ -625,6 +644,17 @@ class Judge(_HandleOwner):
             raise raised[0]
         return verdicts
 
+    def cancel(self) -> None:
+        """Asks this judge to stop; thread-safe, unlike every other method.
+
+        The judge() or judge_batch() running on it (in another thread: ctypes releases
+        the GIL during the call) raises Cancelled soon after, returning no verdicts;
+        with no call running, the next call raises Cancelled at once. The request is
+        used up when that call returns, even by a call that finished before noticing
+        it. Raises ClosedError on a closed Judge.
+        """
+        with self._live().use(shared=True) as ptr:
+            _check(L.vlmjudge_judge_cancel(ptr))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

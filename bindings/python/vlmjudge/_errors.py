@@ -100,7 +100,7 @@ class EngineError(JudgingError):
 
 
 class Cancelled(JudgingError):
-    """The progress callback asked to stop the batch."""
+    """The call was cancelled: by the progress callback, or by Judge.cancel()."""
 
 
 class InternalError(VlmjudgeError):

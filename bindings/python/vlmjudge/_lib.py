@@ -130,8 +130,10 @@ PROTOTYPES: Mapping[str, Tuple[Any, Tuple[Any, ...]]] = {
     "vlmjudge_last_error_message": (ctypes.c_char_p, ()),
     "vlmjudge_test_panic": (vlmjudge_status, ()),
     "vlmjudge_judge_default_params": (vlmjudge_judge_params, ()),
+    "vlmjudge_judge_params_init": (vlmjudge_status, (_P(vlmjudge_judge_params), ctypes.c_size_t)),
     "vlmjudge_judge_new": (vlmjudge_status, (ModelPtr, _P(vlmjudge_judge_params), _P(JudgePtr))),
     "vlmjudge_judge_free": (None, (JudgePtr,)),
+    "vlmjudge_judge_cancel": (vlmjudge_status, (JudgePtr,)),
     "vlmjudge_judge_pair": (vlmjudge_status, (JudgePtr, _P(vlmjudge_pair), _P(VerdictPtr))),
     "vlmjudge_judge_batch": (
         vlmjudge_status,
@@ -139,6 +141,7 @@ PROTOTYPES: Mapping[str, Tuple[Any, Tuple[Any, ...]]] = {
     ),
     "vlmjudge_set_log_callback": (vlmjudge_status, (vlmjudge_log_callback, ctypes.c_void_p)),
     "vlmjudge_model_default_params": (vlmjudge_model_params, ()),
+    "vlmjudge_model_params_init": (vlmjudge_status, (_P(vlmjudge_model_params), ctypes.c_size_t)),
     "vlmjudge_model_load": (
         vlmjudge_status,
         (ctypes.c_char_p, ctypes.c_char_p, _P(vlmjudge_model_params), _P(ModelPtr)),
@@ -237,14 +240,6 @@ def declare(lib: ctypes.CDLL) -> None:
         fn.argtypes = argtypes
 
 
-def _padded(struct: Type[ctypes.Structure]) -> Type[ctypes.Structure]:
-    # The library returns params structs by value. Should its struct be larger than
-    # ours, it would write past a buffer of our size, so the check reads the result
-    # into a struct with ample room after our fields.
-    fields = [*struct._fields_, ("_room", ctypes.c_uint8 * 512)]
-    return type(struct.__name__ + "_padded", (ctypes.Structure,), {"_fields_": fields})
-
-
 def check_abi(
     lib: ctypes.CDLL,
     *,
@@ -267,18 +262,23 @@ def check_abi(
             f"{path} is vlmjudge {version}, but this Python package is written for ABI "
             f"{ABI_VERSION[0]}.{ABI_VERSION[1]}.x: header/library mismatch"
         )
+    # The _params_init functions write nothing unless the size given is the library's
+    # own, so a struct of another size is refused without memory past it being touched.
     for fn_name, struct in (
-        ("vlmjudge_model_default_params", model_params),
-        ("vlmjudge_judge_default_params", judge_params),
+        ("vlmjudge_model_params_init", model_params),
+        ("vlmjudge_judge_params_init", judge_params),
     ):
-        fn = lib[fn_name]  # a fresh function object: the declared one keeps its restype
-        fn.argtypes = ()
-        fn.restype = _padded(struct)
-        size = fn().struct_size
-        if size != ctypes.sizeof(struct):
+        fn = lib[fn_name]  # a fresh function object: the declared one keeps its argtypes
+        fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        fn.restype = vlmjudge_status
+        params = struct()
+        size = ctypes.sizeof(struct)
+        status = fn(ctypes.byref(params), size)
+        if status != VLMJUDGE_OK or params.struct_size != size:
+            reason = (lib.vlmjudge_last_error_message() or b"").decode("utf-8", "replace")
             raise AbiMismatchError(
-                f"{path}: {fn_name}() has struct_size {size} but the Python struct is "
-                f"{ctypes.sizeof(struct)} bytes: header/library mismatch"
+                f"{path}: {fn_name}() refused the Python struct of {size} bytes "
+                f"(status {status}: {reason}): header/library mismatch"
             )
 
 

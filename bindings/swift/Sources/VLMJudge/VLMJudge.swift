@@ -2,9 +2,14 @@
 //
 // Thread safety (as in vlmjudge.h): a `Model` may be shared by any number of threads
 // (it is Sendable); a `Judge` is used by one thread at a time (it may move between
-// threads): open one Judge per thread on a shared Model to judge in parallel. A Judge
-// keeps its model alive, so the Model may be released while Judges are in use.
+// threads): open one Judge per thread on a shared Model to judge in parallel. The one
+// exception is `Judge.cancel()`, which any thread may call while another is judging. A
+// Judge keeps its model alive, so the Model may be released while Judges are in use.
 // `Verdict` and `Pair` are values.
+//
+// Params: `ModelParams()` and `JudgeParams()` read the library's defaults through
+// vlmjudge_*_params_init, which refuses (`.structSize`) a struct of another size than
+// the library's, so they throw when the library was built from another vlmjudge.h.
 //
 // Errors: a failed C call throws `VLMJudgeError` with the message of
 // vlmjudge_last_error_message(), read right after the call. A problem with one pair
@@ -29,7 +34,7 @@ public enum VLMJudgeError: Error, Equatable, CustomStringConvertible {
     case mmprojLoad(String)
     case template(String)
     case engine(String)
-    /// The progress callback returned false.
+    /// The progress callback returned false, or `Judge.cancel()` was called.
     case cancelled(String)
     case panic(String)
     case other(status: Int32, message: String)
@@ -109,7 +114,27 @@ private func checkNoNUL(_ s: String, _ what: String) throws {
 /// The library version, e.g. "0.1.0".
 public func libraryVersion() -> String { String(cString: vlmjudge_version()) }
 
-/// How to load a model; `ModelParams()` holds the library's defaults.
+/// A C params struct holding the library's defaults, written by its `_params_init`
+/// function. The size given is the stride: C's sizeof counts the trailing padding
+/// (vlmjudge_judge_params has 4 bytes of it), which `MemoryLayout.size` leaves out.
+private func libraryDefaults<T>(
+    _ empty: T, _ initialize: (UnsafeMutablePointer<T>, Int) -> vlmjudge_status
+) throws -> T {
+    var value = empty
+    let status = withUnsafeMutablePointer(to: &value) { initialize($0, MemoryLayout<T>.stride) }
+    guard status == VLMJUDGE_OK else { throw lastError(status) }
+    return value
+}
+
+private func defaultModelParams() throws -> vlmjudge_model_params {
+    try libraryDefaults(vlmjudge_model_params()) { vlmjudge_model_params_init($0, $1) }
+}
+
+private func defaultJudgeParams() throws -> vlmjudge_judge_params {
+    try libraryDefaults(vlmjudge_judge_params()) { vlmjudge_judge_params_init($0, $1) }
+}
+
+/// How to load a model; `try ModelParams()` holds the library's defaults.
 public struct ModelParams: Sendable {
     /// Layers to offload to a GPU (0 = CPU only).
     public var gpuLayers: UInt32
@@ -129,8 +154,10 @@ public struct ModelParams: Sendable {
     /// limit); larger images are downscaled by projectors that resize or tile by size.
     public var imageMaxTokens: UInt32
 
-    public init() {
-        let d = vlmjudge_model_default_params()
+    /// The library's defaults. Throws `.structSize` if the library was built from
+    /// another vlmjudge.h than this package.
+    public init() throws {
+        let d = try defaultModelParams()
         gpuLayers = d.gpu_layers
         threads = d.threads
         useMmap = d.use_mmap
@@ -143,8 +170,8 @@ public struct ModelParams: Sendable {
 
     /// The C struct without `lora_path` (NULL): a C string pointer is only valid inside
     /// `withCString`, so `Model.init` sets it for the duration of the load call.
-    var cValue: vlmjudge_model_params {
-        var p = vlmjudge_model_default_params()
+    func cValue() throws -> vlmjudge_model_params {
+        var p = try defaultModelParams()
         p.gpu_layers = gpuLayers
         p.threads = threads
         p.use_mmap = useMmap
@@ -164,7 +191,7 @@ public enum Mode: Int32, Sendable {
     case reason = 1
 }
 
-/// Settings of a judge session; `JudgeParams()` holds the library's defaults (fast
+/// Settings of a judge session; `try JudgeParams()` holds the library's defaults (fast
 /// mode with swap debiasing).
 public struct JudgeParams: Sendable {
     public var mode: Mode
@@ -182,8 +209,10 @@ public struct JudgeParams: Sendable {
     /// Context positions per sequence: prompt plus reasoning.
     public var ctxPerSeq: UInt32
 
-    public init() {
-        let d = vlmjudge_judge_default_params()
+    /// The library's defaults. Throws `.structSize` if the library was built from
+    /// another vlmjudge.h than this package.
+    public init() throws {
+        let d = try defaultJudgeParams()
         mode = Mode(rawValue: d.mode) ?? .fast
         swap = d.swap
         maxTokens = d.max_tokens
@@ -196,8 +225,8 @@ public struct JudgeParams: Sendable {
         ctxPerSeq = d.ctx_per_seq
     }
 
-    var cValue: vlmjudge_judge_params {
-        var p = vlmjudge_judge_default_params()
+    func cValue() throws -> vlmjudge_judge_params {
+        var p = try defaultJudgeParams()
         p.mode = mode.rawValue
         p.swap = swap
         p.max_tokens = maxTokens
@@ -297,17 +326,19 @@ public final class Model: @unchecked Sendable {
     let handle: OpaquePointer
 
     /// Loads a GGUF model and, if given, its multimodal projector (needed for images) and
-    /// the LoRA adapter `params.loraPath`. A LoRA file that is not an adapter throws
-    /// `.invalidGGUF`; an adapter made for another model, `.modelLoad`.
-    public init(path: String, mmproj: String? = nil, params: ModelParams = ModelParams()) throws {
+    /// the LoRA adapter `params.loraPath`; nil params are the library's defaults. A LoRA
+    /// file that is not an adapter throws `.invalidGGUF`; an adapter made for another
+    /// model, `.modelLoad`.
+    public init(path: String, mmproj: String? = nil, params: ModelParams? = nil) throws {
+        let settings = try params ?? ModelParams()
         try checkNoNUL(path, "model path")
         if let mmproj = mmproj { try checkNoNUL(mmproj, "mmproj path") }
-        if let lora = params.loraPath { try checkNoNUL(lora, "LoRA path") }
-        var cParams = params.cValue
+        if let lora = settings.loraPath { try checkNoNUL(lora, "LoRA path") }
+        var cParams = try settings.cValue()
         var out: OpaquePointer? = nil
         let status = path.withCString { cPath in
             withOptionalCString(mmproj) { cMmproj in
-                withOptionalCString(params.loraPath) { (cLora: UnsafePointer<CChar>?) -> vlmjudge_status in
+                withOptionalCString(settings.loraPath) { (cLora: UnsafePointer<CChar>?) -> vlmjudge_status in
                     // cLora is valid until this closure returns, after the load.
                     cParams.lora_path = cLora
                     return vlmjudge_model_load(cPath, cMmproj, &cParams, &out)
@@ -380,13 +411,15 @@ private final class ProgressBox {
     }
 }
 
-/// A judging session. Use from one thread at a time; open one per thread.
+/// A judging session. Use from one thread at a time; open one per thread. Only
+/// `cancel()` may be called from another thread while a call is running.
 public final class Judge {
     let handle: OpaquePointer
 
-    /// Opens a judge on `model`; the judge keeps the model alive.
-    public init(model: Model, params: JudgeParams = JudgeParams()) throws {
-        var cParams = params.cValue
+    /// Opens a judge on `model`; the judge keeps the model alive. nil params are the
+    /// library's defaults.
+    public init(model: Model, params: JudgeParams? = nil) throws {
+        var cParams = try (params ?? JudgeParams()).cValue()
         var out: OpaquePointer? = nil
         let status = vlmjudge_judge_new(model.handle, &cParams, &out)
         guard status == VLMJUDGE_OK, let handle = out else { throw lastError(status) }
@@ -394,6 +427,19 @@ public final class Judge {
     }
 
     deinit { vlmjudge_judge_free(handle) }
+
+    /// Asks this judge to stop: the `judge` or `judgeBatch` running on it throws
+    /// `VLMJudgeError.cancelled` soon after (mid-decode; an image being encoded finishes
+    /// first) and returns no verdicts; with no call running, the next call throws it at
+    /// once. The request is used up when that call returns, even by a call that
+    /// finished before noticing it.
+    ///
+    /// The one thread-safe method: call it from any thread (e.g. a UI's cancel button)
+    /// while another thread is inside `judge` or `judgeBatch`; keep a reference to the
+    /// Judge meanwhile. It cannot fail (the C call fails only for a NULL handle).
+    public func cancel() {
+        _ = vlmjudge_judge_cancel(handle)
+    }
 
     /// Judges one pair. A problem with the pair itself is on the verdict, not thrown.
     public func judge(_ pair: Pair) throws -> Verdict {
@@ -410,8 +456,8 @@ public final class Judge {
 
     /// Judges `pairs` with many in flight; verdicts come back in input order.
     /// `progress(done, total)` runs on this thread after each pair; returning false
-    /// throws `VLMJudgeError.cancelled`, and an error it throws cancels the batch and is
-    /// rethrown here unchanged.
+    /// throws `VLMJudgeError.cancelled` (as does `cancel()` from another thread), and an
+    /// error it throws cancels the batch and is rethrown here unchanged.
     public func judgeBatch(
         _ pairs: [Pair], progress: ((Int, Int) throws -> Bool)? = nil
     ) throws -> [Verdict] {

@@ -18,7 +18,7 @@ final class VLMJudgeTests: XCTestCase {
     private func makeJudge(parallel: UInt32 = 3) throws -> Judge {
         let model = try Model(path: env("VLMJUDGE_TEST_MODEL"), mmproj: env("VLMJUDGE_TEST_MMPROJ"))
         XCTAssertTrue(model.hasVision)
-        var params = JudgeParams()
+        var params = try JudgeParams()
         params.ctxPerSeq = 384
         params.parallel = parallel
         params.threads = 1
@@ -57,7 +57,7 @@ final class VLMJudgeTests: XCTestCase {
 
     func testLoraParams() throws {
         let modelPath = try env("VLMJUDGE_TEST_MODEL")
-        var params = ModelParams()
+        var params = try ModelParams()
         XCTAssertNil(params.loraPath)  // the library's defaults: no adapter, scale 1
         XCTAssertEqual(params.loraScale, 1)
 
@@ -105,5 +105,50 @@ final class VLMJudgeTests: XCTestCase {
             XCTAssertEqual(error as? Boom, Boom(value: 42))
         }
         XCTAssertEqual(try judge.judgeBatch(Array(pairs.prefix(2))).count, 2)
+    }
+
+    private func assertCancelled<T>(_ body: @autoclosure () throws -> T,
+                                 file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            guard let e = error as? VLMJudgeError, case .cancelled = e else {
+                return XCTFail("expected .cancelled, got \(error)", file: file, line: line)
+            }
+        }
+    }
+
+    // Deterministic: the progress closure, on the judging thread, waits until the other
+    // thread's cancel() has returned, so the request is pending when the batch goes on.
+    func testCancelFromAnotherThread() throws {
+        let judge = try makeJudge(parallel: 2)
+        let pairs = (0..<6).map { i in
+            Pair(id: "c\(i)", question: "Q\(i)?", responseA: "Four.", responseB: "Seven.")
+        }
+        let expected = try judge.judgeBatch(pairs).map(\.pA)
+        let firstDone = DispatchSemaphore(value: 0)
+        let cancelReturned = DispatchSemaphore(value: 0)
+        let canceller = Thread {
+            firstDone.wait()
+            judge.cancel()  // judgeBatch is running on the test's thread
+            cancelReturned.signal()
+        }
+        canceller.start()
+        var seen: [Int] = []
+        assertCancelled(try judge.judgeBatch(pairs) { done, _ in
+            seen.append(done)
+            if done == 1 {
+                firstDone.signal()
+                cancelReturned.wait()
+            }
+            return true  // never asks to stop: cancel() does
+        })
+        // At most the pairs in flight with the first (parallel 2) were reported.
+        XCTAssertTrue((1...2).contains(seen.count), "\(seen)")
+        // The request was used up: the judge works afterwards, with the same results.
+        XCTAssertEqual(try judge.judgeBatch(pairs).map(\.pA), expected)
+
+        // With no call running, the next call is cancelled at once, and only that one.
+        judge.cancel()
+        assertCancelled(try judge.judge(cat))
+        XCTAssertNil(try judge.judge(cat).error)
     }
 }
