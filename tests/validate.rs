@@ -90,12 +90,7 @@ fn refused(model: &Path, mmproj: Option<&Path>, expect: &[&str]) -> String {
 
 /// The tiny VLM's language model rewritten by `edit`, refused naming `expect`.
 fn model_refused(edit: impl FnOnce(&mut Gguf), expect: &[&str]) -> String {
-    let tiny = fixture(FixtureKind::TinyVlm);
-    let dir = tempfile::tempdir().unwrap();
-    let mut g = Gguf::read(&tiny.model);
-    edit(&mut g);
-    let path = g.write(&dir.path().join("model.gguf"));
-    refused(&path, None, expect)
+    family_model_refused(FixtureKind::TinyVlm, edit, expect)
 }
 
 /// Fixture `kind`'s language model rewritten by `edit`, refused naming `expect`.

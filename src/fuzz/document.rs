@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::gguf::{GgmlType, GgufFile, Value, DEFAULT_ALIGNMENT};
+use crate::gguf::{write_str, write_value, GgmlType, GgufFile, Value, DEFAULT_ALIGNMENT};
 use crate::Result;
 
 /// One tensor: its table entry and its data (shared between a base and its mutants
@@ -183,35 +183,6 @@ impl Document {
 
 fn align(n: u64, alignment: u64) -> u64 {
     n.div_ceil(alignment) * alignment
-}
-
-fn write_str(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend((s.len() as u64).to_le_bytes());
-    out.extend_from_slice(s);
-}
-
-fn write_value(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::U8(v) => out.push(*v),
-        Value::I8(v) => out.push(*v as u8),
-        Value::U16(v) => out.extend(v.to_le_bytes()),
-        Value::I16(v) => out.extend(v.to_le_bytes()),
-        Value::U32(v) => out.extend(v.to_le_bytes()),
-        Value::I32(v) => out.extend(v.to_le_bytes()),
-        Value::F32(v) => out.extend(v.to_le_bytes()),
-        Value::Bool(v) => out.push(u8::from(*v)),
-        Value::Str(s) => write_str(out, s),
-        Value::U64(v) => out.extend(v.to_le_bytes()),
-        Value::I64(v) => out.extend(v.to_le_bytes()),
-        Value::F64(v) => out.extend(v.to_le_bytes()),
-        Value::Array(item, items) => {
-            out.extend((*item as u32).to_le_bytes());
-            out.extend((items.len() as u64).to_le_bytes());
-            for v in items {
-                write_value(out, v);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

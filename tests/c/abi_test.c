@@ -99,16 +99,6 @@ static void test_struct_size(const char *model_path, vlmjudge_model *model) {
     CHECK(j == NULL);
 }
 
-static vlmjudge_judge *open_judge(vlmjudge_model *model, unsigned parallel) {
-    vlmjudge_judge_params jp = vlmjudge_judge_default_params();
-    jp.ctx_per_seq = 384;
-    jp.parallel = parallel;
-    jp.threads = 1;
-    vlmjudge_judge *judge = NULL;
-    CHECK(vlmjudge_judge_new(model, &jp, &judge) == VLMJUDGE_OK);
-    return judge;
-}
-
 static void test_pairs(vlmjudge_model *model, const char *image_path) {
     vlmjudge_judge *judge = open_judge(model, 4);
     vlmjudge_verdict *v = NULL;

@@ -56,4 +56,17 @@ static inline vlmjudge_pair text_pair(const char *id, const char *question) {
     return p;
 }
 
+/* A judge for the tests: 384 cells per sequence, `parallel` pairs in flight, one
+ * thread (cheap under valgrind). */
+static inline vlmjudge_judge *open_judge(vlmjudge_model *model, unsigned parallel) {
+    vlmjudge_judge_params jp;
+    CHECK(vlmjudge_judge_params_init(&jp, sizeof jp) == VLMJUDGE_OK);
+    jp.ctx_per_seq = 384;
+    jp.parallel = parallel;
+    jp.threads = 1;
+    vlmjudge_judge *judge = NULL;
+    CHECK(vlmjudge_judge_new(model, &jp, &judge) == VLMJUDGE_OK);
+    return judge;
+}
+
 #endif

@@ -37,17 +37,6 @@ static void test_params_init(void) {
     CHECK(jp.parallel == jd.parallel && jp.ctx_per_seq == jd.ctx_per_seq && jp.max_tokens == jd.max_tokens);
 }
 
-static vlmjudge_judge *small_judge(vlmjudge_model *model, unsigned parallel) {
-    vlmjudge_judge_params jp;
-    CHECK(vlmjudge_judge_params_init(&jp, sizeof jp) == VLMJUDGE_OK);
-    jp.ctx_per_seq = 384;
-    jp.parallel = parallel;
-    jp.threads = 1;
-    vlmjudge_judge *judge = NULL;
-    CHECK(vlmjudge_judge_new(model, &jp, &judge) == VLMJUDGE_OK);
-    return judge;
-}
-
 static void sleep_ms(long ms) {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&t, &t) == -1 && errno == EINTR) {
@@ -78,7 +67,7 @@ static int32_t wait_for_cancel(size_t done, size_t total, void *user_data) {
 
 static void test_cancel(vlmjudge_model *model) {
     CHECK_FAILS(vlmjudge_judge_cancel(NULL), VLMJUDGE_ERR_NULL_ARGUMENT);
-    vlmjudge_judge *judge = small_judge(model, 2);
+    vlmjudge_judge *judge = open_judge(model, 2);
     vlmjudge_pair p = text_pair("c", "How many legs?");
     vlmjudge_verdict *v = (vlmjudge_verdict *)0x2;
 
@@ -132,7 +121,7 @@ static void test_byte_paths(const char *model_path, const char *mmproj_path) {
 /* An image_len over the 100 MiB file limit is the pair's error, found before the
  * buffer is read: the buffer here is 16 bytes, so reading it would trip ASan/valgrind. */
 static void test_oversized_image_buffer(vlmjudge_model *model) {
-    vlmjudge_judge *judge = small_judge(model, 2);
+    vlmjudge_judge *judge = open_judge(model, 2);
     unsigned char small[16] = {0x89, 'P', 'N', 'G'};
     vlmjudge_pair pairs[2] = {text_pair("big", "What is shown?"), text_pair("fine", "How many legs?")};
     pairs[0].image = small;
