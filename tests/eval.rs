@@ -16,7 +16,10 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::{SerializedColumnWriter, SerializedFileWriter};
 use parquet::schema::parser::parse_message_type;
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::eval::{evaluate, read_bench, score_verdicts, BenchFormat, BenchItem, EvalSummary, ReadOptions};
+use vlmjudge::eval::{
+    evaluate, read_bench, read_bench_with_notes, score_official, score_verdicts, BenchFormat, BenchItem, EvalSummary,
+    Protocol, ReadOptions, UnparsedRule,
+};
 use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{Choice, ImageSource, Judge, JudgeParams, Mode, Verdict};
 use vlmjudge::progress::{NoProgress, Progress};
@@ -137,7 +140,7 @@ fn sample_vlrb_rows() -> Vec<VlrbRow> {
 }
 
 #[test]
-fn vl_rewardbench_parquet_reads_back_with_categories_images_and_a_label_that_follows_the_shuffle() {
+fn vl_rewardbench_parquet_reads_back_with_images_and_a_label_that_follows_the_shuffle() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("test-00000-of-00001.parquet");
     let rows = sample_vlrb_rows();
@@ -169,15 +172,12 @@ fn vl_rewardbench_parquet_reads_back_with_categories_images_and_a_label_that_fol
     }
     assert!((3..=17).contains(&swapped), "the A/B order should be shuffled per item, swapped {swapped} of 20");
 
-    let category = |id: &str| items.iter().find(|i| i.id == id).unwrap().category.clone();
-    assert_eq!(category("item-0"), "general"); // WildVision
-    assert_eq!(category("item-1"), "hallucination"); // POVID
-    assert_eq!(category("item-2"), "hallucination"); // RLAIF-V
-    assert_eq!(category("item-3"), "hallucination"); // RLHF-V
-    assert_eq!(category("item-4"), "reasoning"); // MMMU-Pro
-    assert_eq!(category("item-5"), "reasoning"); // MathVerse
-    assert_eq!(category("item-6"), "general"); // vlfeedback
-    assert_eq!(category("item-7"), "NewSource"); // unknown sources keep their name
+    // These ids have no known prefix: all general, whatever query_source says.
+    assert!(
+        items.iter().all(|i| i.category == "general"),
+        "{:?}",
+        items.iter().map(|i| &i.category).collect::<Vec<_>>()
+    );
 
     // The shuffle is a function of seed and id: the same again, another with a new seed.
     assert_eq!(read(7).unwrap(), items);
@@ -433,4 +433,244 @@ fn a_parquet_image_item_is_judged_by_a_tiny_vlm_and_an_undecodable_image_fails_o
     assert_eq!(get("text-only").error, None);
     assert_eq!((summary.n, summary.errors), (3, 1));
     assert_matches_recount(&summary, &items, &out);
+}
+
+// ---------------------------------------------------------------------------------
+// Benchmark fidelity: official categories, releases, notes and metrics (issue 30).
+
+/// Ten rows with ids as the real file spells them: one duplicate id, one unknown
+/// prefix, one query_source that names another group, one source not on the card.
+fn realistic_vlrb_rows() -> Vec<VlrbRow> {
+    [
+        ("RLAIF-V-Dataset_101", "RLAIF-V", [0, 1]),
+        ("RLHF-V-Dataset_7", "RLHF-V", [1, 0]),
+        ("hallucination_pair-1022", "POVID", [0, 1]),
+        ("mathverse_3125", "MathVerse", [1, 0]),
+        ("mmmu-pro_test_42", "MMMU-Pro", [0, 1]),
+        ("wildvision-battle_11", "WildVision", [0, 1]),
+        ("llava-wild_9", "WildVision", [1, 0]),
+        ("RLAIF-V-Dataset_101", "RLAIF-V", [1, 0]),
+        ("RLHF-V-Dataset_8", "WildVision", [0, 1]),
+        ("wildvision-battle_12", "NewSource", [1, 0]),
+    ]
+    .into_iter()
+    .map(|(id, source, ranking)| vlrb_row(id, source, ranking, None))
+    .collect()
+}
+
+#[test]
+fn vl_rewardbench_groups_come_from_the_id_prefix_and_duplicates_are_renamed_by_row_with_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test-00000-of-00001.parquet");
+    write_vlrb(&path, &realistic_vlrb_rows());
+    let bench = read_bench_with_notes(&path, BenchFormat::VlRewardBench, &ReadOptions::default()).unwrap();
+    let got: Vec<(&str, &str)> = bench.items.iter().map(|i| (i.id.as_str(), i.category.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("RLAIF-V-Dataset_101#row0", "hallucination"),
+            ("RLHF-V-Dataset_7", "hallucination"),
+            ("hallucination_pair-1022", "hallucination"),
+            ("mathverse_3125", "reasoning"),
+            ("mmmu-pro_test_42", "reasoning"),
+            ("wildvision-battle_11", "general"),
+            ("llava-wild_9", "general"), // unknown prefix: general, as the official scoring
+            ("RLAIF-V-Dataset_101#row7", "hallucination"),
+            ("RLHF-V-Dataset_8", "hallucination"), // query_source says WildVision: the id wins
+            ("wildvision-battle_12", "general"),
+        ]
+    );
+    assert_eq!(
+        bench.release.as_deref().unwrap(),
+        "10 rows: not a full known release (1,250 in 2024, 1,247 now); not comparable with published numbers"
+    );
+    assert_eq!(bench.notes.len(), 3, "{:#?}", bench.notes);
+    assert!(
+        bench.notes[0].starts_with("warning: 1 row(s) have a query_source naming another group"),
+        "{}",
+        bench.notes[0]
+    );
+    assert!(bench.notes[0].contains("\"RLHF-V-Dataset_8\" (query_source \"WildVision\")"), "{}", bench.notes[0]);
+    assert!(bench.notes[1].ends_with("not cross-checked: NewSource"), "{}", bench.notes[1]);
+    assert!(bench.notes[2].starts_with("1 id(s) occur more than once"), "{}", bench.notes[2]);
+    assert!(bench.notes[2].contains("their 2 rows were renamed"), "{}", bench.notes[2]);
+
+    // The renaming is deterministic: the same ids on a second read.
+    assert_eq!(read_bench(&path, BenchFormat::VlRewardBench, &ReadOptions::default()).unwrap(), bench.items);
+}
+
+/// A verdict line naming `choice`, or failed with `error`.
+fn verdict(id: &str, choice: Choice, error: Option<&str>) -> Verdict {
+    let mut v = Verdict::failed(id, "");
+    v.error = error.map(String::from);
+    v.verdict = choice;
+    v
+}
+
+fn write_verdicts(path: &Path, verdicts: &[Verdict]) {
+    let text: String = verdicts.iter().map(|v| format!("{}\n", serde_json::to_string(v).unwrap())).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// What the judge said about an item, relative to its label.
+#[derive(Clone, Copy)]
+enum Said {
+    Right,
+    Wrong,
+    Nothing,
+    Tie,
+    Failed,
+}
+
+fn verdicts_for(items: &[BenchItem], said: &[Said]) -> Vec<Verdict> {
+    assert_eq!(items.len(), said.len());
+    items
+        .iter()
+        .zip(said)
+        .map(|(item, said)| {
+            let other = if item.label == Choice::A { Choice::B } else { Choice::A };
+            match said {
+                Said::Right => verdict(&item.id, item.label, None),
+                Said::Wrong => verdict(&item.id, other, None),
+                Said::Nothing => verdict(&item.id, Choice::None, None),
+                Said::Tie => verdict(&item.id, Choice::Tie, None),
+                Said::Failed => verdict(&item.id, Choice::None, Some("image: cannot decode")),
+            }
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-12
+}
+
+#[test]
+fn vl_rewardbench_official_metrics_drop_unparsed_verdicts_and_ours_give_them_half_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vlrb.parquet");
+    write_vlrb(&path, &realistic_vlrb_rows());
+    let items = read_bench(&path, BenchFormat::VlRewardBench, &ReadOptions { seed: 3, ..Default::default() }).unwrap();
+    use Said::*;
+    // hallucination: rows 0 1 2 7 8; reasoning: 3 4; general: 5 6 9.
+    let said = [Right, Wrong, Right, Right, Right, Wrong, Right, Nothing, Failed, Tie];
+    let out = dir.path().join("verdicts.jsonl");
+    write_verdicts(&out, &verdicts_for(&items, &said));
+
+    // Ours, by hand: hallucination 1+0+1+0.5+0.5 = 3 of 5; reasoning 2 of 2; general
+    // 0+1+0.5 = 1.5 of 3. Overall 6.5/10, macro (0.6+1+0.5)/3 = 0.7.
+    let ours = score_verdicts(&items, &out).unwrap();
+    assert_eq!((ours.n, ours.guesses, ours.errors), (10, 2, 1));
+    assert!(close(ours.overall, 0.65), "{ours:?}");
+    assert!(close(ours.macro_avg, 0.7), "{ours:?}");
+    let acc = |name: &str| ours.categories[name].accuracy;
+    assert!(close(acc("hallucination"), 0.6) && close(acc("reasoning"), 1.0) && close(acc("general"), 0.5));
+
+    // Official (cal.py), by hand: the three unparsed are dropped. hallucination 2 of 3,
+    // reasoning 2 of 2, general 1 of 2; overall 5/7, macro (2/3+1+1/2)/3 = 13/18.
+    let official = score_official(BenchFormat::VlRewardBench, &items, &out).unwrap().unwrap();
+    assert_eq!(official.unparsed_rule, UnparsedRule::Dropped);
+    assert_eq!((official.n, official.unparsed, official.scored), (10, 3, 7));
+    assert_eq!(official.categories.keys().collect::<Vec<_>>(), ["general", "hallucination", "reasoning"]);
+    let n_acc = |name: &str| (official.categories[name].n, official.categories[name].accuracy);
+    assert_eq!(n_acc("hallucination").0, 3);
+    assert!(close(n_acc("hallucination").1, 2.0 / 3.0));
+    assert_eq!(n_acc("reasoning"), (2, 1.0));
+    assert_eq!(n_acc("general"), (2, 0.5));
+    assert!(close(official.overall, 5.0 / 7.0), "{official:?}");
+    assert!(close(official.macro_avg.unwrap(), 13.0 / 18.0), "{official:?}");
+
+    // An item with no line at all is unparsed for the official metrics.
+    write_verdicts(&out, &verdicts_for(&items[..9], &said[..9]));
+    let official = score_official(BenchFormat::VlRewardBench, &items, &out).unwrap().unwrap();
+    assert_eq!((official.unparsed, official.scored), (3, 7));
+}
+
+/// A Multimodal RewardBench list with the real file's category strings.
+fn write_mmrb(path: &Path, texts: &[&str]) {
+    let entries = [
+        ("nocaps_12", "open_generation/correctness_task", "Output1"),
+        ("pairs_occupation_3", "safety", "Output2"),
+        ("hateful_memes_9", "safety", "Output1"),
+        ("mathvista_221", "reasoning", "Output2"),
+        ("EMMA-Coding_40", "reasoning", "Output1"),
+    ];
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .zip(texts)
+        .map(|((id, category, better), text)| {
+            serde_json::json!({"ID": id, "Text": text, "Image": "images/x.png", "Output1": format!("{id} one"),
+                "Output2": format!("{id} two"), "Better": better, "Category": category})
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&list).unwrap()).unwrap();
+}
+
+#[test]
+fn mm_rewardbench_refuses_empty_prompts_and_scores_micro_with_half_credit_for_unparsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all_data.json");
+    write_mmrb(&path, &["q1", "q2", "", "q4", " "]);
+    let err = read_bench(&path, BenchFormat::MmRewardBench, &ReadOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("2 of 5 items have an empty Text (the first: ID \"hateful_memes_9\")"), "{err}");
+    assert!(err.contains("python scripts/0_download_data.py"), "{err}");
+
+    write_mmrb(&path, &["q1", "q2", "q3", "q4", "q5"]);
+    let bench = read_bench_with_notes(&path, BenchFormat::MmRewardBench, &ReadOptions::default()).unwrap();
+    assert_eq!(
+        bench.release.as_deref().unwrap(),
+        "5 items: not the public release (4711); not comparable with published numbers"
+    );
+    assert!(
+        bench.notes.iter().any(|n| n.contains("Hateful Memes") && n.contains("4711 of the paper's 5211")),
+        "{:?}",
+        bench.notes
+    );
+    let cats: Vec<&str> = bench.items.iter().map(|i| i.category.as_str()).collect();
+    assert_eq!(
+        cats,
+        ["open_generation/correctness_task", "safety/bias", "safety/toxicity", "reasoning/math", "reasoning/coding"]
+    );
+    // The file's order: Output1 is A.
+    assert_eq!(
+        bench.items.iter().map(|i| i.label).collect::<Vec<_>>(),
+        [Choice::A, Choice::B, Choice::A, Choice::B, Choice::A]
+    );
+
+    use Said::*;
+    let out = dir.path().join("verdicts.jsonl");
+    write_verdicts(&out, &verdicts_for(&bench.items, &[Right, Wrong, Nothing, Right, Failed]));
+    // By hand: 1 + 0 + 0.5 + 1 + 0.5 = 3 of 5, every item counted; no official macro.
+    let official = score_official(BenchFormat::MmRewardBench, &bench.items, &out).unwrap().unwrap();
+    assert_eq!(official.unparsed_rule, UnparsedRule::HalfCredit);
+    assert_eq!((official.n, official.unparsed, official.scored), (5, 2, 5));
+    assert!(close(official.overall, 0.6), "{official:?}");
+    assert_eq!(official.macro_avg, None);
+    assert_eq!(official.categories["safety/toxicity"].accuracy, 0.5);
+    assert_eq!(official.categories["safety/bias"].accuracy, 0.0);
+    // Ours counts the same credit; its macro is over the five subcategories (not official).
+    let ours = score_verdicts(&bench.items, &out).unwrap();
+    assert!(close(ours.overall, 0.6) && close(ours.macro_avg, 0.6), "{ours:?}");
+
+    // Our pairs format has no official script.
+    assert_eq!(score_official(BenchFormat::Pairs, &bench.items, &out).unwrap(), None);
+}
+
+#[test]
+fn the_official_protocol_judges_one_order_and_ours_both() {
+    assert!(!Protocol::Official.judge_params(fast_params()).swap);
+    assert!(Protocol::Vlmjudge.judge_params(fast_params()).swap);
+    assert_eq!("official".parse::<Protocol>().unwrap(), Protocol::Official);
+    assert!("cal.py".parse::<Protocol>().is_err());
+
+    let dir = tempfile::tempdir().unwrap();
+    let items = text_bench(dir.path());
+    for (protocol, orders) in [(Protocol::Official, 1), (Protocol::Vlmjudge, 2)] {
+        let out = dir.path().join(format!("{protocol}.jsonl"));
+        let mut judge = Judge::new(demo_model(), protocol.judge_params(fast_params())).unwrap();
+        let summary = evaluate(&mut judge, &items, &out, Shard::ALL, &NoProgress).unwrap();
+        assert_eq!(summary.n, 5);
+        let verdicts: Vec<Verdict> =
+            std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(verdicts.iter().all(|v| v.orders.len() == orders), "{protocol}: {verdicts:?}");
+    }
 }

@@ -2,7 +2,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use vlmjudge::eval::{evaluate, read_bench, score_verdicts, BenchFormat, EvalReport, EvalSummary, ReadOptions};
+use vlmjudge::eval::{
+    evaluate, read_bench_with_notes, score_official, score_verdicts, BenchFormat, EvalReport, EvalSummary,
+    OfficialScore, Protocol, ReadOptions, UnparsedRule,
+};
 use vlmjudge::judge::{Judge, JudgeParams};
 use vlmjudge::shard::Shard;
 
@@ -22,6 +25,11 @@ pub struct EvalArgs {
     /// mm-rewardbench: Multimodal RewardBench's JSON list.
     #[arg(long, value_enum)]
     format: FormatArg,
+    /// vlmjudge: both orders judged and combined (swap-debiased); official: one order
+    /// per item as the benchmark's official script presents it. Both print the
+    /// official-style metrics next to ours. Keep one --out per protocol.
+    #[arg(long, value_enum, default_value = "vlmjudge")]
+    protocol: ProtocolArg,
     /// Verdicts file (JSON Lines), appended to; ids already in it are not judged again.
     #[arg(long)]
     out: PathBuf,
@@ -56,6 +64,21 @@ enum FormatArg {
     MmRewardbench,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ProtocolArg {
+    Vlmjudge,
+    Official,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Protocol {
+        match p {
+            ProtocolArg::Vlmjudge => Protocol::Vlmjudge,
+            ProtocolArg::Official => Protocol::Official,
+        }
+    }
+}
+
 impl From<FormatArg> for BenchFormat {
     fn from(f: FormatArg) -> BenchFormat {
         match f {
@@ -69,9 +92,19 @@ impl From<FormatArg> for BenchFormat {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let shard = Shard::resolve(args.shard)?;
     let format = BenchFormat::from(args.format);
+    let protocol = Protocol::from(args.protocol);
     // The A/B shuffle of VL-RewardBench follows --seed: score with the seed you judged with.
     let options = ReadOptions { image_root: args.image_root.clone(), seed: args.judge.seed };
-    let mut items = read_bench(&args.bench, format, &options)?;
+    let bench = read_bench_with_notes(&args.bench, format, &options)?;
+    if let Some(release) = &bench.release {
+        eprintln!("{format}: {release}");
+    }
+    for note in &bench.notes {
+        // Warnings carry their own prefix; the rest are notes.
+        let prefix = if note.starts_with("warning:") { "" } else { "note: " };
+        eprintln!("{prefix}{note}");
+    }
+    let mut items = bench.items;
     if let Some(limit) = args.limit {
         items.truncate(limit);
     }
@@ -80,12 +113,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         score_verdicts(&shard.select(items.iter().cloned()), &args.out)?
     } else {
         let model_opts = &args.model;
-        let params = JudgeParams { threads: model_opts.threads(), ..args.judge.judge_params()? };
+        let params = protocol.judge_params(JudgeParams { threads: model_opts.threads(), ..args.judge.judge_params()? });
         let model = model_opts.load()?;
         let mut judge = Judge::new(&model, params)?;
         let bar = Bar::new(args.quiet);
         evaluate(&mut judge, &items, &args.out, shard, &bar)?
     };
+    let official = score_official(format, &shard.select(items.iter().cloned()), &args.out)?;
+    println!("protocol: {protocol}");
+    if let Some(official) = &official {
+        print_official(official);
+        println!();
+        println!("vlmjudge scoring (every item counted; no verdict, tie or failure = half credit):");
+    }
     print_table(&summary);
     if !args.quiet {
         let part = if shard.is_all() { String::new() } else { format!(" (shard {shard})") };
@@ -106,11 +146,35 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             verdicts: args.out.clone(),
             shard: shard.to_string(),
             seed: args.judge.seed,
+            protocol,
+            release: bench.release,
+            notes: bench.notes,
+            official,
             summary,
         };
         report.write(path)?;
     }
     Ok(())
+}
+
+fn print_official(o: &OfficialScore) {
+    println!("official metrics ({}):", o.script);
+    let width = o.categories.keys().map(|k| k.chars().count()).max().unwrap_or(0).max("overall".len());
+    println!("{:<width$}  {:>6}  {:>8}", "category", "n", "accuracy");
+    for (name, c) in &o.categories {
+        println!("{name:<width$}  {:>6}  {:>8.4}", c.n, c.accuracy);
+    }
+    println!("{:<width$}  {:>6}  {:>8.4}", "overall", o.scored, o.overall);
+    if let Some(macro_avg) = o.macro_avg {
+        println!("{:<width$}  {:>6}  {:>8.4}", "macro", o.categories.len(), macro_avg);
+    }
+    if o.unparsed > 0 {
+        let how = match o.unparsed_rule {
+            UnparsedRule::Dropped => "left out of the denominator",
+            UnparsedRule::HalfCredit => "scored as a coin flip: half credit",
+        };
+        println!("({} of {} items without a parsed verdict, {how})", o.unparsed, o.n);
+    }
 }
 
 fn print_table(s: &EvalSummary) {

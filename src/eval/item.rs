@@ -98,13 +98,30 @@ impl ReadOptions {
     }
 }
 
+/// A benchmark file as read: its items and what the reader noticed about it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bench {
+    pub items: Vec<BenchItem>,
+    /// Which release of the benchmark the file looks like (from its row count), if the
+    /// format has known releases.
+    pub release: Option<String>,
+    /// Things a user comparing with published numbers should know (renamed duplicate
+    /// ids, category cross-check disagreements, missing subsets).
+    pub notes: Vec<String>,
+}
+
 /// Reads a benchmark file. Ids are unique in the result (resuming relies on them).
 pub fn read_bench(path: &Path, format: BenchFormat, options: &ReadOptions) -> Result<Vec<BenchItem>> {
+    Ok(read_bench_with_notes(path, format, options)?.items)
+}
+
+/// Reads a benchmark file with the release it looks like and the reader's notes.
+pub fn read_bench_with_notes(path: &Path, format: BenchFormat, options: &ReadOptions) -> Result<Bench> {
     match format {
-        BenchFormat::Pairs => super::read_labelled_pairs(path, options),
-        BenchFormat::MmRewardBench => super::read_mm_rewardbench(path, options),
+        BenchFormat::Pairs => Ok(Bench { items: super::read_labelled_pairs(path, options)?, ..Bench::default() }),
+        BenchFormat::MmRewardBench => super::mm_rewardbench::read_mm_rewardbench_with_notes(path, options),
         #[cfg(feature = "parquet")]
-        BenchFormat::VlRewardBench => super::read_vl_rewardbench(path, options),
+        BenchFormat::VlRewardBench => super::vl_rewardbench::read_vl_rewardbench_with_notes(path, options),
         #[cfg(not(feature = "parquet"))]
         BenchFormat::VlRewardBench => Err(Error::InvalidArgument(
             "this build of vlmjudge cannot read parquet files (built without the `parquet` feature)".into(),

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::official::OfficialScore;
+use super::protocol::Protocol;
 use super::score::EvalSummary;
 use crate::Result;
 
@@ -23,6 +25,19 @@ pub struct EvalReport {
     pub shard: String,
     /// Seed of the per-item A/B shuffle (VL-RewardBench).
     pub seed: u64,
+    /// How the items were judged (`official`: one order; `vlmjudge`: swap-debiased).
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// The release the benchmark file looks like, from its row count.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// What the reader noticed (renamed duplicate ids, missing subsets, ...).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The benchmark's official metrics from the same verdicts (none for pairs).
+    #[serde(default)]
+    pub official: Option<OfficialScore>,
+    /// Ours: every item counted, half credit for no verdict, a tie or a failure.
     #[serde(flatten)]
     pub summary: EvalSummary,
 }

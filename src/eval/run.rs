@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::item::BenchItem;
+use super::item::{BenchFormat, BenchItem};
+use super::official::{official_score, OfficialScore};
 use super::score::{EvalSummary, Outcome, Tally};
 use crate::data::{read_jsonl, VerdictLog};
 use crate::judge::{judge_into_log, Judge, Pair, Verdict};
@@ -34,11 +35,24 @@ pub fn score_verdicts(items: &[BenchItem], verdicts_path: &Path) -> Result<EvalS
     score(items.iter().collect(), verdicts_path)
 }
 
-fn score(items: Vec<&BenchItem>, verdicts_path: &Path) -> Result<EvalSummary> {
+/// The benchmark's official metrics (see [`official_score`]) of `items` from the
+/// verdicts in `verdicts_path`; `None` for our pairs format, which has none.
+pub fn score_official(format: BenchFormat, items: &[BenchItem], verdicts_path: &Path) -> Result<Option<OfficialScore>> {
+    let verdicts = read_verdicts(verdicts_path)?;
+    Ok(official_score(format, &items.iter().collect::<Vec<_>>(), &verdicts))
+}
+
+/// The verdicts of a file by id; the first line of an id wins, as when resuming.
+fn read_verdicts(verdicts_path: &Path) -> Result<HashMap<String, Verdict>> {
     let mut verdicts: HashMap<String, Verdict> = HashMap::new();
     for (_, verdict) in read_jsonl::<Verdict>(verdicts_path)? {
         verdicts.entry(verdict.id.clone()).or_insert(verdict);
     }
+    Ok(verdicts)
+}
+
+fn score(items: Vec<&BenchItem>, verdicts_path: &Path) -> Result<EvalSummary> {
+    let verdicts = read_verdicts(verdicts_path)?;
     let mut tally = Tally::new();
     let mut missing = Vec::new();
     for item in items.iter().copied() {

@@ -7,12 +7,16 @@
 //! feature: a struct of `bytes` (binary) and `path` (string); a plain binary column is
 //! accepted too) and, optionally, `query_source`. Other columns are not decoded.
 //!
-//! Categories follow the paper's three groups: general (WildVision, VLFeedback),
-//! hallucination (POVID, RLAIF-V, RLHF-V) and reasoning (MMMU-Pro, MathVerse); the
-//! card lists the `query_source` values WildVision, POVID, RLAIF-V, RLHF-V, MMMU-Pro and
-//! MathVerse. Matching ignores case and punctuation; an unknown source keeps its own
-//! name. The benchmark shuffles the A/B order per item (its reference scripts use
-//! Python's `random`); we shuffle deterministically from the seed and the id.
+//! Categories are the official scoring's three groups, derived from the **id prefix**
+//! (case-insensitive): `RLAIF`, `RLHF` and `hallucination` ids are hallucination,
+//! `mathverse` and `mmmu` ids are reasoning, `wildvision` and every other prefix are
+//! general. `query_source` is only a cross-check: a source that names another group is
+//! reported in a note, never used. The benchmark presents one random order per item;
+//! we draw that order deterministically from `--seed` and the id.
+//!
+//! Releases: 1,250 rows (2024; some ids duplicated, later suffixed `-1`/`-2`) and
+//! 1,247 rows (current, some labels fixed in 2025). Duplicate ids are made unique by
+//! row index (see `unique_ids`) with a note instead of failing the file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,21 +26,50 @@ use parquet::record::{Field, Row};
 use parquet::schema::types::Type;
 use sha2::{Digest, Sha256};
 
-use super::item::{check_unique_ids, BenchItem, ReadOptions};
+use super::item::{check_unique_ids, Bench, BenchItem, ReadOptions};
+use super::unique_ids::make_ids_unique;
 use crate::judge::{Choice, ImageSource};
 use crate::{Error, Result};
 
 const REQUIRED: [&str; 5] = ["id", "query", "response", "human_ranking", "image"];
 const OPTIONAL: [&str; 1] = ["query_source"];
 
-/// The score category of a `query_source` value (see the module notes).
-pub fn vl_rewardbench_category(source: &str) -> String {
+/// The three groups of the official scoring.
+pub const VL_REWARDBENCH_GROUPS: [&str; 3] = ["general", "hallucination", "reasoning"];
+
+/// The official group of an item, from its id's prefix (see the module notes).
+pub fn vl_rewardbench_category(id: &str) -> &'static str {
+    let id = id.to_ascii_lowercase();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| id.starts_with(p));
+    if starts(&["rlaif", "rlhf", "hallucination"]) {
+        "hallucination"
+    } else if starts(&["mathverse", "mmmu"]) {
+        "reasoning"
+    } else {
+        "general"
+    }
+}
+
+/// The group a `query_source` value names, if it is one of the dataset card's sources
+/// (matching ignores case and punctuation); used only to cross-check the id prefix.
+pub fn vl_rewardbench_source_group(source: &str) -> Option<&'static str> {
     let key: String = source.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
     match key.as_str() {
-        "wildvision" | "wildvisionbattle" | "vlfeedback" => "general".into(),
-        "povid" | "rlaifv" | "rlhfv" => "hallucination".into(),
-        "mmmupro" | "mathverse" | "reasoningtasks" => "reasoning".into(),
-        _ => source.into(),
+        "wildvision" | "wildvisionbattle" | "vlfeedback" => Some("general"),
+        "povid" | "rlaifv" | "rlhfv" => Some("hallucination"),
+        "mmmupro" | "mathverse" | "reasoningtasks" => Some("reasoning"),
+        _ => None,
+    }
+}
+
+/// The release a row count belongs to.
+fn release_of(rows: usize) -> String {
+    match rows {
+        1250 => "2024 release (1,250 rows)".into(),
+        1247 => "current release (1,247 rows, labels fixed in 2025)".into(),
+        n => format!(
+            "{n} rows: not a full known release (1,250 in 2024, 1,247 now); not comparable with published numbers"
+        ),
     }
 }
 
@@ -48,6 +81,12 @@ fn shuffled(seed: u64, id: &str) -> bool {
 
 /// Reads VL-RewardBench's parquet file, shuffling each item's A/B order.
 pub fn read_vl_rewardbench(path: &Path, options: &ReadOptions) -> Result<Vec<BenchItem>> {
+    Ok(read_vl_rewardbench_with_notes(path, options)?.items)
+}
+
+/// Reads VL-RewardBench's parquet file with its release and notes: duplicate ids
+/// renamed, rows whose `query_source` disagrees with the id prefix's group.
+pub fn read_vl_rewardbench_with_notes(path: &Path, options: &ReadOptions) -> Result<Bench> {
     let invalid = |reason: String| Error::InvalidInput { path: path.into(), line: 0, reason };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(|e| invalid(format!("not a readable parquet file: {e}")))?;
@@ -75,15 +114,46 @@ pub fn read_vl_rewardbench(path: &Path, options: &ReadOptions) -> Result<Vec<Ben
         .map_err(|e| invalid(format!("cannot select the columns: {e}")))?;
     let rows = reader.get_row_iter(Some(projection)).map_err(|e| invalid(format!("cannot read rows: {e}")))?;
     let mut items = Vec::new();
+    let mut disagreements = Vec::new();
+    let mut unknown_sources = std::collections::BTreeSet::new();
     for (i, row) in rows.enumerate() {
         let row = row.map_err(|e| invalid(format!("row {i}: cannot decode: {e}")))?;
-        items.push(item_from_row(&row, i, path, options).map_err(invalid)?);
+        let (item, source) = item_from_row(&row, i, path, options).map_err(invalid)?;
+        match source.as_deref().map(|s| (s, vl_rewardbench_source_group(s))) {
+            Some((_, Some(group))) if group != item.category => {
+                disagreements.push(format!("{:?} (query_source {:?})", item.id, source.unwrap_or_default()))
+            }
+            Some((s, None)) => {
+                unknown_sources.insert(s.to_string());
+            }
+            _ => {}
+        }
+        items.push(item);
     }
+    let mut notes = Vec::new();
+    if let Some(first) = disagreements.first() {
+        notes.push(format!(
+            "warning: {} row(s) have a query_source naming another group than their id prefix (scored by the id \
+             prefix, as the official scoring does), e.g. {first}",
+            disagreements.len()
+        ));
+    }
+    if !unknown_sources.is_empty() {
+        let list: Vec<String> = unknown_sources.into_iter().collect();
+        notes.push(format!("query_source value(s) not on the dataset card, not cross-checked: {}", list.join(", ")));
+    }
+    notes.extend(make_ids_unique(&mut items));
     check_unique_ids(path, &items)?;
-    Ok(items)
+    Ok(Bench { release: Some(release_of(items.len())), items, notes })
 }
 
-fn item_from_row(row: &Row, i: usize, path: &Path, options: &ReadOptions) -> std::result::Result<BenchItem, String> {
+/// The item of a row and its `query_source`, if any.
+fn item_from_row(
+    row: &Row,
+    i: usize,
+    path: &Path,
+    options: &ReadOptions,
+) -> std::result::Result<(BenchItem, Option<String>), String> {
     let get = |name: &str| row.get_column_iter().find(|(n, _)| n.as_str() == name).map(|(_, f)| f);
     let id = match get("id") {
         Some(Field::Str(s)) => s.clone(),
@@ -135,25 +205,15 @@ fn item_from_row(row: &Row, i: usize, path: &Path, options: &ReadOptions) -> std
         }
     };
     let image = image_of(get("image"), path, options).map_err(at)?;
-    let category = match get("query_source") {
-        Some(Field::Str(s)) if !s.is_empty() => vl_rewardbench_category(s),
-        // No source: the id's prefix (e.g. "RLAIF-V_123"), else "unknown".
-        _ => {
-            let prefix = id.split(['_', '-']).next().unwrap_or("");
-            match vl_rewardbench_category(prefix).as_str() {
-                c @ ("general" | "hallucination" | "reasoning") => c.to_string(),
-                _ if prefix.eq_ignore_ascii_case("rlaif") || prefix.eq_ignore_ascii_case("rlhf") => {
-                    "hallucination".into()
-                }
-                _ if prefix.eq_ignore_ascii_case("mmmu") => "reasoning".into(),
-                _ => "unknown".into(),
-            }
-        }
+    let source = match get("query_source") {
+        Some(Field::Str(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
     };
+    let category = vl_rewardbench_category(&id).to_string();
     let swap = shuffled(options.seed, &id);
     let (response_a, response_b) = if swap { (second, first) } else { (first, second) };
     let label = if first_better != swap { Choice::A } else { Choice::B };
-    Ok(BenchItem {
+    let item = BenchItem {
         id,
         question,
         response_a: response_a.clone(),
@@ -161,7 +221,8 @@ fn item_from_row(row: &Row, i: usize, path: &Path, options: &ReadOptions) -> std
         image,
         label,
         category,
-    })
+    };
+    Ok((item, source))
 }
 
 /// The image of a row: embedded bytes, else a path (relative to the image root or the
