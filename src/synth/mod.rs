@@ -24,13 +24,15 @@
 //! [`rand::Rng`] so that a seeded run is reproducible; the engine side (sampling on
 //! llama.cpp) lives in the `synth` command.
 
+mod edit_check;
 mod inject;
 mod kind;
 mod normalize;
 mod rewrite;
 mod vote;
 
-pub use inject::{check_edit, inject_errors, Edit, EditKind, EditRejection, Injected, DEFAULT_MAX_CHANGED_FRACTION};
+pub use edit_check::{check_edit, EditRejection, DEFAULT_MAX_CHANGED_FRACTION};
+pub use inject::{inject_errors, Edit, EditKind, Injected};
 pub use kind::QuestionKind;
 pub use normalize::normalize_answer;
 pub use rewrite::{clean_rewrite, rewrite_instruction};

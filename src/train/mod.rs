@@ -16,6 +16,9 @@
 //! - [`step`]: one optimizer step's micro-batches, computed side by side on CPU.
 //! - [`optim`], [`schedule`], [`checkpoint`], [`metrics`], [`trainer`]: AdamW, the
 //!   learning-rate schedule, checkpoints for `--resume`, `metrics.jsonl`, and the loop.
+//! - `settings`, `dataset` (their items re-exported from [`trainer`]): [`TrainConfig`],
+//!   its checks and the fingerprint that ties a checkpoint to it; a run's tokenized
+//!   examples, their train/eval split and each epoch's order.
 //!
 //! The LoRA adapter and merged checkpoints are written by [`crate::export`].
 
@@ -23,6 +26,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+mod dataset;
 pub mod device;
 mod error;
 pub mod frozen;
@@ -34,6 +38,7 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod schedule;
+mod settings;
 pub mod step;
 pub mod tokenize;
 pub mod trainer;

@@ -1,5 +1,4 @@
-//! Rule-based error injection for open-ended responses, and the check every edited
-//! response (rule-based or model-written) must pass.
+//! Rule-based error injection for open-ended responses.
 //!
 //! [`inject_errors`] finds the concrete details of a response and alters a few of them,
 //! so that the result reads like the original but is wrong about the image:
@@ -19,9 +18,14 @@
 //! case-insensitively. Counts and numbers joined by a hyphen ("twenty-one",
 //! "3-4", "COVID-19") are left alone, as are "one" (also a pronoun) and "zero".
 //!
-//! [`check_edit`] guards both this and model-written rewrites: an edit must change
-//! something and must not change too much (word-level LCS), with the length kept
-//! within half to twice the original.
+//! - [`lexicon`]: the words of each class and what they may become.
+//! - [`numbers`]: digits parsed, altered and written back in the same format.
+//!
+//! [`check_edit`](crate::synth::check_edit) guards both this and model-written
+//! rewrites; it lives beside this module, as it judges edits from either source.
+
+mod lexicon;
+mod numbers;
 
 use std::ops::Range;
 
@@ -30,6 +34,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::normalize::NUMBER_WORDS;
+use lexicon::{
+    colour_index, count_value, find_object, forms, COLOURS, OBJECT_GROUPS, POSITIONS, POSITION_PHRASES, SIZES,
+};
+use numbers::{new_number, parse_number};
 
 /// The class of a detail that was altered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,98 +65,6 @@ pub struct Injected {
     pub text: String,
     pub edits: Vec<Edit>,
 }
-
-/// The default for [`check_edit`]'s `max_changed_fraction`.
-pub const DEFAULT_MAX_CHANGED_FRACTION: f64 = 0.5;
-
-const COLOURS: &[&str] = &[
-    "red",
-    "blue",
-    "green",
-    "yellow",
-    "orange",
-    "purple",
-    "pink",
-    "brown",
-    "black",
-    "white",
-    "gray",
-    "silver",
-    "gold",
-    "beige",
-    "turquoise",
-    "violet",
-];
-
-/// Single-word positions and their opposites (one-way entries have no reverse row).
-const POSITIONS: &[(&str, &str)] = &[
-    ("left", "right"),
-    ("right", "left"),
-    ("leftmost", "rightmost"),
-    ("rightmost", "leftmost"),
-    ("top", "bottom"),
-    ("bottom", "top"),
-    ("above", "below"),
-    ("below", "above"),
-    ("upper", "lower"),
-    ("lower", "upper"),
-    ("inside", "outside"),
-    ("outside", "inside"),
-    ("front", "back"),
-    ("beneath", "above"),
-    ("underneath", "above"),
-    ("behind", "in front of"),
-];
-
-/// Multi-word positions (matched before single words) and their opposites.
-const POSITION_PHRASES: &[(&[&str], &str)] = &[(&["in", "front", "of"], "behind"), (&["on", "top", "of"], "beneath")];
-
-/// Sizes and the words that can replace them (the opposite sense).
-const SIZES: &[(&str, &[&str])] = &[
-    ("small", &["large", "big"]),
-    ("tiny", &["huge", "large"]),
-    ("big", &["small"]),
-    ("large", &["small"]),
-    ("huge", &["tiny", "small"]),
-    ("giant", &["tiny"]),
-    ("enormous", &["tiny"]),
-    ("massive", &["small"]),
-    ("tall", &["short"]),
-    ("short", &["tall"]),
-    ("wide", &["narrow"]),
-    ("narrow", &["wide"]),
-    ("thick", &["thin"]),
-    ("thin", &["thick"]),
-    ("smaller", &["larger", "bigger"]),
-    ("larger", &["smaller"]),
-    ("bigger", &["smaller"]),
-    ("smallest", &["largest", "biggest"]),
-    ("largest", &["smallest"]),
-    ("biggest", &["smallest"]),
-    ("taller", &["shorter"]),
-    ("shorter", &["taller"]),
-    ("tallest", &["shortest"]),
-    ("shortest", &["tallest"]),
-];
-
-/// Object groups: a replacement comes from the same group. Entries are "singular" or
-/// "singular/plural" when the plural is not singular + "s".
-const OBJECT_GROUPS: &[&[&str]] = &[
-    &["circle", "square", "triangle", "star", "rectangle", "hexagon", "pentagon", "oval", "diamond", "heart", "arrow"],
-    &["cube", "sphere", "cylinder", "cone", "pyramid"],
-    &["man/men", "woman/women", "boy", "girl", "person/people", "child/children", "baby/babies"],
-    &[
-        "cat", "dog", "horse", "cow", "bird", "elephant", "giraffe", "zebra", "bear", "duck", "goat", "pig", "lion",
-        "tiger", "rabbit",
-    ],
-    &["car", "bus/buses", "truck", "bicycle", "motorcycle", "train", "boat", "airplane", "van", "taxi/taxis"],
-    &["table", "chair", "bed", "couch/couches", "sofa", "bench/benches", "desk", "shelf/shelves", "cabinet"],
-    &["cup", "mug", "bowl", "plate", "bottle", "fork", "knife/knives", "spoon", "vase"],
-    &["apple", "banana", "sandwich/sandwiches", "pizza/pizzas", "cake", "carrot", "donut", "tomato/tomatoes"],
-    &["tree", "flower", "bush/bushes", "plant"],
-    &["book", "phone", "laptop", "clock", "lamp", "umbrella", "bag", "ball", "kite", "box/boxes", "computer"],
-    &["shirt", "jacket", "dress/dresses", "hat", "coat", "scarf/scarves", "shoe", "sweater"],
-];
 
 /// A word (or phrase) that can be altered.
 #[derive(Debug, Clone)]
@@ -350,224 +266,13 @@ fn article_fix(text: &str, start: usize, new_word: &str) -> Option<(Range<usize>
     Some((article_start..before.len(), match_case(article, wanted)))
 }
 
-fn count_value(word: &str) -> Option<usize> {
-    // "zero" and "one" are not altered: "one" is also a pronoun ("the red one").
-    NUMBER_WORDS.iter().position(|w| *w == word).filter(|&v| v >= 2)
-}
-
-fn colour_index(word: &str) -> Option<usize> {
-    let word = if word == "grey" { "gray" } else { word };
-    COLOURS.iter().position(|c| *c == word)
-}
-
-/// (singular, plural) of a lexicon entry.
-fn forms(entry: &str) -> (&str, String) {
-    match entry.split_once('/') {
-        Some((s, p)) => (s, p.to_string()),
-        None => (entry, format!("{entry}s")),
-    }
-}
-
-/// (group, index in group, is plural) of an object word.
-fn find_object(word: &str) -> Option<(usize, usize, bool)> {
-    for (g, entries) in OBJECT_GROUPS.iter().enumerate() {
-        for (i, entry) in entries.iter().enumerate() {
-            let (singular, plural) = forms(entry);
-            if word == singular {
-                return Some((g, i, false));
-            }
-            if word == plural {
-                return Some((g, i, true));
-            }
-        }
-    }
-    None
-}
-
-/// A number as written: digits with optional thousands commas and decimal point.
-struct Number {
-    /// The value times 10^decimals.
-    scaled: u64,
-    decimals: usize,
-    grouped: bool,
-    /// Width of the integer part when written with leading zeros ("007").
-    zero_padded: Option<usize>,
-}
-
-fn parse_number(word: &str) -> Option<Number> {
-    let (int, frac) = match word.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (word, ""),
-    };
-    if frac.contains(['.', ',']) || int.is_empty() {
-        return None;
-    }
-    let grouped = int.contains(',');
-    if grouped {
-        let mut groups = int.split(',');
-        let head = groups.next()?;
-        if head.is_empty() || head.len() > 3 || !groups.all(|g| g.len() == 3) {
-            return None;
-        }
-    }
-    let digits: String = int.chars().filter(|c| *c != ',').collect();
-    if digits.len() + frac.len() > 15 {
-        return None;
-    }
-    let scaled = format!("{digits}{frac}").parse().ok()?;
-    let zero_padded = (digits.len() > 1 && digits.starts_with('0')).then_some(digits.len());
-    Some(Number { scaled, decimals: frac.len(), grouped, zero_padded })
-}
-
-/// A plausible different value, written like the original.
-fn new_number(from: &str, rng: &mut impl Rng) -> String {
-    let n = parse_number(from).expect("a parsed number");
-    let v = n.scaled;
-    let looks_like_year = n.decimals == 0 && !n.grouped && n.zero_padded.is_none() && (1000..=2100).contains(&v);
-    let new = if looks_like_year {
-        let d = rng.random_range(1..=10);
-        if rng.random_bool(0.5) && v + d <= 2100 {
-            v + d
-        } else {
-            v - d
-        }
-    } else if v <= 10 {
-        let options: Vec<u64> =
-            [-2i64, -1, 1, 2].iter().map(|d| v as i64 + d).filter(|&x| x >= 0).map(|x| x as u64).collect();
-        options[rng.random_range(0..options.len())]
-    } else {
-        let delta = ((v as f64) * rng.random_range(0.1..=0.5)).round().max(1.0) as u64;
-        if rng.random_bool(0.5) || delta >= v {
-            v + delta
-        } else {
-            v - delta
-        }
-    };
-    debug_assert_ne!(new, v);
-    format_number(new, &n)
-}
-
-fn format_number(scaled: u64, like: &Number) -> String {
-    let digits = format!("{:0width$}", scaled, width = like.decimals + 1);
-    let (int, frac) = digits.split_at(digits.len() - like.decimals);
-    let mut int = int.to_string();
-    if let Some(width) = like.zero_padded {
-        int = format!("{int:0>width$}");
-    }
-    if like.grouped {
-        let bytes = int.as_bytes();
-        let mut grouped = String::new();
-        for (i, b) in bytes.iter().enumerate() {
-            if i > 0 && (bytes.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(*b as char);
-        }
-        int = grouped;
-    }
-    if like.decimals == 0 {
-        int
-    } else {
-        format!("{int}.{frac}")
-    }
-}
-
-/// Why an edited response was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EditRejection {
-    /// The original or the edit has no words.
-    #[error("the original or the edited text has no words")]
-    Empty,
-    /// The edit equals the original up to whitespace, case and surrounding punctuation.
-    #[error("the edit changes nothing")]
-    Unchanged,
-    /// The edit is less than half or more than twice as long as the original.
-    #[error("the edit is {ratio:.2} times as long as the original (allowed 0.5 to 2)")]
-    LengthRatio { ratio: f64 },
-    /// Too many words differ.
-    #[error("the edit changes {changed_fraction:.2} of the words (allowed {max:.2})")]
-    TooDifferent { changed_fraction: f64, max: f64 },
-    /// The texts are too long to compare word by word.
-    #[error("the texts are too long to compare ({original_words} and {edited_words} words)")]
-    TooLong { original_words: usize, edited_words: usize },
-}
-
-/// Cells of the LCS table above which [`check_edit`] refuses to compare (about 0.2 s).
-const MAX_LCS_CELLS: usize = 64_000_000;
-
-/// Accepts an edited response that changes something, but not too much.
-///
-/// Texts are compared as word sequences: split at whitespace, lowercased, with
-/// punctuation trimmed from each word's ends (so a changed comma or capital is no
-/// change). Then, in order:
-/// - either side without words: [`EditRejection::Empty`];
-/// - equal sequences: [`EditRejection::Unchanged`];
-/// - the edit's length (characters of the joined words) outside 0.5..=2 times the
-///   original's: [`EditRejection::LengthRatio`];
-/// - `changed = 1 - LCS / max(words)` above `max_changed_fraction` (clamped to 0..=1; NaN
-///   means [`DEFAULT_MAX_CHANGED_FRACTION`]): [`EditRejection::TooDifferent`].
-///
-/// Works on any text (empty, huge, any script); inputs whose differing middle part is
-/// too large to compare give [`EditRejection::TooLong`] instead of taking long.
-pub fn check_edit(original: &str, edited: &str, max_changed_fraction: f64) -> Result<(), EditRejection> {
-    let max =
-        if max_changed_fraction.is_nan() { DEFAULT_MAX_CHANGED_FRACTION } else { max_changed_fraction.clamp(0.0, 1.0) };
-    let a = comparison_words(original);
-    let b = comparison_words(edited);
-    if a.is_empty() || b.is_empty() {
-        return Err(EditRejection::Empty);
-    }
-    if a == b {
-        return Err(EditRejection::Unchanged);
-    }
-    let len = |w: &[String]| w.iter().map(|s| s.chars().count()).sum::<usize>() + w.len() - 1;
-    let ratio = len(&b) as f64 / len(&a) as f64;
-    if !(0.5..=2.0).contains(&ratio) {
-        return Err(EditRejection::LengthRatio { ratio });
-    }
-    let lcs = lcs_len(&a, &b).ok_or(EditRejection::TooLong { original_words: a.len(), edited_words: b.len() })?;
-    let changed_fraction = 1.0 - lcs as f64 / a.len().max(b.len()) as f64;
-    if changed_fraction > max {
-        return Err(EditRejection::TooDifferent { changed_fraction, max });
-    }
-    Ok(())
-}
-
-fn comparison_words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Length of the longest common subsequence; `None` when the part left after removing
-/// the common prefix and suffix is too large for the table.
-fn lcs_len(a: &[String], b: &[String]) -> Option<usize> {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let (a, b) = (&a[prefix..], &b[prefix..]);
-    let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
-    let (a, b) = (&a[..a.len() - suffix], &b[..b.len() - suffix]);
-    if a.len().saturating_mul(b.len()) > MAX_LCS_CELLS {
-        return None;
-    }
-    let mut prev = vec![0u32; b.len() + 1];
-    let mut row = vec![0u32; b.len() + 1];
-    for x in a {
-        for (j, y) in b.iter().enumerate() {
-            row[j + 1] = if x == y { prev[j] + 1 } else { row[j].max(prev[j + 1]) };
-        }
-        std::mem::swap(&mut prev, &mut row);
-    }
-    Some(prefix + suffix + prev[b.len()] as usize)
-}
-
 #[cfg(test)]
 mod tests {
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
+    use crate::synth::{check_edit, DEFAULT_MAX_CHANGED_FRACTION};
 
     fn rng(seed: u64) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(seed)
@@ -673,36 +378,6 @@ mod tests {
     }
 
     #[test]
-    fn numbers_change_plausibly_and_keep_their_format() {
-        let mut r = rng(3);
-        for _ in 0..200 {
-            let v: u64 = r.random_range(0..=10);
-            let new: u64 = new_number(&v.to_string(), &mut r).parse().unwrap();
-            assert!(new != v && new.abs_diff(v) <= 2, "{v} -> {new}");
-
-            let v: u64 = r.random_range(11..=999);
-            let new: u64 = new_number(&v.to_string(), &mut r).parse().unwrap();
-            assert!(new != v && new.abs_diff(v) as f64 <= 0.5 * v as f64 + 1.0, "{v} -> {new}");
-
-            let new: u64 = new_number("1998", &mut r).parse().unwrap();
-            assert!(new != 1998 && new.abs_diff(1998) <= 10, "1998 -> {new}");
-
-            let grouped = new_number("12,500", &mut r);
-            let plain: u64 = grouped.replace(',', "").parse().unwrap();
-            assert!(plain != 12500 && grouped.contains(','), "12,500 -> {grouped}");
-            assert_eq!(grouped, format_number(plain, &parse_number("12,500").unwrap()));
-
-            let decimal = new_number("2.5", &mut r);
-            assert!(decimal != "2.5" && decimal.split_once('.').unwrap().1.len() == 1, "2.5 -> {decimal}");
-
-            let padded = new_number("007", &mut r);
-            assert!(padded.len() == 3 && padded != "007", "007 -> {padded}");
-        }
-        assert_eq!(format_number(1234567, &parse_number("1,000").unwrap()), "1,234,567");
-        assert_eq!(format_number(5, &parse_number("0.25").unwrap()), "0.05");
-    }
-
-    #[test]
     fn counts_stay_words_between_two_and_twenty() {
         let mut r = rng(5);
         for word in &NUMBER_WORDS[2..] {
@@ -768,63 +443,5 @@ mod tests {
                 out.text
             );
         }
-    }
-
-    #[test]
-    fn check_edit_rejects_no_change() {
-        let original = "A red car is parked on the left.";
-        for edited in [original, "a red car  is parked\non the left", "A red car is parked on the LEFT!"] {
-            assert_eq!(check_edit(original, edited, 0.5), Err(EditRejection::Unchanged), "{edited:?}");
-        }
-        assert_eq!(check_edit("", "x", 0.5), Err(EditRejection::Empty));
-        assert_eq!(check_edit("a red car", "  ... ", 0.5), Err(EditRejection::Empty));
-    }
-
-    #[test]
-    fn check_edit_accepts_a_small_change_and_rejects_a_large_one() {
-        let original = "A red car is parked on the left of a large tree.";
-        assert_eq!(check_edit(original, "A blue car is parked on the right of a large tree.", 0.5), Ok(()));
-        let rewrite = "Sunny beaches with palm trees and people enjoying the summer.";
-        match check_edit(original, rewrite, 0.5) {
-            Err(EditRejection::TooDifferent { changed_fraction, .. }) => assert!(changed_fraction > 0.5),
-            other => panic!("{other:?}"),
-        }
-        // The same change passes or fails depending on the allowed fraction: 2 of 12 words.
-        let two_changed = "A blue car is parked on the right of a large tree.";
-        assert!(check_edit(original, two_changed, 0.2).is_ok());
-        assert!(matches!(check_edit(original, two_changed, 0.1), Err(EditRejection::TooDifferent { .. })));
-        assert!(matches!(check_edit(original, two_changed, f64::NAN), Ok(())));
-    }
-
-    #[test]
-    fn check_edit_rejects_lengths_outside_half_to_double() {
-        let original = "The cat sits on the red mat near the door.";
-        let longer = format!("{original} {original} And more.");
-        assert!(matches!(check_edit(original, &longer, 1.0), Err(EditRejection::LengthRatio { ratio }) if ratio > 2.0));
-        assert!(
-            matches!(check_edit(original, "The cat.", 1.0), Err(EditRejection::LengthRatio { ratio }) if ratio < 0.5)
-        );
-    }
-
-    #[test]
-    fn check_edit_counts_changes_with_lcs_not_positions() {
-        // Inserting one word shifts every later position but changes one word of twelve.
-        let original = "the man holds a cup of tea while the dog sleeps nearby";
-        let edited = "the old man holds a cup of tea while the dog sleeps nearby";
-        assert_eq!(lcs_len(&comparison_words(original), &comparison_words(edited)), Some(12));
-        assert!(check_edit(original, edited, 0.1).is_ok());
-        assert_eq!(lcs_len(&comparison_words("a b c d"), &comparison_words("b d a c")), Some(2));
-    }
-
-    #[test]
-    fn check_edit_handles_long_and_odd_text() {
-        let long: String = (0..20_000).map(|i| format!("w{i} ")).collect();
-        let edited = long.replacen("w10000 ", "x ", 1);
-        assert!(check_edit(&long, &edited, 0.5).is_ok(), "a long text with one change");
-        let a: String = (0..9000).map(|i| format!("a{i} ")).collect();
-        let b: String = (0..9000).map(|i| format!("b{i} ")).collect();
-        assert!(matches!(check_edit(&a, &b, 0.5), Err(EditRejection::TooLong { .. })));
-        assert!(check_edit("日本 の 猫", "日本 の 犬", 0.5).is_ok());
-        assert_eq!(check_edit("\u{0}\u{1}", "\u{0}", 0.5), Err(EditRejection::Empty));
     }
 }
