@@ -62,10 +62,11 @@ test: model
 $(VLMJUDGE_TEST_MODEL): build
 	$(BIN) dev fixture --kind tiny-vlm --out $(CAPI_WORK)/tiny-vlm
 
-# The C ABI: the C suite plain, static, under ASan + UBSan and under valgrind.
+# The C ABI: the C suite plain, static, under ASan + UBSan and under valgrind, on a
+# library with the test-only entry points (`test-hooks`; `make capi` has none).
 test-capi: build $(VLMJUDGE_TEST_MODEL)
-	scripts/build-capi.sh $(CAPI)
-	CARGO_TARGET_DIR=$(PORTABLE_TARGET) RUSTFLAGS="-C target-cpu=x86-64-v3" scripts/build-capi.sh $(PORTABLE_TARGET)/capi
+	CAPI_FEATURES=test-hooks scripts/build-capi.sh $(CAPI)
+	CAPI_FEATURES=test-hooks CARGO_TARGET_DIR=$(PORTABLE_TARGET) RUSTFLAGS="-C target-cpu=x86-64-v3" scripts/build-capi.sh $(PORTABLE_TARGET)/capi
 	scripts/test-capi.sh $(CAPI) $(PORTABLE_TARGET)/capi $(CAPI_WORK)
 
 # Real weights on the gemma3 paths (opt-in: downloads Gemma-3-270M, about 250 MB):
@@ -76,7 +77,7 @@ test-gemma3: setup
 
 # Python, C++ and Swift (module map only) bindings, and the examples in every language.
 test-bindings: model $(VLMJUDGE_TEST_MODEL)
-	scripts/build-capi.sh $(CAPI)
+	CAPI_FEATURES=test-hooks scripts/build-capi.sh $(CAPI)
 	scripts/test-python.sh $(CAPI)
 	scripts/test-cpp-swift.sh $(CAPI) $(CAPI_WORK)
 	cargo run --release --locked --example judge -- $(DEMO_MODEL)

@@ -47,6 +47,67 @@ typedef struct vlmjudge_verdict vlmjudge_verdict;
 typedef int32_t vlmjudge_status;
 
 /*
+ Log levels passed to a `vlmjudge_log_callback`.
+ */
+typedef int32_t vlmjudge_log_level;
+
+/*
+ Receives one complete log line (no trailing newline), valid only during the call.
+ May be called from any thread that uses the library, concurrently, but never while
+ the library holds a lock of its own: lines logged under one wait until it is
+ released. So the callback may call into the library (except
+ `vlmjudge_set_log_callback`); lines it causes are delivered after it returns.
+ */
+typedef void (*vlmjudge_log_callback)(vlmjudge_log_level level, const char *message, void *user_data);
+
+/*
+ How to load a model: initialise one with `vlmjudge_model_params_init()` (or
+ `vlmjudge_model_default_params()`) and change fields.
+ */
+typedef struct vlmjudge_model_params {
+  /*
+   `sizeof(vlmjudge_model_params)`, set by the initialiser.
+   */
+  size_t struct_size;
+  /*
+   Layers to offload to a GPU (0 = CPU only); ignored without a GPU build.
+   */
+  uint32_t gpu_layers;
+  /*
+   Threads for the image encoder (0 = physical cores; at most 512).
+   */
+  uint32_t threads;
+  /*
+   Memory-map the weights (default true).
+   */
+  bool use_mmap;
+  /*
+   Results independent of what else is in a batch (default true; see the README).
+   */
+  bool batch_invariant;
+  /*
+   Encoded images kept in memory, keyed by content (default 64; 0 = no cache; at
+   most 4096).
+   */
+  uint32_t image_cache_entries;
+  /*
+   A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model, or
+   NULL (the default). Read during `vlmjudge_model_load` only.
+   */
+  const char *lora_path;
+  /*
+   Scale of the LoRA adapter (default 1 = as trained).
+   */
+  float lora_scale;
+  /*
+   Most image embeddings one image may take (default 512; 16 to 16384, or 0 for
+   the mmproj's own limit). Projectors that resize or tile by size (Qwen2.5-VL,
+   SmolVLM, ...) downscale larger images to fit; Gemma 3 and LLaVA ignore it.
+   */
+  uint32_t image_max_tokens;
+} vlmjudge_model_params;
+
+/*
  How a judge reaches its verdict.
  */
 typedef int32_t vlmjudge_mode;
@@ -133,67 +194,6 @@ typedef struct vlmjudge_pair {
 typedef int32_t (*vlmjudge_progress_callback)(size_t done, size_t total, void *user_data);
 
 /*
- Log levels passed to a `vlmjudge_log_callback`.
- */
-typedef int32_t vlmjudge_log_level;
-
-/*
- Receives one complete log line (no trailing newline), valid only during the call.
- May be called from any thread that uses the library, concurrently, but never while
- the library holds a lock of its own: lines logged under one wait until it is
- released. So the callback may call into the library (except
- `vlmjudge_set_log_callback`); lines it causes are delivered after it returns.
- */
-typedef void (*vlmjudge_log_callback)(vlmjudge_log_level level, const char *message, void *user_data);
-
-/*
- How to load a model: initialise one with `vlmjudge_model_params_init()` (or
- `vlmjudge_model_default_params()`) and change fields.
- */
-typedef struct vlmjudge_model_params {
-  /*
-   `sizeof(vlmjudge_model_params)`, set by the initialiser.
-   */
-  size_t struct_size;
-  /*
-   Layers to offload to a GPU (0 = CPU only); ignored without a GPU build.
-   */
-  uint32_t gpu_layers;
-  /*
-   Threads for the image encoder (0 = physical cores; at most 512).
-   */
-  uint32_t threads;
-  /*
-   Memory-map the weights (default true).
-   */
-  bool use_mmap;
-  /*
-   Results independent of what else is in a batch (default true; see the README).
-   */
-  bool batch_invariant;
-  /*
-   Encoded images kept in memory, keyed by content (default 64; 0 = no cache; at
-   most 4096).
-   */
-  uint32_t image_cache_entries;
-  /*
-   A LoRA adapter GGUF (e.g. from `vlmjudge train`) applied on top of the model, or
-   NULL (the default). Read during `vlmjudge_model_load` only.
-   */
-  const char *lora_path;
-  /*
-   Scale of the LoRA adapter (default 1 = as trained).
-   */
-  float lora_scale;
-  /*
-   Most image embeddings one image may take (default 512; 16 to 16384, or 0 for
-   the mmproj's own limit). Projectors that resize or tile by size (Qwen2.5-VL,
-   SmolVLM, ...) downscale larger images to fit; Gemma 3 and LLaVA ignore it.
-   */
-  uint32_t image_max_tokens;
-} vlmjudge_model_params;
-
-/*
  Which response a verdict prefers.
  */
 typedef int32_t vlmjudge_choice;
@@ -263,6 +263,14 @@ typedef int32_t vlmjudge_choice;
  */
 #define VLMJUDGE_ERR_PANIC 900
 
+#define VLMJUDGE_LOG_DEBUG 0
+
+#define VLMJUDGE_LOG_INFO 1
+
+#define VLMJUDGE_LOG_WARN 2
+
+#define VLMJUDGE_LOG_ERROR 3
+
 /*
  Read the verdict from the logits after `[[`; no generation.
  */
@@ -272,14 +280,6 @@ typedef int32_t vlmjudge_choice;
  Write reasoning first, then the verdict.
  */
 #define VLMJUDGE_MODE_REASON 1
-
-#define VLMJUDGE_LOG_DEBUG 0
-
-#define VLMJUDGE_LOG_INFO 1
-
-#define VLMJUDGE_LOG_WARN 2
-
-#define VLMJUDGE_LOG_ERROR 3
 
 #define VLMJUDGE_CHOICE_A 0
 
@@ -316,12 +316,85 @@ const char *vlmjudge_status_str(vlmjudge_status status);
  */
 const char *vlmjudge_last_error_message(void);
 
+#if defined(VLMJUDGE_TEST_HOOKS)
 /*
  For binding test suites only: panics inside the boundary, so a test can check that
  the panic comes back as `VLMJUDGE_ERR_PANIC` with a message and never unwinds into
- the caller.
+ the caller. Only in libraries built with the `test-hooks` feature (declared when
+ `VLMJUDGE_TEST_HOOKS` is defined before including this header).
  */
 vlmjudge_status vlmjudge_test_panic(void);
+#endif
+
+/*
+ Sends llama.cpp's (and vlmjudge's) log lines to `callback` with `user_data`, or,
+ with a NULL callback, drops them (the default: nothing is printed to stderr).
+ Process-wide; safe to call from any thread. When it returns, no thread is still
+ inside the previous callback, so the previous `user_data` may be freed. Do not call
+ it from inside a log callback (it would wait for itself). The callback must not
+ throw or longjmp.
+ */
+vlmjudge_status vlmjudge_set_log_callback(vlmjudge_log_callback callback, void *user_data);
+
+/*
+ The default model params.
+ */
+struct vlmjudge_model_params vlmjudge_model_default_params(void);
+
+/*
+ Writes the default model params to `*params`, a struct of `size` bytes: pass
+ `sizeof(vlmjudge_model_params)`. Nothing is written unless `size` is this library's
+ size, so a program built against another version's header gets
+ VLMJUDGE_ERR_STRUCT_SIZE instead of a struct written past its end. Prefer it to
+ `vlmjudge_model_default_params()`, which returns the library's struct by value.
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT or VLMJUDGE_ERR_STRUCT_SIZE.
+ Thread-safe.
+
+ # Safety
+ `params` must be NULL or point to `size` writable bytes.
+ */
+vlmjudge_status vlmjudge_model_params_init(struct vlmjudge_model_params *params, size_t size);
+
+/*
+ Loads a GGUF model and, if `mmproj_path` is not NULL, its multimodal projector.
+ `params` may be NULL for the defaults. On success writes a new handle to `*out`
+ (free it with `vlmjudge_model_free`).
+
+ Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
+ VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
+ VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
+ VLMJUDGE_ERR_PANIC. A `params.lora_path` that is not an adapter gives
+ VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD.
+ Paths are bytes on Unix (any encoding the file system takes; a split model's parts
+ need UTF-8 names).
+ Thread-safe.
+
+ # Safety
+ Strings must be NUL-terminated; `params` NULL or valid; `out` writable.
+ */
+vlmjudge_status vlmjudge_model_load(const char *model_path,
+                                    const char *mmproj_path,
+                                    const struct vlmjudge_model_params *params,
+                                    struct vlmjudge_model **out);
+
+/*
+ Releases a model handle (NULL is a no-op). Judges opened on it stay usable; the
+ model's memory is released when the last of them is freed.
+
+ # Safety
+ `model` must be NULL or a handle from `vlmjudge_model_load`, not freed before.
+ */
+void vlmjudge_model_free(struct vlmjudge_model *model);
+
+/*
+ Whether the model was loaded with an mmproj and can judge image pairs (false for
+ NULL).
+
+ # Safety
+ `model` must be NULL or a live handle.
+ */
+bool vlmjudge_model_has_vision(const struct vlmjudge_model *model);
 
 /*
  The default judge params: fast mode with swap debiasing.
@@ -423,76 +496,6 @@ vlmjudge_status vlmjudge_judge_batch(struct vlmjudge_judge *judge,
                                      struct vlmjudge_verdict **verdicts_out,
                                      vlmjudge_progress_callback progress,
                                      void *user_data);
-
-/*
- Sends llama.cpp's (and vlmjudge's) log lines to `callback` with `user_data`, or,
- with a NULL callback, drops them (the default: nothing is printed to stderr).
- Process-wide; safe to call from any thread. When it returns, no thread is still
- inside the previous callback, so the previous `user_data` may be freed. Do not call
- it from inside a log callback (it would wait for itself). The callback must not
- throw or longjmp.
- */
-vlmjudge_status vlmjudge_set_log_callback(vlmjudge_log_callback callback, void *user_data);
-
-/*
- The default model params.
- */
-struct vlmjudge_model_params vlmjudge_model_default_params(void);
-
-/*
- Writes the default model params to `*params`, a struct of `size` bytes: pass
- `sizeof(vlmjudge_model_params)`. Nothing is written unless `size` is this library's
- size, so a program built against another version's header gets
- VLMJUDGE_ERR_STRUCT_SIZE instead of a struct written past its end. Prefer it to
- `vlmjudge_model_default_params()`, which returns the library's struct by value.
-
- Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT or VLMJUDGE_ERR_STRUCT_SIZE.
- Thread-safe.
-
- # Safety
- `params` must be NULL or point to `size` writable bytes.
- */
-vlmjudge_status vlmjudge_model_params_init(struct vlmjudge_model_params *params, size_t size);
-
-/*
- Loads a GGUF model and, if `mmproj_path` is not NULL, its multimodal projector.
- `params` may be NULL for the defaults. On success writes a new handle to `*out`
- (free it with `vlmjudge_model_free`).
-
- Returns VLMJUDGE_OK, VLMJUDGE_ERR_NULL_ARGUMENT, VLMJUDGE_ERR_STRUCT_SIZE,
- VLMJUDGE_ERR_IO (missing file), VLMJUDGE_ERR_INVALID_GGUF, VLMJUDGE_ERR_MODEL_LOAD,
- VLMJUDGE_ERR_MMPROJ_LOAD (including an mmproj that does not fit the model) or
- VLMJUDGE_ERR_PANIC. A `params.lora_path` that is not an adapter gives
- VLMJUDGE_ERR_INVALID_GGUF; one made for another model, VLMJUDGE_ERR_MODEL_LOAD.
- Paths are bytes on Unix (any encoding the file system takes; a split model's parts
- need UTF-8 names).
- Thread-safe.
-
- # Safety
- Strings must be NUL-terminated; `params` NULL or valid; `out` writable.
- */
-vlmjudge_status vlmjudge_model_load(const char *model_path,
-                                    const char *mmproj_path,
-                                    const struct vlmjudge_model_params *params,
-                                    struct vlmjudge_model **out);
-
-/*
- Releases a model handle (NULL is a no-op). Judges opened on it stay usable; the
- model's memory is released when the last of them is freed.
-
- # Safety
- `model` must be NULL or a handle from `vlmjudge_model_load`, not freed before.
- */
-void vlmjudge_model_free(struct vlmjudge_model *model);
-
-/*
- Whether the model was loaded with an mmproj and can judge image pairs (false for
- NULL).
-
- # Safety
- `model` must be NULL or a live handle.
- */
-bool vlmjudge_model_has_vision(const struct vlmjudge_model *model);
 
 /*
  The preferred response (VLMJUDGE_CHOICE_NONE for NULL).

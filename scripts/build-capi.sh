@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the C library for apps (no CLI, no hub client) and lays it out as an install
 # tree: DIST/lib/libvlmjudge.{so,a}, DIST/lib/pkgconfig/vlmjudge.pc, DIST/include/vlmjudge.h.
-# Usage: scripts/build-capi.sh DIST
+# Usage: scripts/build-capi.sh DIST   (CAPI_FEATURES=test-hooks: the test suites' build)
 set -euo pipefail
 dist=${1:?usage: build-capi.sh DIST}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release --locked --lib --no-default-features
+cargo build --release --locked --lib --no-default-features ${CAPI_FEATURES:+--features "$CAPI_FEATURES"}
 mkdir -p "$dist/lib/pkgconfig" "$dist/include"
 dist=$(cd "$dist" && pwd)
 # Debug info stays in the build tree; the installed libraries are stripped.

@@ -7,6 +7,8 @@
 //
 // Environment: VLMJUDGE_TEST_MODEL, VLMJUDGE_TEST_MMPROJ (the generated tiny-vlm
 // fixture), VLMJUDGE_TEST_IMAGE (a PNG file).
+// The panic boundary's test entry point (a library built with `test-hooks`).
+#define VLMJUDGE_TEST_HOOKS
 #include "vlmjudge.hpp"
 
 #include <condition_variable>

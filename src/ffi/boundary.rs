@@ -210,7 +210,9 @@ pub extern "C" fn vlmjudge_last_error_message() -> *const c_char {
 
 /// For binding test suites only: panics inside the boundary, so a test can check that
 /// the panic comes back as `VLMJUDGE_ERR_PANIC` with a message and never unwinds into
-/// the caller.
+/// the caller. Only in libraries built with the `test-hooks` feature (declared when
+/// `VLMJUDGE_TEST_HOOKS` is defined before including this header).
+#[cfg(feature = "test-hooks")]
 #[no_mangle]
 pub extern "C" fn vlmjudge_test_panic() -> vlmjudge_status {
     boundary(|| panic!("vlmjudge_test_panic was called"))

@@ -12,10 +12,17 @@
 //! - params structs start with `struct_size` so they can grow.
 #![allow(non_camel_case_types)]
 
+// In the order of an app's calls, which the header follows (cbindgen reads the modules
+// as declared; blank lines keep rustfmt from sorting them): statuses and errors, the
+// log, the model, the judge, its verdicts.
 mod boundary;
-mod judge;
+
 mod log;
+
 mod model;
+
+mod judge;
+
 mod verdict;
 
 pub use boundary::*;

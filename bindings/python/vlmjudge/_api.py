@@ -90,7 +90,10 @@ def library_version() -> str:
 
 
 def _test_panic() -> None:
-    """For binding tests only: vlmjudge_test_panic(), which must raise InternalError."""
+    """For binding tests only: vlmjudge_test_panic(), which must raise InternalError.
+    Only libraries built with the `test-hooks` feature have it."""
+    if not hasattr(L, "vlmjudge_test_panic"):
+        raise RuntimeError("this vlmjudge library was built without the test-hooks feature")
     _check(L.vlmjudge_test_panic())
 
 

@@ -128,7 +128,15 @@ PROTOTYPES: Mapping[str, Tuple[Any, Tuple[Any, ...]]] = {
     "vlmjudge_version": (ctypes.c_char_p, ()),
     "vlmjudge_status_str": (ctypes.c_char_p, (vlmjudge_status,)),
     "vlmjudge_last_error_message": (ctypes.c_char_p, ()),
-    "vlmjudge_test_panic": (vlmjudge_status, ()),
+    "vlmjudge_set_log_callback": (vlmjudge_status, (vlmjudge_log_callback, ctypes.c_void_p)),
+    "vlmjudge_model_default_params": (vlmjudge_model_params, ()),
+    "vlmjudge_model_params_init": (vlmjudge_status, (_P(vlmjudge_model_params), ctypes.c_size_t)),
+    "vlmjudge_model_load": (
+        vlmjudge_status,
+        (ctypes.c_char_p, ctypes.c_char_p, _P(vlmjudge_model_params), _P(ModelPtr)),
+    ),
+    "vlmjudge_model_free": (None, (ModelPtr,)),
+    "vlmjudge_model_has_vision": (ctypes.c_bool, (ModelPtr,)),
     "vlmjudge_judge_default_params": (vlmjudge_judge_params, ()),
     "vlmjudge_judge_params_init": (vlmjudge_status, (_P(vlmjudge_judge_params), ctypes.c_size_t)),
     "vlmjudge_judge_new": (vlmjudge_status, (ModelPtr, _P(vlmjudge_judge_params), _P(JudgePtr))),
@@ -139,15 +147,6 @@ PROTOTYPES: Mapping[str, Tuple[Any, Tuple[Any, ...]]] = {
         vlmjudge_status,
         (JudgePtr, _P(vlmjudge_pair), ctypes.c_size_t, _P(VerdictPtr), vlmjudge_progress_callback, ctypes.c_void_p),
     ),
-    "vlmjudge_set_log_callback": (vlmjudge_status, (vlmjudge_log_callback, ctypes.c_void_p)),
-    "vlmjudge_model_default_params": (vlmjudge_model_params, ()),
-    "vlmjudge_model_params_init": (vlmjudge_status, (_P(vlmjudge_model_params), ctypes.c_size_t)),
-    "vlmjudge_model_load": (
-        vlmjudge_status,
-        (ctypes.c_char_p, ctypes.c_char_p, _P(vlmjudge_model_params), _P(ModelPtr)),
-    ),
-    "vlmjudge_model_free": (None, (ModelPtr,)),
-    "vlmjudge_model_has_vision": (ctypes.c_bool, (ModelPtr,)),
     "vlmjudge_verdict_choice": (vlmjudge_choice, (VerdictPtr,)),
     "vlmjudge_verdict_p_a": (ctypes.c_double, (VerdictPtr,)),
     "vlmjudge_verdict_consistent": (ctypes.c_int32, (VerdictPtr,)),
@@ -229,6 +228,12 @@ def load(environ: Optional[Mapping[str, str]] = None) -> Tuple[ctypes.CDLL, str]
     raise err
 
 
+# Test-only entry points: present in libraries built with the `test-hooks` feature.
+TEST_PROTOTYPES: Mapping[str, Tuple[Any, Tuple[Any, ...]]] = {
+    "vlmjudge_test_panic": (vlmjudge_status, ()),
+}
+
+
 def declare(lib: ctypes.CDLL) -> None:
     """Sets argtypes/restype of every function; a missing symbol is an ABI mismatch."""
     for name, (restype, argtypes) in PROTOTYPES.items():
@@ -238,6 +243,11 @@ def declare(lib: ctypes.CDLL) -> None:
             raise AbiMismatchError(f"the vlmjudge library has no function {name}: header/library mismatch") from None
         fn.restype = restype
         fn.argtypes = argtypes
+    for name, (restype, argtypes) in TEST_PROTOTYPES.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
 
 
 def check_abi(
