@@ -7,6 +7,8 @@ export CARGO_TARGET_DIR
 VLMJUDGE_CACHE ?= $(HOME)/.cache/vlmjudge
 export VLMJUDGE_CACHE
 BIN := $(CARGO_TARGET_DIR)/release/vlmjudge
+# The lab's binary: generated test models, the loader fuzzer, the procedural world.
+LAB := $(CARGO_TARGET_DIR)/release/vlmjudge-lab
 DEMO_MODEL = $(VLMJUDGE_CACHE)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 FIXTURES = $(VLMJUDGE_CACHE)/fixtures
 # The C library for apps, in an install layout (lib/, include/, lib/pkgconfig/).
@@ -29,7 +31,7 @@ model: setup
 	@python3 scripts/fetch_demo_model.py >/dev/null
 
 build: setup
-	cargo build --release --locked
+	cargo build --release --locked --workspace
 
 # libvlmjudge.so/.a + vlmjudge.h + vlmjudge.pc, built without the CLI and hub client.
 capi: setup
@@ -39,10 +41,10 @@ capi: setup
 header:
 	VLMJUDGE_BLESS=1 cargo test --release --locked --test header
 
-# Generated multimodal test models (seeded random weights; see `vlmjudge dev fixture`).
+# Generated multimodal test models (seeded random weights; see `vlmjudge-lab fixture`).
 fixtures: model build
-	$(BIN) dev fixture --kind tiny-vlm --out $(FIXTURES)/tiny-vlm
-	$(BIN) dev fixture --kind smollm2-vision --out $(FIXTURES)/smollm2-vision
+	$(LAB) fixture --kind tiny-vlm --out $(FIXTURES)/tiny-vlm
+	$(LAB) fixture --kind smollm2-vision --out $(FIXTURES)/smollm2-vision
 
 demo: model build
 	@rm -f $(VLMJUDGE_CACHE)/demo/verdicts.jsonl $(VLMJUDGE_CACHE)/demo/image-verdicts.jsonl
@@ -50,7 +52,7 @@ demo: model build
 	@$(BIN) show $(VLMJUDGE_CACHE)/demo/verdicts.jsonl --pairs examples/pairs.jsonl
 	@echo
 	@echo "Image pairs: the demo model with a generated (random) vision encoder, so only the plumbing is real:"
-	@$(BIN) dev fixture --kind smollm2-vision --out $(FIXTURES)/smollm2-vision >/dev/null
+	@$(LAB) fixture --kind smollm2-vision --out $(FIXTURES)/smollm2-vision >/dev/null
 	$(BIN) judge --model $(DEMO_MODEL) --mmproj $(FIXTURES)/smollm2-vision/mmproj.gguf --pairs examples/image_pairs.jsonl --out $(VLMJUDGE_CACHE)/demo/image-verdicts.jsonl
 	@$(BIN) show $(VLMJUDGE_CACHE)/demo/image-verdicts.jsonl --pairs examples/image_pairs.jsonl
 
@@ -60,7 +62,7 @@ test: model
 	$(MAKE) test-capi test-bindings
 
 $(VLMJUDGE_TEST_MODEL): build
-	$(BIN) dev fixture --kind tiny-vlm --out $(CAPI_WORK)/tiny-vlm
+	$(LAB) fixture --kind tiny-vlm --out $(CAPI_WORK)/tiny-vlm
 
 # The C ABI: the C suite plain, static, under ASan + UBSan and under valgrind, on a
 # library with the test-only entry points (`test-hooks`; `make capi` has none).
@@ -85,16 +87,17 @@ test-bindings: model $(VLMJUDGE_TEST_MODEL)
 # The procedural-world experiment (issue: prove the loop improves a judge): base model
 # from scratch, 3 rounds of `improve`, and the judge filter with its ablation.
 world-experiment: build
-	scripts/world-experiment.sh
+	lab/scripts/world-experiment.sh
 
-# The loop's regression test (tests/world_loop.rs): not in make test, as its outcome
-# depends on the CPU (docs/world-experiment.md, attempt 12).
+# The loop's regression test (lab/tests/world_loop.rs): not in make test, as its outcome
+# depends on the CPU (lab/docs/world-experiment.md, attempt 12).
 world-test: model
-	cargo test --release --locked --test world_loop -- --ignored --nocapture
+	cargo build --release --locked --workspace
+	cargo test --release --locked -p vlmjudge-lab --test world_loop -- --ignored --nocapture
 
 # The loader fuzzer, long run: seeded mutants of every fixture's model, mmproj and LoRA
 # adapter, each judged in a child process; fails on any abort, hang, sanitizer report or
-# panic and keeps those mutants (make test runs a short campaign: tests/fuzz.rs).
+# panic and keeps those mutants (make test runs a short campaign: lab/tests/fuzz.rs).
 # FUZZ_CHILD=path/to/asan/vlmjudge FUZZ_MEM_MIB=0 runs the children under a sanitizer build.
 FUZZ_SEED ?= 1
 FUZZ_COUNT ?= 5000
@@ -103,7 +106,7 @@ FUZZ_CHILD ?= $(BIN)
 FUZZ_MEM_MIB ?= 4096
 fuzz: model build
 	@rm -rf $(CARGO_TARGET_DIR)/fuzz-failures
-	$(BIN) dev fuzz --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --jobs $(FUZZ_JOBS) --child-bin $(FUZZ_CHILD) \
+	$(LAB) fuzz --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --jobs $(FUZZ_JOBS) --child-bin $(FUZZ_CHILD) \
 		--mem-limit-mib $(FUZZ_MEM_MIB) --work $(CARGO_TARGET_DIR)/fuzz --keep-failures $(CARGO_TARGET_DIR)/fuzz-failures
 
 bench: model

@@ -13,7 +13,7 @@
 //! Then, per VLM family (SmolVLM, Qwen2.5-VL, Gemma 3, LLaVA-1.6), on the generated
 //! family fixtures (tiny random language models and encoders) and 1024x768 JPEG photos:
 //! what one photo costs at the default image budget with the family's real image
-//! geometry (image tokens, KV cells, positions, chunks; `dev fixture --geometry real`),
+//! geometry (image tokens, KV cells, positions, chunks; `vlmjudge-lab fixture --geometry real`),
 //! and image pairs/s in fast mode with swap (default judge settings, 8 pairs in flight)
 //! with the tiny and the real geometry. The models are tiny, so the pairs/s measure the
 //! image path (decoding, resizing, tiling, encoding, decoding the embeddings) rather
@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use vlmjudge::engine::{Model, ModelParams, DEFAULT_IMAGE_MAX_TOKENS};
-use vlmjudge::fixture::{write_fixture_with, write_mmproj, FixtureKind, Geometry, VisionShape};
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Pair};
+use vlmjudge_lab::fixture::{write_fixture_with, write_mmproj, FixtureKind, Geometry, VisionShape};
 
 /// `n` distinct images (a colour gradient each) written as PNG files.
 fn write_images(dir: &Path, n: usize) -> Vec<PathBuf> {
@@ -208,7 +208,7 @@ fn bench_family(kind: FixtureKind, dir: &Path, photos: &[PathBuf]) -> FamilyRow 
     let files = |geometry: Geometry, name: &str| {
         write_fixture_with(kind, &dir.join(format!("{}-{name}", kind.name())), 0, &demo, geometry).unwrap()
     };
-    let load = |files: &vlmjudge::fixture::FixtureFiles, image_max_tokens: u32| {
+    let load = |files: &vlmjudge_lab::fixture::FixtureFiles, image_max_tokens: u32| {
         let params = ModelParams { image_max_tokens, ..ModelParams::default() };
         Model::load(&files.model, Some(&files.mmproj), &params).expect("the fixture loads")
     };

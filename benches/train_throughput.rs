@@ -3,7 +3,7 @@
 //! matmuls (`vlmjudge train`'s default), against one micro-batch at a time with every
 //! core on its matmuls (`--parallel-micro-batches 1`, how the trainer ran before).
 //!
-//! The model is the procedural world's base (`dev fixture --kind world-base`: width 128,
+//! The model is the procedural world's base (`vlmjudge-lab fixture --kind world-base`: width 128,
 //! 3 layers, a 16-token image encoder) and the data the loop's kind of judge examples
 //! (`filter --traces synthetic` on a small world's held-out pairs), trained with the
 //! loop's recipe (full fine-tuning, batch 4, grad-accum 2). Every run is its own
@@ -13,6 +13,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use vlmjudge_lab::fixture::{write_fixture, FixtureKind};
+use vlmjudge_lab::world::{write_world, WorldConfig};
 
 const STEPS: u32 = 60;
 const REPEATS: usize = 3;
@@ -80,20 +83,10 @@ fn main() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let dir = tmp.path();
     let path = |p: &str| dir.join(p).to_string_lossy().into_owned();
-    vlmjudge(&[
-        "world",
-        "--out",
-        &path("world"),
-        "--seed",
-        "0",
-        "--pretrain",
-        "100",
-        "--pool",
-        "10",
-        "--heldout",
-        "400",
-    ]);
-    vlmjudge(&["dev", "fixture", "--kind", "world-base", "--out", &path("fixture"), "--seed", "0"]);
+    let world = WorldConfig { seed: 0, pretrain: 100, pool: 10, heldout: 400, ..WorldConfig::default() };
+    write_world(&dir.join("world"), &world).expect("the world is written");
+    write_fixture(FixtureKind::WorldBase, &dir.join("fixture"), 0, &vlmjudge::demo_model_path())
+        .expect("the world's base model is written");
     vlmjudge(&[
         "filter",
         "--pairs",

@@ -96,9 +96,11 @@ export CMAKE_POSITION_INDEPENDENT_CODE=ON
 export RUSTFLAGS
 echo "== building with --features cuda-no-vmm into $target (this takes long)"
 CARGO_TARGET_DIR=$target cargo build --release --locked --features cuda-no-vmm --bin vlmjudge
+# The lab's binary writes the world and its base model on the GPU machine.
+CARGO_TARGET_DIR=$target cargo build --release --locked -p vlmjudge-lab --features vlmjudge/cuda-no-vmm --bin vlmjudge-lab
 CARGO_TARGET_DIR=$target cargo test --release --locked --features cuda-no-vmm --test train --no-run
 mkdir -p "$out"
-cp "$target/release/vlmjudge" "$out/"
+cp "$target/release/vlmjudge" "$target/release/vlmjudge-lab" "$out/"
 cp "$(ls -t "$target"/release/deps/train-* | grep -v '\.d$' | head -1)" "$out/train-tests"
 cp scripts/gpu-check.sh "$out/"
 echo "== $out is ready: run gpu-check.sh there (it needs libcudart/libcublas from the GPU machine)"

@@ -13,6 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/vlmjudge
+lab=$here/vlmjudge-lab
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 # GPU=cpu runs the same steps on the CPU twice (to try the script on a machine
@@ -35,8 +36,8 @@ fi
 "$bin" system-info | grep -i -m3 'cuda\|gpu' || true
 
 echo "== a small world and its random base model"
-"$bin" world --out "$work/world" --seed 0 --pretrain 2000 --pool 100 --heldout 200 >/dev/null
-"$bin" dev fixture --kind world-base --out "$work/init" >/dev/null
+"$lab" world --out "$work/world" --seed 0 --pretrain 2000 --pool 100 --heldout 200 >/dev/null
+"$lab" fixture --kind world-base --out "$work/init" >/dev/null
 train() { # DEVICE OUT EXTRA...
   local device=$1 out=$2
   shift 2

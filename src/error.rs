@@ -30,6 +30,14 @@ pub enum Error {
     /// or a record of a non-line format, which `reason` then names).
     #[error("{path}{}: {reason}", line_suffix(*.line))]
     InvalidInput { path: PathBuf, line: usize, reason: String },
+    /// A record that serde_json could not write (e.g. a map with non-string keys).
+    #[error("cannot write {path} as JSON")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// llama.cpp failed (and only llama.cpp: an out-of-memory, a failed decode).
     #[error("llama.cpp failed: {0}")]
     Engine(String),
     #[error("cancelled")]
@@ -37,6 +45,31 @@ pub enum Error {
     #[cfg(feature = "hub")]
     #[error(transparent)]
     Hub(#[from] crate::hub::HubError),
+    /// Training failed; the trainer's own error says how.
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    Train(Box<crate::train::TrainError>),
+    /// llama.cpp's quantizer failed on a checkpoint.
+    #[cfg(feature = "train")]
+    #[error("cannot quantize {path}")]
+    Quantize {
+        path: PathBuf,
+        #[source]
+        source: vlmjudge_quantize::QuantizeError,
+    },
+    /// A stage of a self-improvement round failed; `source` says why.
+    #[cfg(feature = "loop")]
+    #[error("round {round}: the {stage} stage failed")]
+    Round {
+        round: u32,
+        stage: crate::improve::Stage,
+        #[source]
+        source: Box<Error>,
+    },
+    /// A finished round's directory lacks what the next round needs.
+    #[cfg(feature = "loop")]
+    #[error("round {round} cannot be continued: {reason}; delete its directory and rerun")]
+    RoundState { round: u32, reason: String },
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -56,7 +89,8 @@ fn line_suffix(line: usize) -> String {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
 
@@ -64,11 +98,33 @@ impl Error {
     /// failure inside the engine. The CLI maps this to exit code 1 (else 2).
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::Engine(_) => false,
+            Error::Io { .. }
+            | Error::InvalidGguf { .. }
+            | Error::ModelLoad { .. }
+            | Error::MmprojLoad { .. }
+            | Error::MissingChatTemplate
+            | Error::Template(_)
+            | Error::InvalidArgument(_)
+            | Error::InvalidInput { .. }
+            | Error::Cancelled => true,
+            Error::Json { .. } | Error::Engine(_) => false,
             #[cfg(feature = "hub")]
             Error::Hub(e) => e.is_user_error(),
-            _ => true,
+            #[cfg(feature = "train")]
+            Error::Train(e) => e.is_user_error(),
+            #[cfg(feature = "train")]
+            Error::Quantize { .. } => false,
+            #[cfg(feature = "loop")]
+            Error::Round { source, .. } => source.is_user_error(),
+            #[cfg(feature = "loop")]
+            Error::RoundState { .. } => true,
         }
+    }
+
+    /// This error as the failure of `stage` in round `round`.
+    #[cfg(feature = "train")]
+    pub(crate) fn in_round(self, round: u32, stage: crate::improve::Stage) -> Error {
+        Error::Round { round, stage, source: Box::new(self) }
     }
 }
 

@@ -16,28 +16,44 @@
 //! # Ok::<(), vlmjudge::Error>(())
 //! ```
 
+// The embeddable runtime: what the C library is built from (`--no-default-features`).
+// Lower layers never import higher ones: gguf, data -> engine -> judge -> ffi
+// (ARCHITECTURE.md; `tests/architecture.rs` checks it). Test models, the fuzzer and the
+// procedural world are in the lab crate (`lab/`).
 pub mod data;
 pub mod engine;
 mod error;
-pub mod eval;
-pub mod export;
 pub mod ffi;
-pub mod fixture;
 pub mod fsutil;
-pub mod fuzz;
-pub mod generate;
 pub mod gguf;
-#[cfg(feature = "hub")]
-pub mod hub;
-pub mod improve;
 pub mod judge;
 pub mod progress;
-pub mod report;
+pub mod seed;
 pub mod shard;
+
+// The self-improvement loop, above the runtime: synthesis, generation, evaluation,
+// export, training, the loop itself and its report.
+#[cfg(feature = "loop")]
+pub mod eval;
+#[cfg(feature = "loop")]
+pub mod export;
+#[cfg(feature = "loop")]
+pub mod generate;
+#[cfg(feature = "loop")]
+pub mod improve;
+#[cfg(feature = "loop")]
+pub mod report;
+#[cfg(feature = "loop")]
 pub mod synth;
 #[cfg(feature = "train")]
 pub mod train;
-pub mod world;
+
+#[cfg(feature = "hub")]
+pub mod hub;
+
+// How the command-line tools end (error lines, exit codes).
+#[cfg(feature = "cli")]
+pub mod exit;
 
 pub use error::{Error, Result};
 

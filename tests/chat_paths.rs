@@ -10,12 +10,12 @@ use std::sync::OnceLock;
 
 use common::{demo_model, family_model as family, fixture, solid_png};
 use llama_cpp_2::token::LlamaToken;
+use vlmjudge::engine::chat::{ChatFormat, ChatTemplate, FormatOrigin};
 use vlmjudge::engine::{ImagePiece, Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::generate::{GenOutput, GenParams, GenRequest, Generator};
 use vlmjudge::gguf::{GgufFile, GgufWriter};
-use vlmjudge::judge::chat::{ChatFormat, ChatTemplate, FormatOrigin};
 use vlmjudge::judge::{ImageSource, SamplingParams};
+use vlmjudge_lab::fixture::FixtureKind;
 
 const SYSTEM: &str = "Be fair.";
 const USER: &str = "How many legs does a spider have?";

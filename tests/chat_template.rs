@@ -13,12 +13,12 @@ use std::sync::OnceLock;
 
 use common::{demo_model, fixture, sample_pairs, solid_png};
 use llama_cpp_2::token::LlamaToken;
+use vlmjudge::engine::chat::{ChatFormat, ChatTemplate, FormatOrigin, Renderer, SystemPlacement};
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::gguf::{GgufFile, GgufWriter, Value, ValueType};
-use vlmjudge::judge::chat::{ChatFormat, ChatTemplate, FormatOrigin, Renderer, SystemPlacement};
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Mode, Pair, Template, DEFAULT_SYSTEM};
 use vlmjudge::Error;
+use vlmjudge_lab::fixture::FixtureKind;
 
 const SYSTEM: &str = "Be fair.";
 const USER: &str = "Which answer is better?";

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::demo_model_path;
+use vlmjudge_lab::fixture::{write_fixture_with, FixtureKind, Geometry};
 
 fn vlmjudge() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vlmjudge"));
@@ -115,24 +116,6 @@ fn a_missing_model_exits_1_with_error_and_cause() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("error: cannot load the judge"), "{err}");
     assert!(err.contains("caused by: /nonexistent/m.gguf"), "{err}");
-}
-
-#[test]
-fn fixture_layers_apply_to_the_world_base_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let fixture = |kind: &str, layers: &str| {
-        vlmjudge()
-            .args(["dev", "fixture", "--kind", kind, "--layers", layers, "--out"])
-            .arg(tmp.path())
-            .output()
-            .unwrap()
-    };
-    let refused = fixture("tiny-vlm", "4");
-    assert_eq!(refused.status.code(), Some(1));
-    let err = String::from_utf8(refused.stderr).unwrap();
-    assert!(err.contains("--layers applies to --kind world-base only"), "{err}");
-    assert!(fixture("world-base", "4").status.success());
-    assert!(tmp.path().join("model.gguf").is_file());
 }
 
 #[test]
@@ -281,17 +264,10 @@ fn eval_prints_a_table_writes_a_report_and_score_only_needs_no_model() {
 #[test]
 fn inspect_tells_the_family_and_whether_pairs_can_be_judged() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = |kind: &str, geometry: &str| {
-        let out = dir.path().join(format!("{kind}-{geometry}"));
-        let status = vlmjudge()
-            .args(["dev", "fixture", "--kind", kind, "--geometry", geometry, "--out"])
-            .arg(&out)
-            .arg("--demo-model")
-            .arg(demo_model_path())
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+    let fixture = |kind: &str, geometry: Geometry| {
+        let out = dir.path().join(format!("{kind}-{geometry:?}"));
+        let kind = FixtureKind::from_name(kind).unwrap();
+        write_fixture_with(kind, &out, 0, &demo_model_path(), geometry).unwrap();
         out
     };
     let inspect = |dir: &Path| {
@@ -304,7 +280,7 @@ fn inspect_tells_the_family_and_whether_pairs_can_be_judged() {
             .unwrap()
     };
 
-    let qwen = inspect(&fixture("qwen25vl", "tiny"));
+    let qwen = inspect(&fixture("qwen25vl", Geometry::Tiny));
     let text = String::from_utf8_lossy(&qwen.stdout);
     assert!(qwen.status.success(), "{text}{}", String::from_utf8_lossy(&qwen.stderr));
     for line in
@@ -316,7 +292,7 @@ fn inspect_tells_the_family_and_whether_pairs_can_be_judged() {
     assert!(text.contains("494 image tokens in 1 chunk(s), 496 KV cells, 28 positions"), "{text}");
     assert!(text.contains("<|im_start|>system\nYou are an impartial judge."), "{text}");
 
-    let llava = inspect(&fixture("llava16", "real"));
+    let llava = inspect(&fixture("llava16", Geometry::Real));
     let text = String::from_utf8_lossy(&llava.stdout);
     assert_eq!(llava.status.code(), Some(1), "{text}");
     assert!(text.contains("family:         LLaVA-1.6"), "{text}");

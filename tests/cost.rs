@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::{demo_model, fixture};
 use vlmjudge::engine::{decode_image, ImageLimits, Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::generate::{GenParams, GenRequest, Generator};
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Mode, Pair};
+use vlmjudge_lab::fixture::FixtureKind;
 
 const MEGABYTE: usize = 1 << 20;
 

@@ -20,10 +20,10 @@ use vlmjudge::eval::{
     evaluate, read_bench, read_bench_with_notes, score_official, score_verdicts, BenchFormat, BenchItem, EvalSummary,
     Protocol, ReadOptions, UnparsedRule,
 };
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{Choice, ImageSource, Judge, JudgeParams, Mode, Verdict};
 use vlmjudge::progress::{NoProgress, Progress};
 use vlmjudge::shard::Shard;
+use vlmjudge_lab::fixture::FixtureKind;
 
 // ---------------------------------------------------------------------------------
 // VL-RewardBench parquet, written as Hugging Face `datasets` writes it.

@@ -1,5 +1,5 @@
 //! Judging on every real VLM family's layout (SmolVLM, Qwen2.5-VL, Gemma 3,
-//! LLaVA-1.6), on the generated fixtures of `vlmjudge dev fixture`: the code paths
+//! LLaVA-1.6), on the generated fixtures of `vlmjudge-lab fixture`: the code paths
 //! those families take in llama.cpp (M-RoPE positions, non-causal image attention,
 //! tiled images with framing text, anyres slices) run under the judge here.
 
@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use common::{family_model as model, fixture, judge_all, solid_png};
 use vlmjudge::engine::{EncodedImage, ImagePiece, Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{ImageSource, JudgeParams, Mode, Pair};
+use vlmjudge_lab::fixture::FixtureKind;
 
 fn params(mode: Mode, swap: bool) -> JudgeParams {
     JudgeParams { mode, swap, max_tokens: 12, ctx_per_seq: 1024, ..JudgeParams::default() }

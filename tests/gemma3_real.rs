@@ -72,7 +72,7 @@ fn gemma3_270m_judges_in_its_own_format_alone_and_in_a_batch() {
 fn gemma3_270m_takes_non_causal_image_embeddings_from_a_gemma3_projector() {
     let dir = tempfile::tempdir().unwrap();
     let mmproj = dir.path().join("mmproj.gguf");
-    vlmjudge::fixture::write_gemma3_mmproj(&mmproj, 640, 0).unwrap();
+    vlmjudge_lab::fixture::write_gemma3_mmproj(&mmproj, 640, 0).unwrap();
     let model = Model::load(gemma3_path(), Some(&mmproj), &ModelParams::default()).unwrap();
     let image = |rgb: [u8; 3]| ImageSource::Bytes(common::solid_png(64, 48, rgb).into());
     let pair = |id: &str, rgb| Pair {

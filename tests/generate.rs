@@ -4,9 +4,9 @@ mod common;
 
 use common::{demo_model, fixture, solid_png};
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::generate::{GenOutput, GenParams, GenRequest, Generator};
 use vlmjudge::judge::{ImageSource, SamplingParams};
+use vlmjudge_lab::fixture::FixtureKind;
 
 fn request(id: &str, user: &str, n: usize) -> GenRequest {
     GenRequest { id: id.into(), system: None, user: user.into(), image: None, n }

@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use common::{demo_model_path, fixture, judge_all, solid_png};
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Mode, Pair, Verdict};
 use vlmjudge::Error;
+use vlmjudge_lab::fixture::FixtureKind;
 
 fn load(kind: FixtureKind) -> Model {
     let files = fixture(kind);

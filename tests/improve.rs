@@ -12,7 +12,7 @@ use common::{demo_model, demo_model_path};
 use vlmjudge::data::{read_jsonl, read_pairs};
 use vlmjudge::improve::{
     filter_file, skipped_path, synth_file, verdicts_path, write_synthetic_traces, FilterParams, Inject, KeepPolicy,
-    Manifest, SkippedPrompt, SynthPair, SynthParams, TraceExample, TraceSource, Unanimous,
+    Manifest, SkippedPrompt, Stage, SynthPair, SynthParams, TraceExample, TraceSource, Unanimous,
 };
 use vlmjudge::judge::{Choice, Judge, JudgeParams, Mode, SamplingParams, Template, Verdict};
 use vlmjudge::progress::NoProgress;
@@ -382,7 +382,7 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     let mut child = two_rounds_command(&run, &pool, &bench).spawn().unwrap();
     let started = Instant::now();
     loop {
-        let done = Manifest::read(&run.join("round-1")).ok().flatten().is_some_and(|m| m.is_done("filter"));
+        let done = Manifest::read(&run.join("round-1")).ok().flatten().is_some_and(|m| m.is_done(Stage::Filter));
         if done || started.elapsed() > Duration::from_secs(600) {
             break;
         }
@@ -394,7 +394,7 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     child.kill().unwrap();
     child.wait().unwrap();
     let killed = Manifest::read(&run.join("round-1")).unwrap().expect("round 1 manifest");
-    assert!(killed.is_done("synth") && killed.is_done("filter"));
+    assert!(killed.is_done(Stage::Synth) && killed.is_done(Stage::Filter));
     let pairs_before = std::fs::read(run.join("round-1/pairs.jsonl")).unwrap();
     let sft_before = std::fs::read(run.join("round-1/sft.jsonl")).unwrap();
 
@@ -403,13 +403,21 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     let manifests = Manifest::read_run(&run).unwrap();
     assert_eq!(manifests.len(), 3, "round 0 (base) and two rounds");
     let round1 = &manifests[1];
-    assert_eq!(round1.stage_seconds["synth"], killed.stage_seconds["synth"], "synth ran again after the kill");
-    assert_eq!(round1.stage_seconds["filter"], killed.stage_seconds["filter"], "filter ran again after the kill");
+    assert_eq!(
+        round1.stage_seconds[&Stage::Synth],
+        killed.stage_seconds[&Stage::Synth],
+        "synth ran again after the kill"
+    );
+    assert_eq!(
+        round1.stage_seconds[&Stage::Filter],
+        killed.stage_seconds[&Stage::Filter],
+        "filter ran again after the kill"
+    );
     assert_eq!(std::fs::read(run.join("round-1/pairs.jsonl")).unwrap(), pairs_before);
     assert_eq!(std::fs::read(run.join("round-1/sft.jsonl")).unwrap(), sft_before);
     assert!(manifests[0].eval.is_some(), "the base judge is evaluated");
     for m in &manifests[1..] {
-        for stage in ["synth", "filter", "train", "quantize", "eval"] {
+        for stage in Stage::ALL {
             assert!(m.is_done(stage), "round {} did not finish {stage}", m.round);
         }
         let judge = &m.checkpoints["judge"];
@@ -442,7 +450,7 @@ fn two_rounds_complete_and_a_killed_run_resumes_without_redoing_stages() {
     assert_eq!(round1.synth, manifests[1].synth);
     let records = |path: PathBuf| read_jsonl::<serde_json::Value>(&path).unwrap();
     assert_eq!(records(arm.join("round-1/pairs.jsonl")), records(run.join("round-1/pairs.jsonl")));
-    assert!(round1.is_done("eval"), "the arm trains and evaluates on the shared pairs");
+    assert!(round1.is_done(Stage::Eval), "the arm trains and evaluates on the shared pairs");
     // One whose synthesis would differ is refused before it writes any pairs.
     let other = dir.path().join("other");
     let output = improve_command(&other, &pool, &bench)

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{demo_model, fixture, solid_png};
 use vlmjudge::engine::{set_log_sink, LogLevel, Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams};
+use vlmjudge_lab::fixture::FixtureKind;
 
 /// The sink is process-wide: one test at a time installs one.
 fn sink_lock() -> std::sync::MutexGuard<'static, ()> {

@@ -5,10 +5,10 @@ mod common;
 use common::fixture;
 use vlmjudge::engine::{LoraSpec, Model, ModelParams};
 use vlmjudge::export::{write_lora_adapter, LoraPair};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::gguf::GgufFile;
 use vlmjudge::judge::{Judge, JudgeParams, Pair};
 use vlmjudge::Error;
+use vlmjudge_lab::fixture::FixtureKind;
 
 fn p_a(model: &Model) -> f64 {
     let mut judge = Judge::new(model, JudgeParams { ctx_per_seq: 256, ..JudgeParams::default() }).unwrap();

@@ -4,8 +4,8 @@ mod common;
 
 use common::{demo_model_path, fixture};
 use vlmjudge::engine::{Model, ModelParams};
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::judge::{Judge, JudgeParams, Pair};
+use vlmjudge_lab::fixture::FixtureKind;
 use vlmjudge_quantize::{quantize, QuantType, QuantizeError, QuantizeParams};
 
 fn p_a(model_path: &std::path::Path) -> f64 {

@@ -16,7 +16,6 @@ use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 use vlmjudge::engine::{backend, Model, ModelParams};
 use vlmjudge::export::write_lora_adapter;
-use vlmjudge::fixture::FixtureKind;
 use vlmjudge::gguf::GgufFile;
 use vlmjudge::progress::NoProgress;
 use vlmjudge::train::batch::Batch;
@@ -25,12 +24,13 @@ use vlmjudge::train::metrics::TrainLine;
 use vlmjudge::train::{
     train, Encoded, Encoder, LoraConfig, LoraTarget, Mode, SftExample, TrainConfig, TrainModel, TrainSummary,
 };
+use vlmjudge_lab::fixture::FixtureKind;
 
 /// Largest logit difference accepted between candle (f32 everywhere) and llama.cpp
 /// (f32 weights and KV cache, no flash attention) on the tiny model.
 const PARITY_TOLERANCE: f32 = 1e-3;
 
-fn tiny() -> vlmjudge::fixture::FixtureFiles {
+fn tiny() -> vlmjudge_lab::fixture::FixtureFiles {
     common::fixture(FixtureKind::TinyVlm)
 }
 

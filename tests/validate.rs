@@ -5,7 +5,7 @@
 //! Each corrupt file is a valid fixture rewritten with one change through our own GGUF
 //! reader and writer. Without the validation each of them aborts the test process
 //! (checked by hand against the pinned llama.cpp while the rules were written; the
-//! fuzzer in src/fuzz/ keeps checking the same classes).
+//! fuzzer in lab/src/fuzz/ keeps checking the same classes).
 
 mod common;
 
@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use common::{demo_model_path, fixture};
 use vlmjudge::engine::{LoraSpec, Model, ModelParams};
-use vlmjudge::fixture::{FixtureKind, Geometry};
 use vlmjudge::gguf::{GgmlType, GgufFile, GgufWriter, TensorInfo, Value, ValueType};
 use vlmjudge::Error;
+use vlmjudge_lab::fixture::{FixtureKind, Geometry};
 
 /// A GGUF file held in memory to be rewritten with a change.
 struct Gguf {
@@ -501,7 +501,7 @@ fn load_with_adapter(path: PathBuf) -> Result<Model, Error> {
 }
 
 fn adapter_refused(path: PathBuf, expect: &str) {
-    let err = load_with_adapter(path).err().expect("the adapter must be refused");
+    let Err(err) = load_with_adapter(path) else { panic!("the adapter must be refused") };
     assert!(matches!(err, Error::InvalidGguf { .. }), "{err:?}");
     assert!(err.to_string().contains(expect), "{expect:?} missing from: {err}");
 }
@@ -557,7 +557,8 @@ fn every_valid_fixture_and_the_demo_model_load() {
     let dir = tempfile::tempdir().unwrap();
     for kind in [FixtureKind::Smolvlm, FixtureKind::Gemma3, FixtureKind::Llava16] {
         let out = dir.path().join(kind.name());
-        let files = vlmjudge::fixture::write_fixture_with(kind, &out, 0, &demo_model_path(), Geometry::Real).unwrap();
+        let files =
+            vlmjudge_lab::fixture::write_fixture_with(kind, &out, 0, &demo_model_path(), Geometry::Real).unwrap();
         load(&files.model, Some(&files.mmproj))
             .unwrap_or_else(|e| panic!("the {} fixture in its real geometry must load: {e}", kind.name()));
     }

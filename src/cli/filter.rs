@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use vlmjudge::improve::{filter_file, verdicts_path, write_synthetic_traces, FilterParams, KeepPolicy, TraceSource};
 use vlmjudge::judge::{Judge, JudgeParams, Mode};
 use vlmjudge::shard::Shard;
+use vlmjudge::synth::TracePattern;
 
 use super::opts::{JudgeOpts, ModelOpts};
 use super::progress::Bar;
@@ -100,7 +101,10 @@ impl FilterOpts {
 /// The filter's judge: reasoning, sampled at the paper's temperature, unless the
 /// flags say otherwise.
 pub(crate) fn filter_judge_params(judge: &JudgeOpts, threads: usize) -> anyhow::Result<JudgeParams> {
-    Ok(JudgeParams { threads, ..judge.judge_params_with(Mode::Reason, 0.6)? })
+    let params = JudgeParams { threads, ..judge.judge_params_with(Mode::Reason, 0.6)? };
+    // A typo in the template's trace patterns fails here, before any judging.
+    TracePattern::of_template(&params.template)?;
+    Ok(params)
 }
 
 pub fn run(args: FilterArgs) -> anyhow::Result<()> {

@@ -2,7 +2,6 @@
 //! library and prints; errors print as `error: ...` then `caused by: ...` lines, with
 //! exit code 1 for user errors and 2 for internal ones.
 
-mod dev;
 mod eval;
 #[cfg(feature = "train")]
 mod filter;
@@ -21,7 +20,6 @@ mod show;
 mod synth;
 #[cfg(feature = "train")]
 mod train;
-mod world;
 
 use std::process::ExitCode;
 
@@ -59,8 +57,6 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Print a table of a run's rounds and draw its curves as PNG.
     Report(report::ReportArgs),
-    /// Developer tools: generated test models.
-    Dev(dev::DevArgs),
     /// Fine-tune a judge (LoRA or full) on SFT examples; writes a GGUF adapter or model.
     #[cfg(feature = "train")]
     Train(train::TrainArgs),
@@ -73,32 +69,14 @@ enum Command {
     /// Run self-improvement rounds: synth -> filter -> train -> quantize -> eval (resumable).
     #[cfg(feature = "train")]
     Improve(improve::ImproveArgs),
-    /// Write a procedural image world (pretraining set, prompt pool, held-out pairs,
-    /// ground truth) from a seed, or --probe how well a model knows one.
-    World(world::WorldArgs),
 }
 
-/// Marks an error the user can fix (bad arguments or input): exit code 1.
-#[derive(Debug)]
-pub struct UserError(pub String);
-
-impl std::fmt::Display for UserError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UserError {}
+pub use vlmjudge::exit::UserError;
 
 pub fn main() -> ExitCode {
-    // Usage errors are user errors: exit 1 (clap's own default would be 2).
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match vlmjudge::exit::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     if cli.verbose {
         vlmjudge::engine::set_log_sink(Some(std::sync::Arc::new(|_, line: &str| eprintln!("{line}"))));
@@ -112,7 +90,6 @@ pub fn main() -> ExitCode {
         Command::Quantize(args) => quantize::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
-        Command::Dev(args) => dev::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => train::run(args),
         #[cfg(feature = "train")]
@@ -121,32 +98,11 @@ pub fn main() -> ExitCode {
         Command::Filter(args) => filter::run(args),
         #[cfg(feature = "train")]
         Command::Improve(args) => improve::run(args),
-        Command::World(args) => world::run(args),
         Command::SystemInfo => {
             println!("vlmjudge {}", vlmjudge::VERSION);
             println!("{}", vlmjudge::engine::system_info());
             Ok(())
         }
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            for cause in error.chain().skip(1) {
-                eprintln!("caused by: {cause}");
-            }
-            if is_user_error(&error) {
-                ExitCode::from(1)
-            } else {
-                ExitCode::from(2)
-            }
-        }
-    }
-}
-
-fn is_user_error(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause.downcast_ref::<UserError>().is_some()
-            || cause.downcast_ref::<vlmjudge::Error>().is_some_and(vlmjudge::Error::is_user_error)
-    })
+    vlmjudge::exit::report(result)
 }

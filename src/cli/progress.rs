@@ -52,7 +52,7 @@ impl Progress for Bar {
 
 impl vlmjudge::improve::RoundLog for Bar {
     /// Stage lines go to stderr whatever the terminal, so logs of batch jobs keep them.
-    fn stage(&self, round: u32, stage: &str, detail: &str) {
+    fn stage(&self, round: u32, stage: vlmjudge::improve::Stage, detail: &str) {
         let line = format!("round {round} {stage}: {detail}");
         match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::Verdict;
 use crate::{Error, Result};
 
 /// An append-only JSON Lines file of records with an `id` (verdicts, pairs, SFT
@@ -24,9 +23,6 @@ pub struct AppendLog {
 struct IdOnly {
     id: String,
 }
-
-/// The verdicts file of `vlmjudge judge`.
-pub type VerdictLog = AppendLog;
 
 impl AppendLog {
     /// Opens (or creates) `path` for appending and reads the ids it already holds.
@@ -75,13 +71,9 @@ impl AppendLog {
         self.repaired
     }
 
-    pub fn append(&mut self, verdict: &Verdict) -> Result<()> {
-        self.append_record(&verdict.id, verdict)
-    }
-
     /// Appends `record` (whose serialised `id` must be `id`) as one line.
     pub fn append_record<T: Serialize>(&mut self, id: &str, record: &T) -> Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(|e| Error::Engine(e.to_string()))?;
+        let mut line = serde_json::to_vec(record).map_err(|source| Error::Json { path: self.path.clone(), source })?;
         line.push(b'\n');
         self.file.write_all(&line).and_then(|()| self.file.flush()).map_err(|e| Error::io(&self.path, e))?;
         self.done.insert(id.to_string());

@@ -26,7 +26,7 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>> {
 
 /// Writes `value` as pretty-printed JSON with a final line break, atomically.
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(|e| Error::Engine(e.to_string()))?;
+    let mut text = serde_json::to_vec_pretty(value).map_err(|source| Error::Json { path: path.into(), source })?;
     text.push(b'\n');
     write_atomic(path, |w| w.write_all(&text))
 }
@@ -35,7 +35,7 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
 pub fn write_jsonl<'a, T: Serialize + 'a>(path: &Path, records: impl IntoIterator<Item = &'a T>) -> Result<()> {
     let mut text = Vec::new();
     for record in records {
-        serde_json::to_writer(&mut text, record).map_err(|e| Error::Engine(e.to_string()))?;
+        serde_json::to_writer(&mut text, record).map_err(|source| Error::Json { path: path.into(), source })?;
         text.push(b'\n');
     }
     write_atomic(path, |w| w.write_all(&text))

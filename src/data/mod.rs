@@ -7,7 +7,7 @@ mod merge;
 mod pairs;
 mod prompts;
 
-pub use append_log::{AppendLog, VerdictLog};
+pub use append_log::AppendLog;
 pub use jsonl::{read_jsonl, write_json, write_jsonl};
 pub use merge::{merge_files, merge_jsonl, MergeOptions, MergeSummary};
 pub use pairs::{read_pairs, PairRecord};
@@ -25,7 +25,7 @@ pub fn resolve_path(base_dir: &Path, path: &str) -> Option<PathBuf> {
 /// A path as a record in `from` gives it, rewritten for a record in `to`: relative to
 /// `to` when it lies inside it, else absolute (so a copied record still points at the
 /// same file). `None` when the record leaves it empty.
-pub(crate) fn rebase_path(path: &str, from: &Path, to: &Path) -> Option<String> {
+pub fn rebase_path(path: &str, from: &Path, to: &Path) -> Option<String> {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let (path, dir) = (absolute(&resolve_path(from, path)?), absolute(to));
     Some(match path.strip_prefix(&dir) {

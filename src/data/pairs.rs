@@ -1,10 +1,9 @@
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::read_jsonl;
-use crate::judge::{ImageSource, Pair};
 use crate::{Error, Result};
 
 /// One line of a pairs file: `id`, `image` (path or null), `question`, `response_a`,
@@ -25,16 +24,10 @@ pub struct PairRecord {
 }
 
 impl PairRecord {
-    /// The pair to judge; a relative image path is resolved against `base_dir` (the
-    /// directory of the pairs file).
-    pub fn to_pair(&self, base_dir: &Path) -> Pair {
-        Pair {
-            id: self.id.clone(),
-            question: self.question.clone(),
-            response_a: self.response_a.clone(),
-            response_b: self.response_b.clone(),
-            image: self.image.as_deref().and_then(|p| super::resolve_path(base_dir, p)).map(ImageSource::Path),
-        }
+    /// The image's path, resolved against `base_dir` (the pairs file's directory) when
+    /// relative.
+    pub fn image_path(&self, base_dir: &Path) -> Option<PathBuf> {
+        self.image.as_deref().and_then(|p| super::resolve_path(base_dir, p))
     }
 }
 

@@ -1,10 +1,9 @@
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::read_jsonl;
-use crate::judge::ImageSource;
 use crate::{Error, Result};
 
 /// One line of a prompt pool: `id`, `image` (path relative to the file, or null),
@@ -22,8 +21,8 @@ pub struct PromptRecord {
 
 impl PromptRecord {
     /// The image, resolved against `base_dir` (the pool file's directory) when relative.
-    pub fn image_source(&self, base_dir: &Path) -> Option<ImageSource> {
-        self.image.as_deref().and_then(|p| super::resolve_path(base_dir, p)).map(ImageSource::Path)
+    pub fn image_path(&self, base_dir: &Path) -> Option<PathBuf> {
+        self.image.as_deref().and_then(|p| super::resolve_path(base_dir, p))
     }
 }
 

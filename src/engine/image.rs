@@ -2,9 +2,18 @@
 //! with limits against decompression bombs.
 
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+
+/// An image to judge or describe: a file, or encoded bytes held in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Path(PathBuf),
+    /// Encoded bytes (PNG, JPEG, ...), e.g. from a benchmark parquet or the C ABI.
+    Bytes(Arc<[u8]>),
+}
 
 /// Limits on what an image may cost to decode.
 ///

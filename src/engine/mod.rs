@@ -1,9 +1,11 @@
-//! llama.cpp: the process-wide backend, model + mmproj loading, and thread defaults.
+//! llama.cpp: the process-wide backend, model + mmproj loading and validation, chat
+//! templates, images, contexts, sampling and thread defaults.
 //!
 //! A [`Model`] is immutable once loaded and may be shared across threads; each
 //! worker opens its own context on it (see [`crate::judge::Judge`]).
 
 mod cancel;
+pub mod chat;
 mod context;
 mod gguf;
 mod image;
@@ -12,6 +14,8 @@ mod logs;
 mod lora;
 mod model;
 mod raw;
+mod sampler;
+mod slots;
 mod token_span;
 mod validate;
 mod vision;
@@ -24,12 +28,14 @@ pub use cancel::CancelFlag;
 pub use context::MAX_CTX_PER_SEQ;
 pub(crate) use context::{Context, ContextParams, DecodeCounts, Segment};
 pub use gguf::{check_gguf, GgufSummary};
-pub use image::{decode_image, ImageLimits, RgbImage};
+pub use image::{decode_image, ImageLimits, ImageSource, RgbImage};
 pub use logs::{set_log_sink, LogLevel, LogSink};
 pub use lora::LoraSpec;
 pub use model::{
     Model, ModelInfo, ModelParams, DEFAULT_IMAGE_MAX_TOKENS, MAX_IMAGE_CACHE_ENTRIES, MAX_IMAGE_MAX_TOKENS, MAX_THREADS,
 };
+pub use sampler::{argmax, Sampler, SamplingParams};
+pub(crate) use slots::{open_context, run as run_slots, Scheduler};
 pub(crate) use token_span::min_tokens;
 pub use vision::{EncodedImage, ImagePiece, ImageStats};
 

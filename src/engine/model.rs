@@ -223,7 +223,7 @@ impl Model {
     /// with it would carry), or says that no mmproj is loaded.
     pub fn encode_image(
         &self,
-        image: &crate::judge::ImageSource,
+        image: &super::ImageSource,
     ) -> std::result::Result<std::sync::Arc<EncodedImage>, String> {
         match &self.vision {
             Some(vision) => vision.encode(image),
@@ -249,7 +249,7 @@ impl Model {
     }
 
     /// Formats `(role, content)` messages in the model's chat format with the engine
-    /// that formats the judge's prompt ([`ChatFormat`](crate::judge::chat::ChatFormat)):
+    /// that formats the judge's prompt ([`ChatFormat`](super::chat::ChatFormat)):
     /// `template` (Jinja source, or the name of a llama.cpp built-in, as a template
     /// file's `chat_template`) when given, else the GGUF's own template, else a built-in
     /// chosen by the vocabulary's special tokens. With `add_assistant` the text ends
@@ -263,7 +263,7 @@ impl Model {
         template: Option<&str>,
         add_assistant: bool,
     ) -> Result<String> {
-        use crate::judge::chat::{without_added_bos, ChatFormat};
+        use super::chat::{without_added_bos, ChatFormat};
         let rendered = ChatFormat::for_model(self, template)?.render_messages(self, messages, add_assistant)?;
         Ok(without_added_bos(self, rendered.text))
     }

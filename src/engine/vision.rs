@@ -22,8 +22,8 @@ use super::image::{decode_image, ImageLimits, RgbImage};
 use super::image_cache::ImageCache;
 use super::logs::{Capture, Defer};
 use super::raw::{model_ptr, path_cstring};
+use super::ImageSource;
 use super::ModelParams;
-use crate::judge::ImageSource;
 use crate::{Error, Result};
 
 /// Counters of the image path, for progress reports and tests.

@@ -16,6 +16,7 @@ mod protocol;
 mod report;
 mod run;
 mod score;
+#[cfg(feature = "parquet")]
 mod unique_ids;
 #[cfg(feature = "parquet")]
 mod vl_rewardbench;

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::item::{BenchFormat, BenchItem};
 use super::official::{official_score, OfficialScore};
 use super::score::{EvalSummary, Outcome, Tally};
-use crate::data::{read_jsonl, VerdictLog};
+use crate::data::{read_jsonl, AppendLog};
 use crate::judge::{judge_into_log, Judge, Pair, Verdict};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -24,7 +24,7 @@ pub fn evaluate(
 ) -> Result<EvalSummary> {
     let mine: Vec<&BenchItem> = shard.select(items);
     let pairs: Vec<Pair> = mine.iter().map(|item| item.to_pair()).collect();
-    judge_into_log(judge, &pairs, &mut VerdictLog::open(verdicts_out)?, progress)?;
+    judge_into_log(judge, &pairs, &mut AppendLog::open(verdicts_out)?, progress)?;
     score(mine, verdicts_out)
 }
 

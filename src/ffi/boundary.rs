@@ -42,6 +42,7 @@ pub(crate) struct Failure(pub vlmjudge_status, pub String);
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Failure {
         use crate::Error as E;
+        // Every variant by name: a new one must choose its status here.
         let status = match &e {
             E::Io { .. } => VLMJUDGE_ERR_IO,
             E::InvalidGguf { .. } => VLMJUDGE_ERR_INVALID_GGUF,
@@ -50,7 +51,15 @@ impl From<crate::Error> for Failure {
             E::MissingChatTemplate | E::Template(_) => VLMJUDGE_ERR_TEMPLATE,
             E::InvalidArgument(_) | E::InvalidInput { .. } => VLMJUDGE_ERR_INVALID_ARGUMENT,
             E::Cancelled => VLMJUDGE_ERR_CANCELLED,
-            _ => VLMJUDGE_ERR_ENGINE,
+            E::Engine(_) | E::Json { .. } => VLMJUDGE_ERR_ENGINE,
+            // The loop's and the tools' errors never come out of the runtime's calls;
+            // they exist only in builds with those features.
+            #[cfg(feature = "hub")]
+            E::Hub(_) => VLMJUDGE_ERR_ENGINE,
+            #[cfg(feature = "train")]
+            E::Train(_) | E::Quantize { .. } => VLMJUDGE_ERR_ENGINE,
+            #[cfg(feature = "loop")]
+            E::Round { .. } | E::RoundState { .. } => VLMJUDGE_ERR_ENGINE,
         };
         Failure(status, e.to_string())
     }

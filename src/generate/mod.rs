@@ -10,7 +10,7 @@
 mod prompt;
 mod scheduler;
 
-use crate::judge::{ImageSource, SamplingParams};
+use crate::engine::{ImageSource, SamplingParams};
 
 pub use scheduler::Generator;
 

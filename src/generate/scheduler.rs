@@ -10,12 +10,9 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::prompt::chat_tokens;
 use super::{GenOutput, GenParams, GenRequest};
-use crate::engine::{backend, min_tokens, Context, ContextParams, DecodeCounts, Model, Segment};
-use crate::judge::{ImageSource, Sampler};
+use crate::engine::{min_tokens, open_context, run_slots, Context, DecodeCounts, Model, Scheduler, Segment};
+use crate::engine::{ImageSource, Sampler};
 use crate::{Error, Result};
-
-/// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
-const MAX_SEQUENCES: usize = 256;
 
 /// A generation session on a model: one llama.cpp context. Use it from one thread at a
 /// time.
@@ -38,18 +35,11 @@ impl<'m> Generator<'m> {
         if params.parallel == 0 || params.max_samples == 0 {
             return Err(Error::InvalidArgument("parallel and max_samples must be at least 1".into()));
         }
-        let n_seq = params.parallel * params.max_samples;
-        if n_seq > MAX_SEQUENCES {
-            return Err(Error::InvalidArgument(format!(
-                "{} prompts in flight x {} samples need {n_seq} sequences; llama.cpp allows {MAX_SEQUENCES}",
-                params.parallel, params.max_samples
-            )));
-        }
         if params.ctx_per_seq < 16 || params.max_tokens == 0 {
             return Err(Error::InvalidArgument("ctx_per_seq must be at least 16 and max_tokens at least 1".into()));
         }
-        backend()?;
-        let ctx = Context::new(model, ContextParams::for_sequences(model, n_seq, params.ctx_per_seq, params.threads)?)?;
+        let items = format!("prompts (x {} samples)", params.max_samples);
+        let ctx = open_context(model, params.parallel, params.max_samples, params.ctx_per_seq, params.threads, &items)?;
         Ok(Generator { model, ctx, params, max_token_bytes: model.max_token_bytes() })
     }
 
@@ -65,58 +55,10 @@ impl<'m> Generator<'m> {
         requests: &[GenRequest],
         mut on_output: impl FnMut(usize, GenOutput) -> bool,
     ) -> Result<()> {
-        let result = self.run(requests, &mut on_output);
+        let slots = self.params.parallel;
+        let result = run_slots(self, requests, slots, &mut on_output);
         self.ctx.clear_memory();
         result
-    }
-
-    fn run(&mut self, requests: &[GenRequest], on_output: &mut dyn FnMut(usize, GenOutput) -> bool) -> Result<()> {
-        let mut slots: Vec<Option<RequestRun>> = (0..self.params.parallel).map(|_| None).collect();
-        let mut next = 0;
-        loop {
-            for (slot_index, slot) in slots.iter_mut().enumerate() {
-                while slot.is_none() && next < requests.len() {
-                    let index = next;
-                    next += 1;
-                    let started = match self.prepare(&requests[index]) {
-                        Ok(prefix) => match self.start(index, slot_index, &requests[index], prefix) {
-                            Ok(run) => Ok(run),
-                            Err(Error::Cancelled) => return Err(Error::Cancelled),
-                            // A prefix is one request's alone: its failure is that request's.
-                            Err(e) => {
-                                self.ctx.remove_sequence((slot_index * self.params.max_samples) as i32)?;
-                                Err(format!("decoding the prompt failed: {e}"))
-                            }
-                        },
-                        Err(reason) => Err(reason),
-                    };
-                    match started {
-                        Ok(run) => *slot = Some(run),
-                        Err(reason) => {
-                            if !on_output(index, GenOutput::failed(&requests[index].id, reason)) {
-                                return Err(Error::Cancelled);
-                            }
-                        }
-                    }
-                }
-            }
-            if slots.iter().all(Option::is_none) {
-                return Ok(());
-            }
-            self.step(&mut slots)?;
-            for slot in &mut slots {
-                if slot.as_ref().is_some_and(RequestRun::finished) {
-                    let run = slot.take().expect("checked above");
-                    for sample in &run.samples {
-                        self.ctx.remove_sequence(sample.seq)?;
-                    }
-                    let index = run.index;
-                    if !on_output(index, run.into_output(&requests[index].id)) {
-                        return Err(Error::Cancelled);
-                    }
-                }
-            }
-        }
     }
 
     /// Checks a request and builds its prompt prefix; `Err` is the request's error.
@@ -199,7 +141,7 @@ impl<'m> Generator<'m> {
 
     /// Decodes the prefix on the first sample's sequence, copies it to the others and
     /// draws every sample's first token from the prefix's last logits.
-    fn start(&mut self, index: usize, slot: usize, request: &GenRequest, prefix: Prefix) -> Result<RequestRun> {
+    fn start_request(&mut self, index: usize, slot: usize, request: &GenRequest, prefix: Prefix) -> Result<RequestRun> {
         let first_seq = (slot * self.params.max_samples) as i32;
         let mut counts = DecodeCounts::default();
         let (pos, logits_at) = self.ctx.decode_prefix(first_seq, &prefix.segments, true, &mut counts)?;
@@ -226,7 +168,7 @@ impl<'m> Generator<'m> {
     }
 
     /// Decodes the pending token of every live sample in one call.
-    fn step(&mut self, slots: &mut [Option<RequestRun>]) -> Result<()> {
+    fn decode_samples(&mut self, slots: &mut [Option<RequestRun>]) -> Result<()> {
         self.ctx.clear_batch();
         let mut outputs = Vec::new();
         for (r, run) in slots.iter_mut().enumerate().filter_map(|(r, s)| s.as_mut().map(|run| (r, run))) {
@@ -251,11 +193,58 @@ impl<'m> Generator<'m> {
     }
 }
 
+impl Scheduler for Generator<'_> {
+    type Item = GenRequest;
+    type Run = RequestRun;
+    type Output = GenOutput;
+
+    fn start(
+        &mut self,
+        index: usize,
+        slot: usize,
+        request: &GenRequest,
+    ) -> Result<std::result::Result<RequestRun, String>> {
+        let prefix = match self.prepare(request) {
+            Ok(prefix) => prefix,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        match self.start_request(index, slot, request, prefix) {
+            Ok(run) => Ok(Ok(run)),
+            Err(Error::Cancelled) => Err(Error::Cancelled),
+            // A prefix is one request's alone: its failure is that request's.
+            Err(e) => {
+                self.ctx.remove_sequence((slot * self.params.max_samples) as i32)?;
+                Ok(Err(format!("decoding the prompt failed: {e}")))
+            }
+        }
+    }
+
+    fn failed(&self, request: &GenRequest, reason: String) -> GenOutput {
+        GenOutput::failed(&request.id, reason)
+    }
+
+    fn step(&mut self, slots: &mut [Option<RequestRun>]) -> Result<()> {
+        self.decode_samples(slots)
+    }
+
+    fn is_finished(run: &RequestRun) -> bool {
+        run.finished()
+    }
+
+    fn finish(&mut self, run: RequestRun, requests: &[GenRequest]) -> Result<(usize, GenOutput)> {
+        for sample in &run.samples {
+            self.ctx.remove_sequence(sample.seq)?;
+        }
+        let index = run.index;
+        Ok((index, run.into_output(&requests[index].id)))
+    }
+}
+
 struct Prefix {
     segments: Vec<Segment>,
 }
 
-struct RequestRun {
+pub(crate) struct RequestRun {
     index: usize,
     prompt_tokens: usize,
     samples: Vec<SampleRun>,

@@ -14,7 +14,9 @@ pub use read::{GgufFile, TensorInfo};
 pub use types::GgmlType;
 pub use value::{Value, ValueType};
 pub use write::GgufWriter;
-pub(crate) use write::{write_str, write_value};
+// One value's bytes, for tools that write GGUF by hand (the lab's fuzzer writes what
+// `GgufWriter` refuses to).
+pub use write::{write_str, write_value};
 
 /// The default alignment of the tensor data section (`general.alignment`).
 pub const DEFAULT_ALIGNMENT: u64 = 32;

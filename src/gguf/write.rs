@@ -101,13 +101,13 @@ impl GgufWriter {
 }
 
 /// Appends a GGUF string (u64 length, bytes).
-pub(crate) fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend((s.len() as u64).to_le_bytes());
     out.extend_from_slice(s);
 }
 
 /// Appends a metadata value's payload (its type code is written by the caller).
-pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::U8(v) => out.push(*v),
         Value::I8(v) => out.push(*v as u8),

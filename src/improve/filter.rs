@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use super::FilterCounts;
 use crate::data::{read_jsonl, read_pairs, rebase_path, write_jsonl, PairRecord};
-use crate::judge::{judge_file, stream_seed, Choice, Judge, Order, OrderVerdict, Template, TracePattern, Verdict};
+use crate::judge::{judge_file, Choice, Judge, Order, OrderVerdict, Template, Verdict};
 use crate::progress::Progress;
+use crate::seed::stream_seed;
 use crate::shard::Shard;
 use crate::synth::QuestionKind;
+use crate::synth::TracePattern;
 use crate::train::{Message, SftExample};
 use crate::{Error, Result};
 
@@ -192,7 +194,7 @@ fn build_examples(
 ) -> Result<FilterCounts> {
     let pairs_dir = pairs_path.parent().unwrap_or(Path::new("."));
     let out_dir = out.parent().unwrap_or(Path::new("."));
-    let pattern = template.trace.clone().unwrap_or_default();
+    let pattern = TracePattern::of_template(template)?;
     let writer = ExampleWriter { pairs_dir, out_dir, template, traces: params.traces, pattern: &pattern };
     let mut counts = FilterCounts { pairs: pairs.len(), ..FilterCounts::default() };
     let mut kept_pairs = Vec::new();
@@ -202,7 +204,11 @@ fn build_examples(
         let kept = match verdicts {
             Some(verdicts) => {
                 let Some(verdict) = verdicts.get(&pair.id) else {
-                    return Err(Error::Engine(format!("the verdict of pair {:?} is missing", pair.id)));
+                    return Err(Error::InvalidInput {
+                        path: verdicts_path(out),
+                        line: 0,
+                        reason: format!("the verdict of pair {:?} is missing", pair.id),
+                    });
                 };
                 if verdict.error.is_some() {
                     counts.errors += 1;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Stage;
 use crate::eval::EvalSummary;
 use crate::fsutil::write_atomic;
 use crate::{Error, Result};
@@ -89,9 +90,9 @@ pub struct Manifest {
     /// The evaluation of this round's judge (round 0: the base).
     pub eval: Option<EvalSummary>,
     /// Stages finished, in order.
-    pub stages_done: Vec<String>,
+    pub stages_done: Vec<Stage>,
     /// Wall time of each finished stage, in seconds.
-    pub stage_seconds: BTreeMap<String, f64>,
+    pub stage_seconds: BTreeMap<Stage, f64>,
 }
 
 impl Manifest {
@@ -111,12 +112,13 @@ impl Manifest {
 
     /// Writes `dir/manifest.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Engine(e.to_string()))?;
-        write_atomic(&dir.join(MANIFEST), |w| w.write_all(&json))
+        let path = dir.join(MANIFEST);
+        let json = serde_json::to_vec_pretty(self).map_err(|source| Error::Json { path: path.clone(), source })?;
+        write_atomic(&path, |w| w.write_all(&json))
     }
 
-    pub fn is_done(&self, stage: &str) -> bool {
-        self.stages_done.iter().any(|s| s == stage)
+    pub fn is_done(&self, stage: Stage) -> bool {
+        self.stages_done.contains(&stage)
     }
 
     /// Every round manifest under `run` (`round-0`, `round-1`, ...), in round order.

@@ -9,8 +9,9 @@ mod manifest;
 mod other_run;
 #[cfg(feature = "train")]
 mod run;
+mod stage;
 #[cfg(feature = "train")]
-mod synth;
+mod synth_stage;
 
 #[cfg(feature = "train")]
 pub use filter::{
@@ -19,5 +20,6 @@ pub use filter::{
 pub use manifest::{round_dir, FileRef, FilterCounts, LossPoint, Manifest, SynthCounts, TrainRecord, MANIFEST};
 #[cfg(feature = "train")]
 pub use run::{improve, Bench, GeneratorChoice, ImproveConfig, RoundLog};
+pub use stage::Stage;
 #[cfg(feature = "train")]
-pub use synth::{kind_of, skipped_path, synth_file, Inject, SkippedPrompt, SynthPair, SynthParams, Unanimous};
+pub use synth_stage::{kind_of, skipped_path, synth_file, Inject, SkippedPrompt, SynthPair, SynthParams, Unanimous};

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use super::manifest::{round_dir, Manifest, SynthCounts};
-use super::synth::skipped_path;
+use super::synth_stage::skipped_path;
+use super::Stage;
 use crate::data::{read_jsonl, rebase_path, write_jsonl};
 use crate::{Error, Result};
 
@@ -27,7 +28,7 @@ pub(super) fn examples_kept_by(run: &Path, k: u32) -> Result<usize> {
 /// round's manifest with its inputs and settings filled.
 pub(super) fn copy_pairs_of(run: &Path, k: u32, ours: &Manifest, dir: &Path) -> Result<SynthCounts> {
     let source = round_dir(run, k);
-    let theirs = Manifest::read(&source)?.filter(|m| m.is_done("synth")).ok_or_else(|| {
+    let theirs = Manifest::read(&source)?.filter(|m| m.is_done(Stage::Synth)).ok_or_else(|| {
         Error::InvalidArgument(format!(
             "{} has no finished synth stage to share; run that experiment first",
             source.display()

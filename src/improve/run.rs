@@ -20,7 +20,8 @@ use std::time::Instant;
 use super::filter::{filter_file, write_synthetic_traces, FilterParams};
 use super::manifest::{round_dir, FileRef, LossPoint, Manifest, TrainRecord};
 use super::other_run::{copy_pairs_of, examples_kept_by};
-use super::synth::{synth_file, SynthParams};
+use super::synth_stage::{synth_file, SynthParams};
+use super::Stage;
 use crate::data::{read_jsonl, read_prompts, rebase_path, write_jsonl, PromptRecord};
 use crate::engine::{Model, ModelParams};
 use crate::eval::{evaluate, read_bench, BenchFormat, EvalSummary, ReadOptions};
@@ -84,10 +85,8 @@ pub struct ImproveConfig {
 
 /// Where a stage reports; the CLI prints these lines.
 pub trait RoundLog: Progress {
-    fn stage(&self, round: u32, stage: &str, detail: &str);
+    fn stage(&self, round: u32, stage: Stage, detail: &str);
 }
-
-const STAGES: [&str; 5] = ["synth", "filter", "train", "quantize", "eval"];
 
 /// Runs (or resumes) every round; returns the manifests, round 0 first.
 pub fn improve(config: &ImproveConfig, log: &dyn RoundLog) -> Result<Vec<Manifest>> {
@@ -119,7 +118,7 @@ fn validate(config: &ImproveConfig) -> Result<()> {
     if config.prompts_per_round == Some(0) {
         return Err(Error::InvalidArgument("--prompts-per-round must be at least 1".into()));
     }
-    config.train.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    config.train.validate()?;
     Ok(())
 }
 
@@ -140,11 +139,11 @@ fn base_round(config: &ImproveConfig, log: &dyn RoundLog) -> Result<Manifest> {
         m.settings = settings(config);
         m.write(&dir)?;
     }
-    if let (Some(bench), false) = (&config.bench, m.is_done("eval")) {
-        log.stage(0, "eval", "the base judge");
+    if let (Some(bench), false) = (&config.bench, m.is_done(Stage::Eval)) {
+        log.stage(0, Stage::Eval, "the base judge");
         let started = Instant::now();
-        m.eval = Some(eval_stage(config, &config.base, &dir, bench, log)?);
-        finish(&mut m, &dir, "eval", started)?;
+        m.eval = Some(eval_stage(config, &config.base, &dir, bench, log).map_err(|e| e.in_round(0, Stage::Eval))?);
+        finish(&mut m, &dir, Stage::Eval, started)?;
     }
     Ok(m)
 }
@@ -190,11 +189,11 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
     })
 }
 
-fn finish(m: &mut Manifest, dir: &Path, stage: &str, started: Instant) -> Result<()> {
+fn finish(m: &mut Manifest, dir: &Path, stage: Stage, started: Instant) -> Result<()> {
     if !m.is_done(stage) {
-        m.stages_done.push(stage.into());
+        m.stages_done.push(stage);
     }
-    m.stage_seconds.insert(stage.into(), started.elapsed().as_secs_f64());
+    m.stage_seconds.insert(stage, started.elapsed().as_secs_f64());
     m.write(dir)
 }
 
@@ -205,17 +204,22 @@ fn load(config: &ImproveConfig, path: &Path) -> Result<Model> {
 fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn RoundLog) -> Result<Manifest> {
     let dir = round_dir(&config.out, k);
     let mut m = Manifest::read(&dir)?.unwrap_or_default();
-    if STAGES.iter().all(|s| {
-        m.is_done(s) || (*s == "eval" && config.bench.is_none()) || (*s == "quantize" && config.quantize.is_none())
+    if Stage::ALL.iter().all(|&s| {
+        m.is_done(s)
+            || (s == Stage::Eval && config.bench.is_none())
+            || (s == Stage::Quantize && config.quantize.is_none())
     }) {
         return Ok(m);
     }
-    let previous_judge = previous.checkpoints.get("judge").cloned().ok_or_else(|| {
-        Error::Engine(format!("round {} has no judge checkpoint; delete its directory and rerun", k - 1))
-    })?;
-    let previous_full = previous.checkpoints.get("full").cloned().ok_or_else(|| {
-        Error::Engine(format!("round {} has no full-precision checkpoint; delete its directory and rerun", k - 1))
-    })?;
+    let checkpoint = |kind: &str, what: &str| {
+        previous
+            .checkpoints
+            .get(kind)
+            .cloned()
+            .ok_or_else(|| Error::RoundState { round: k - 1, reason: format!("it has no {what} checkpoint") })
+    };
+    let previous_judge = checkpoint("judge", "judge")?;
+    let previous_full = checkpoint("full", "full-precision")?;
     m.round = k;
     m.judge = Some(previous_judge.clone());
     // The settings of the invocation that runs the round's remaining stages (a rerun
@@ -224,56 +228,100 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
     m.settings = settings(config);
     m.write(&dir)?;
 
-    let pairs = dir.join("pairs.jsonl");
-    if !m.is_done("synth") {
+    let mut round = Round { config, k, dir, m, log };
+    round.stage(Stage::Synth, |r| r.synth(&previous_judge))?;
+    round.stage(Stage::Filter, |r| r.filter(&previous_judge))?;
+    round.stage(Stage::Train, |r| r.train(&previous_full))?;
+    if config.quantize.is_some() {
+        round.stage(Stage::Quantize, Round::quantize)?;
+    }
+    if config.bench.is_some() {
+        round.stage(Stage::Eval, Round::eval)?;
+    }
+    Ok(round.m)
+}
+
+/// A round K >= 1 in progress: its directory and manifest.
+struct Round<'a> {
+    config: &'a ImproveConfig,
+    k: u32,
+    dir: PathBuf,
+    m: Manifest,
+    log: &'a dyn RoundLog,
+}
+
+impl Round<'_> {
+    /// Runs `stage` unless the manifest says it is done, then marks it done with its
+    /// wall time; a failure names the round and the stage.
+    fn stage(&mut self, stage: Stage, run: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        if stage == Stage::Filter && self.m.filter.as_ref().is_some_and(|f| f.examples == 0) {
+            // A filter that kept nothing is never final (see `filter`).
+            self.m.stages_done.retain(|&s| s != Stage::Filter);
+        }
+        if self.m.is_done(stage) {
+            return Ok(());
+        }
         let started = Instant::now();
+        run(self).map_err(|e| e.in_round(self.k, stage))?;
+        finish(&mut self.m, &self.dir, stage, started)
+    }
+
+    fn say(&self, stage: Stage, detail: &str) {
+        self.log.stage(self.k, stage, detail);
+    }
+
+    fn pairs(&self) -> PathBuf {
+        self.dir.join("pairs.jsonl")
+    }
+
+    fn sft(&self) -> PathBuf {
+        self.dir.join("sft.jsonl")
+    }
+
+    fn synth(&mut self, previous_judge: &FileRef) -> Result<()> {
+        let (config, k) = (self.config, self.k);
         let counts = match &config.pairs_of {
             Some(other) => {
-                log.stage(k, "synth", &format!("the pairs of {}", round_dir(other, k).display()));
-                copy_pairs_of(other, k, &m, &dir)?
+                self.say(Stage::Synth, &format!("the pairs of {}", round_dir(other, k).display()));
+                copy_pairs_of(other, k, &self.m, &self.dir)?
             }
             None => {
-                let prompts = round_prompts(config, k, &dir)?;
+                let prompts = round_prompts(config, k, &self.dir)?;
                 let generator = match config.generator {
                     GeneratorChoice::Base => config.base.clone(),
                     GeneratorChoice::Current => previous_judge.path.clone(),
                 };
-                log.stage(k, "synth", &format!("pairs from {} with {}", prompts.display(), generator.display()));
+                self.say(Stage::Synth, &format!("pairs from {} with {}", prompts.display(), generator.display()));
                 let model = load(config, &generator)?;
                 let synth = SynthParams { seed: config.seed.wrapping_add(u64::from(k)), ..config.synth.clone() };
-                synth_file(&model, &prompts, &pairs, &synth, Shard::ALL, log)?
+                synth_file(&model, &prompts, &self.pairs(), &synth, Shard::ALL, self.log)?
             }
         };
-        log.stage(k, "synth", &format!("{} pairs from {} prompts", counts.pairs, counts.prompts));
-        m.synth = Some(counts);
-        finish(&mut m, &dir, "synth", started)?;
+        self.say(Stage::Synth, &format!("{} pairs from {} prompts", counts.pairs, counts.prompts));
+        self.m.synth = Some(counts);
+        Ok(())
     }
 
-    let sft = dir.join("sft.jsonl");
-    if m.filter.as_ref().is_some_and(|f| f.examples == 0) {
-        // A filter that kept nothing is never final (see below).
-        m.stages_done.retain(|s| s != "filter");
-    }
-    if !m.is_done("filter") {
-        let started = Instant::now();
+    fn filter(&mut self, previous_judge: &FileRef) -> Result<()> {
+        let (config, k) = (self.config, self.k);
         let mut filter = config.filter.clone();
         if let Some(other) = &config.match_examples_of {
             filter.max_examples = Some(examples_kept_by(other, k)?);
         }
+        let (pairs, sft) = (self.pairs(), self.sft());
         let counts = if filter.needs_judge() {
-            log.stage(k, "filter", &format!("judging the pairs with {}", previous_judge.path.display()));
+            self.say(Stage::Filter, &format!("judging the pairs with {}", previous_judge.path.display()));
             let model = load(config, &previous_judge.path)?;
             let mut judge_params = config.filter_judge.clone();
             judge_params.seed = config.seed.wrapping_add(u64::from(k));
             let mut judge = Judge::new(&model, judge_params)?;
-            filter_file(&mut judge, &pairs, &sft, &filter, Shard::ALL, log)?
+            filter_file(&mut judge, &pairs, &sft, &filter, Shard::ALL, self.log)?
         } else {
-            log.stage(k, "filter", "every pair, with traces written from its label");
+            self.say(Stage::Filter, "every pair, with traces written from its label");
             write_synthetic_traces(&pairs, &sft, &config.filter_judge.template, &filter, Shard::ALL)?
         };
-        log.stage(
-            k,
-            "filter",
+        self.say(
+            Stage::Filter,
             &format!(
                 "kept {} of {} pairs ({:.0}%), {} examples",
                 counts.kept_pairs,
@@ -282,73 +330,70 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
                 counts.examples
             ),
         );
-        if counts.examples == 0 {
+        let kept_nothing = counts.examples == 0;
+        self.m.filter = Some(counts);
+        if kept_nothing {
             // Not marked done: a rerun with another --policy or --keep-forced rebuilds
             // the examples from the verdicts already judged.
-            m.filter = Some(counts);
-            m.write(&dir)?;
-            return Err(nothing_kept(k, &m, &dir));
+            self.m.write(&self.dir)?;
+            return Err(nothing_kept(&self.m, &self.dir));
         }
-        m.filter = Some(counts);
-        finish(&mut m, &dir, "filter", started)?;
+        Ok(())
     }
 
-    if !m.is_done("train") {
-        let started = Instant::now();
-        log.stage(k, "train", &format!("fine-tuning {}", previous_full.path.display()));
+    fn train(&mut self, previous_full: &FileRef) -> Result<()> {
+        let (config, k) = (self.config, self.k);
+        self.say(Stage::Train, &format!("fine-tuning {}", previous_full.path.display()));
         let mut train_config = config.train.clone();
         train_config.base = previous_full.path.clone();
         train_config.mmproj = config.mmproj.clone();
-        train_config.data = sft.clone();
-        train_config.out = dir.join("train");
+        train_config.data = self.sft();
+        train_config.out = self.dir.join("train");
         train_config.resume = true;
         train_config.seed = config.seed.wrapping_add(u64::from(k));
         if matches!(train_config.mode, crate::train::Mode::Lora(_)) {
             train_config.merge = true;
         }
-        let summary = train(&train_config, log).map_err(|e| {
-            if e.is_user_error() {
-                Error::InvalidArgument(format!("round {k} training: {e}"))
-            } else {
-                Error::Engine(format!("round {k} training failed: {e}"))
-            }
-        })?;
-        let full = summary.outputs.model.clone().ok_or_else(|| Error::Engine("training wrote no model".into()))?;
-        m.train = Some(train_record(&summary.outputs.metrics, summary.examples_train, summary.tokens_per_s)?);
+        let summary = train(&train_config, self.log)?;
+        let full = summary
+            .outputs
+            .model
+            .clone()
+            .ok_or_else(|| Error::RoundState { round: k, reason: "its training wrote no model".into() })?;
+        self.m.train = Some(train_record(&summary.outputs.metrics, summary.examples_train, summary.tokens_per_s)?);
         if let Some(adapter) = &summary.outputs.adapter {
-            m.checkpoints.insert("adapter".into(), file_ref(adapter)?);
+            self.m.checkpoints.insert("adapter".into(), file_ref(adapter)?);
         }
-        m.checkpoints.insert("full".into(), file_ref(&full)?);
+        self.m.checkpoints.insert("full".into(), file_ref(&full)?);
         if config.quantize.is_none() {
-            m.checkpoints.insert("judge".into(), file_ref(&full)?);
+            self.m.checkpoints.insert("judge".into(), file_ref(&full)?);
         }
-        finish(&mut m, &dir, "train", started)?;
+        Ok(())
     }
 
-    if let (Some(qtype), false) = (&config.quantize, m.is_done("quantize")) {
-        let started = Instant::now();
-        let full = m.checkpoints.get("full").expect("train wrote it").path.clone();
-        let out = dir.join(format!("judge-{}.gguf", qtype.to_lowercase()));
-        log.stage(k, "quantize", &format!("{} -> {}", full.display(), out.display()));
+    fn quantize(&mut self) -> Result<()> {
+        let qtype = self.config.quantize.as_deref().expect("called with --quantize");
+        let full = self.m.checkpoints.get("full").expect("train wrote it").path.clone();
+        let out = self.dir.join(format!("judge-{}.gguf", qtype.to_lowercase()));
+        self.say(Stage::Quantize, &format!("{} -> {}", full.display(), out.display()));
         quantize(&full, &out, qtype)?;
-        m.checkpoints.insert("judge".into(), file_ref(&out)?);
-        finish(&mut m, &dir, "quantize", started)?;
+        self.m.checkpoints.insert("judge".into(), file_ref(&out)?);
+        Ok(())
     }
 
-    if let (Some(bench), false) = (&config.bench, m.is_done("eval")) {
-        let started = Instant::now();
-        let judge = m.checkpoints.get("judge").expect("a judge checkpoint exists").path.clone();
-        log.stage(k, "eval", &format!("{} on {}", judge.display(), bench.path.display()));
-        m.eval = Some(eval_stage(config, &judge, &dir, bench, log)?);
-        finish(&mut m, &dir, "eval", started)?;
+    fn eval(&mut self) -> Result<()> {
+        let bench = self.config.bench.as_ref().expect("called with a benchmark");
+        let judge = self.m.checkpoints.get("judge").expect("a judge checkpoint exists").path.clone();
+        self.say(Stage::Eval, &format!("{} on {}", judge.display(), bench.path.display()));
+        self.m.eval = Some(eval_stage(self.config, &judge, &self.dir, bench, self.log)?);
+        Ok(())
     }
-    Ok(m)
 }
 
-fn nothing_kept(k: u32, m: &Manifest, dir: &Path) -> Error {
+fn nothing_kept(m: &Manifest, dir: &Path) -> Error {
     let pairs = m.synth.as_ref().map_or(0, |s| s.pairs);
     Error::InvalidArgument(format!(
-        "round {k} kept no training data: under the current --policy the judge's verdicts agreed with none of \
+        "no training data was kept: under the current --policy the judge's verdicts agreed with none of \
          the {pairs} pairs. Rerun with --policy combined or one-order, or --keep-forced: the examples are rebuilt \
          from the verdicts already in {}. To judge again with other judge settings (--mode, --temperature, \
          --max-tokens), delete that file first. More prompts or a stronger base model help too.",
@@ -404,7 +449,7 @@ fn train_record(metrics: &Path, examples: usize, tokens_per_s: f64) -> Result<Tr
 fn quantize(input: &Path, output: &Path, qtype: &str) -> Result<()> {
     let qtype = vlmjudge_quantize::QuantType::parse(qtype).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     vlmjudge_quantize::quantize(input, output, &vlmjudge_quantize::QuantizeParams::new(qtype))
-        .map_err(|e| Error::Engine(format!("quantizing {} failed: {e}", input.display())))
+        .map_err(|source| Error::Quantize { path: input.into(), source })
 }
 
 fn eval_stage(

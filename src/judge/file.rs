@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{Judge, Pair};
-use crate::data::{read_pairs, VerdictLog};
+use crate::data::{read_pairs, AppendLog};
 use crate::progress::Progress;
 use crate::shard::Shard;
 use crate::Result;
@@ -34,9 +34,9 @@ pub fn judge_file(
     progress: &dyn Progress,
 ) -> Result<FileSummary> {
     let records = shard.select(read_pairs(pairs_path)?);
-    let mut log = VerdictLog::open(out_path)?;
+    let mut log = AppendLog::open(out_path)?;
     let base = pairs_path.parent().unwrap_or(Path::new("."));
-    let pairs: Vec<Pair> = records.iter().map(|r| r.to_pair(base)).collect();
+    let pairs: Vec<Pair> = records.iter().map(|r| Pair::from_record(r, base)).collect();
     judge_into_log(judge, &pairs, &mut log, progress)
 }
 
@@ -45,7 +45,7 @@ pub fn judge_file(
 pub fn judge_into_log(
     judge: &mut Judge<'_>,
     pairs: &[Pair],
-    log: &mut VerdictLog,
+    log: &mut AppendLog,
     progress: &dyn Progress,
 ) -> Result<FileSummary> {
     let todo: Vec<Pair> = pairs.iter().filter(|p| !log.done().contains(&p.id)).cloned().collect();
@@ -60,7 +60,7 @@ pub fn judge_into_log(
     let result = judge.judge_batch(&todo, |_, verdict| {
         summary.judged += 1;
         summary.errors += usize::from(verdict.error.is_some());
-        if let Err(e) = log.append(&verdict) {
+        if let Err(e) = log.append_record(&verdict.id, &verdict) {
             write_error = Some(e);
             return false;
         }

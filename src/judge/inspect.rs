@@ -2,8 +2,8 @@
 //! how the judge will prompt it, what a typical photo costs, and whether a text pair
 //! and an image pair can be judged, with the reason when one cannot.
 
-use super::chat::ChatFormat;
 use super::{ImageSource, Judge, JudgeParams, Pair};
+use crate::engine::chat::ChatFormat;
 use crate::engine::Model;
 use crate::gguf::GgufFile;
 

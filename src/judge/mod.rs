@@ -1,27 +1,26 @@
 //! The judge: prompts, fast (logit) and reason (generate) modes, swap debiasing and the
 //! continuous-batching scheduler. See `docs` in the README for the protocol.
 
-pub mod chat;
 mod file;
 pub mod inspect;
+mod pair_run;
 mod prompt;
-mod sampler;
-mod scheduler;
-mod trace;
+mod schedule;
+mod session;
 mod verdict;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::PairRecord;
+
 pub use file::{judge_file, judge_into_log, FileSummary};
 pub use prompt::{Template, DEFAULT_SYSTEM, DEFAULT_USER};
-pub(crate) use sampler::argmax;
-pub use sampler::SamplingParams;
-pub(crate) use sampler::{stream_seed, Sampler};
-pub use scheduler::{Judge, JudgeStats};
-pub use trace::TracePattern;
+// A pair's image and the sampler's settings are the engine's; they are named here too
+// because every judge call takes them.
+pub use crate::engine::{ImageSource, SamplingParams};
+pub use session::{Judge, JudgeStats};
 pub use verdict::{Choice, Order, OrderVerdict, TokenCounts, Verdict};
 
 /// How the judge reaches its verdict.
@@ -76,14 +75,6 @@ impl Default for JudgeParams {
     }
 }
 
-/// An image attached to a pair.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ImageSource {
-    Path(PathBuf),
-    /// Encoded bytes (PNG, JPEG, ...), e.g. from a benchmark parquet or the C ABI.
-    Bytes(Arc<[u8]>),
-}
-
 /// A preference pair to judge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
@@ -95,6 +86,18 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// The pair of one line of a pairs file; a relative image path is resolved against
+    /// `base_dir` (the file's directory).
+    pub fn from_record(record: &PairRecord, base_dir: &Path) -> Pair {
+        Pair {
+            id: record.id.clone(),
+            question: record.question.clone(),
+            response_a: record.response_a.clone(),
+            response_b: record.response_b.clone(),
+            image: record.image_path(base_dir).map(ImageSource::Path),
+        }
+    }
+
     /// A text-only pair.
     pub fn text(
         id: impl Into<String>,

@@ -1,7 +1,7 @@
 //! The judge prompt: template text, chat formatting and tokenization.
 //!
 //! The system and user texts are put into the model's chat format by
-//! [`ChatFormat`](super::chat::ChatFormat): the template file's `chat_template`, else
+//! [`ChatFormat`](crate::engine::chat::ChatFormat): the template file's `chat_template`, else
 //! the GGUF's own Jinja template (rendered with minijinja, llama.cpp's built-in
 //! detection as the fallback), else a llama.cpp built-in chosen by the vocabulary's
 //! special tokens. A format without a system role gets the system text at the start of
@@ -21,8 +21,7 @@ use std::path::Path;
 use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
-use super::chat::{without_added_bos, ChatFormat};
-use super::trace::TracePattern;
+use crate::engine::chat::{without_added_bos, ChatFormat};
 use crate::engine::Model;
 use crate::{Error, Result};
 
@@ -46,7 +45,7 @@ Explain briefly which answer is better. Then give your verdict on the last line:
 /// template (`chatml`, `gemma`, `llama3`, ...). Without it the GGUF's
 /// `tokenizer.chat_template` is used, and a GGUF without one gets a built-in matching
 /// its vocabulary's special tokens. An optional `trace` holds the patterns of the
-/// reasoning that `--traces synthetic` writes for this prompt ([`TracePattern`]).
+/// reasoning that the training loop's `--traces synthetic` writes for this prompt.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
@@ -54,8 +53,11 @@ pub struct Template {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
+    /// The training loop's patterns for synthetic judge traces (`vlmjudge filter
+    /// --traces synthetic`, read by `synth::TracePattern`): judging never reads them,
+    /// so the runtime keeps them as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace: Option<TracePattern>,
+    pub trace: Option<serde_json::Value>,
 }
 
 impl Default for Template {
@@ -106,7 +108,7 @@ impl Template {
         if PLACEHOLDERS.iter().any(|p| self.system.contains(p)) {
             return Err(Error::Template("placeholders belong in the user text, not the system text".into()));
         }
-        self.trace.as_ref().map_or(Ok(()), TracePattern::validate)
+        Ok(())
     }
 }
 
@@ -296,7 +298,7 @@ impl VerdictTokens {
         let tb = vocab.tokenize(b"[[B", false, false);
         let common = ta.iter().zip(&tb).take_while(|(x, y)| x == y).count();
         if ta.len() != common + 1 || tb.len() != common + 1 {
-            return Err(Error::Engine(format!(
+            return Err(Error::Template(format!(
                 "the tokenizer splits \"[[A\" and \"[[B\" differently ({ta:?} vs {tb:?}); the verdict cannot be read from one token"
             )));
         }

@@ -29,6 +29,7 @@ mod inject;
 mod kind;
 mod normalize;
 mod rewrite;
+mod trace;
 mod vote;
 
 pub use edit_check::{check_edit, EditRejection, DEFAULT_MAX_CHANGED_FRACTION};
@@ -36,4 +37,5 @@ pub use inject::{inject_errors, Edit, EditKind, Injected};
 pub use kind::QuestionKind;
 pub use normalize::normalize_answer;
 pub use rewrite::{clean_rewrite, rewrite_instruction};
+pub use trace::TracePattern;
 pub use vote::{majority_pair, MajorityPair, NoPair, VoteParams};

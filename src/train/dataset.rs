@@ -7,12 +7,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::SftExample;
-use super::lora::mix_seed;
 use super::settings::TrainConfig;
 use super::tokenize::{Encoded, EncodedExample, Encoder};
 use super::{TrainError, TrainResult};
 use crate::engine::Model;
 use crate::progress::Progress;
+use crate::seed::mix_seed;
 
 /// The tokenized examples, split into train and eval, and what tokenizing them did.
 pub(super) struct Dataset {

@@ -45,9 +45,9 @@ impl TrainError {
 impl From<TrainError> for crate::Error {
     fn from(e: TrainError) -> Self {
         match e {
+            // The library's own errors stay what they were.
             TrainError::Lib(e) => e,
-            TrainError::Candle(e) => crate::Error::Engine(format!("candle: {e}")),
-            other => crate::Error::InvalidArgument(other.to_string()),
+            other => crate::Error::Train(Box::new(other)),
         }
     }
 }

@@ -4,7 +4,8 @@
 use candle_core::{Result, Tensor, Var};
 
 use super::frozen::frozen_linear;
-use super::lora::{fnv1a, mix_seed, LoraAdapter};
+use super::lora::LoraAdapter;
+use crate::seed::{fnv1a, mix_seed};
 
 /// A weight of the model.
 #[derive(Debug, Clone)]
@@ -60,7 +61,7 @@ impl Linear {
             y = y.broadcast_add(b.tensor())?;
         }
         if let Some(lora) = &self.lora {
-            let seed = dropout_seed.map(|s| mix_seed(&[s, fnv1a(&self.name)]));
+            let seed = dropout_seed.map(|s| mix_seed(&[s, fnv1a(self.name.as_bytes())]));
             y = (y + lora.forward(x, seed)?)?;
         }
         Ok(y)

@@ -9,6 +9,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{TrainError, TrainResult};
+use crate::seed::fnv1a;
 
 /// The linear layers LoRA can adapt, by their llama.cpp tensor names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,7 +137,7 @@ impl LoraAdapter {
     /// a = sqrt(5)), drawn from a stream seeded by `seed` and the tensor's name, and
     /// `B` zero, so the adapted layer starts equal to the base layer.
     pub fn new(name: &str, n_in: usize, n_out: usize, config: &LoraConfig, seed: u64, device: &Device) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a(name));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a(name.as_bytes()));
         let bound = 1.0 / (n_in as f32).sqrt();
         let a: Vec<f32> = (0..config.rank * n_in).map(|_| rng.random_range(-bound..bound)).collect();
         Ok(LoraAdapter {
@@ -210,24 +211,6 @@ impl CustomOp1 for MaskMul {
     fn bwd(&self, _x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&MaskMul(Arc::clone(&self.0)))?))
     }
-}
-
-/// FNV-1a of a name: mixes tensor names into seeds.
-pub(crate) fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
-}
-
-/// Mixes several numbers into one seed (splitmix64 steps).
-pub(crate) fn mix_seed(parts: &[u64]) -> u64 {
-    let mut h = 0x9e3779b97f4a7c15u64;
-    for &p in parts {
-        h ^= p.wrapping_add(0x9e3779b97f4a7c15).wrapping_add(h << 6).wrapping_add(h >> 2);
-        let mut z = h;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        h = z ^ (z >> 31);
-    }
-    h
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
 use super::batch::Batch;
-use super::lora::mix_seed;
 use super::model::TrainModel;
 use super::tokenize::EncodedExample;
+use crate::seed::mix_seed;
 
 /// What one step's micro-batches gave.
 pub struct StepGrads {

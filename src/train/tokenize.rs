@@ -40,8 +40,8 @@ use sha2::{Digest, Sha256};
 
 use super::data::SftExample;
 use super::{TrainError, TrainResult};
+use crate::engine::ImageSource;
 use crate::engine::{EncodedImage, ImagePiece, Model};
-use crate::judge::ImageSource;
 use crate::Error;
 
 /// Where the image goes in the first user message.

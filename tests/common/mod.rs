@@ -1,7 +1,7 @@
 //! Shared helpers: the real demo model, loaded once per test binary.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use vlmjudge::engine::{Model, ModelParams};
@@ -17,6 +17,20 @@ pub fn demo_model_path() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The `vlmjudge` binary of this build: cargo's own path in vlmjudge's tests, the one
+/// beside the test binary's directory in the lab's (`cargo test --workspace` builds it).
+pub fn product_binary() -> PathBuf {
+    let bin = match option_env!("CARGO_BIN_EXE_vlmjudge") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let test = std::env::current_exe().unwrap();
+            test.parent().and_then(Path::parent).unwrap().join("vlmjudge")
+        }
+    };
+    assert!(bin.is_file(), "{} missing: build it with `cargo build --release --workspace`", bin.display());
+    bin
 }
 
 pub fn demo_model() -> &'static Model {
@@ -60,17 +74,17 @@ pub fn sample_pairs(n: usize) -> Vec<Pair> {
 /// A generated fixture (tiny-vlm or smollm2-vision, seed 0), written once per test
 /// binary into a temporary directory: generating takes a fraction of a second, and a
 /// fresh copy can never be stale.
-pub fn fixture(kind: vlmjudge::fixture::FixtureKind) -> vlmjudge::fixture::FixtureFiles {
+pub fn fixture(kind: vlmjudge_lab::fixture::FixtureKind) -> vlmjudge_lab::fixture::FixtureFiles {
     use std::collections::HashMap;
     use std::sync::Mutex;
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    static BUILT: OnceLock<Mutex<HashMap<&'static str, vlmjudge::fixture::FixtureFiles>>> = OnceLock::new();
+    static BUILT: OnceLock<Mutex<HashMap<&'static str, vlmjudge_lab::fixture::FixtureFiles>>> = OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
     built
         .entry(kind.name())
         .or_insert_with(|| {
-            vlmjudge::fixture::write_fixture(kind, &dir.path().join(kind.name()), 0, &demo_model_path())
+            vlmjudge_lab::fixture::write_fixture(kind, &dir.path().join(kind.name()), 0, &demo_model_path())
                 .expect("fixture builds")
         })
         .clone()
@@ -78,8 +92,8 @@ pub fn fixture(kind: vlmjudge::fixture::FixtureKind) -> vlmjudge::fixture::Fixtu
 
 /// Each family fixture (`FixtureKind::FAMILIES`) with its mmproj, loaded once per test
 /// binary.
-pub fn family_model(kind: vlmjudge::fixture::FixtureKind) -> &'static Model {
-    use vlmjudge::fixture::FixtureKind;
+pub fn family_model(kind: vlmjudge_lab::fixture::FixtureKind) -> &'static Model {
+    use vlmjudge_lab::fixture::FixtureKind;
     static MODELS: OnceLock<Vec<(FixtureKind, Model)>> = OnceLock::new();
     let models = MODELS.get_or_init(|| {
         FixtureKind::FAMILIES

@@ -2,7 +2,7 @@
 
 Environment (scripts/test-python.sh sets them up):
   VLMJUDGE_LIB_DIR        folder with libvlmjudge.so (how the package finds the library)
-  VLMJUDGE_TEST_MODEL     the generated tiny-vlm model.gguf (`vlmjudge dev fixture --kind tiny-vlm`)
+  VLMJUDGE_TEST_MODEL     the generated tiny-vlm model.gguf (`vlmjudge-lab fixture --kind tiny-vlm`)
   VLMJUDGE_TEST_MMPROJ    its mmproj.gguf
   VLMJUDGE_TEST_IMAGE     a PNG file
 """
