@@ -12,8 +12,10 @@
 //! It prints pairs/s of each, the ratio, and how many per-order verdicts agree (p(A)
 //! on the same side of 0.5) with the largest difference in p(A).
 //!
-//! `make bench-peer`; LLAMA_SERVER (the binary), VLMJUDGE_BENCH_PAIRS (default 64) and
-//! VLMJUDGE_BENCH_THREADS (default: physical cores) change the run.
+//! `make bench-peer`; LLAMA_SERVER (the binary), VLMJUDGE_BENCH_PAIRS (default 64),
+//! VLMJUDGE_BENCH_THREADS (default: physical cores) and VLMJUDGE_BENCH_BATCH_INVARIANT
+//! (default 1; 0 gives vlmjudge llama.cpp's default kernels, as llama-server has)
+//! change the run.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,7 +115,9 @@ fn main() {
         std::env::var("VLMJUDGE_BENCH_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or_else(default_threads);
     let server_bin = std::env::var("LLAMA_SERVER").expect("LLAMA_SERVER: the llama-server binary (make bench-peer)");
     let model_path = vlmjudge::demo_model_path();
-    let model = Model::load(&model_path, None, &ModelParams::default()).expect("the demo model loads");
+    let batch_invariant = std::env::var("VLMJUDGE_BENCH_BATCH_INVARIANT").map_or(true, |v| v != "0");
+    let model_params = ModelParams { batch_invariant, ..ModelParams::default() };
+    let model = Model::load(&model_path, None, &model_params).expect("the demo model loads");
     let params = JudgeParams {
         mode: Mode::Fast,
         swap: true,
@@ -129,7 +133,8 @@ fn main() {
         pairs.iter().map(|p| [judge.prompt_tokens(p).unwrap(), judge.prompt_tokens(&swapped(p)).unwrap()]).collect();
     let prompt_tokens: usize = prompts.iter().map(|[a, b]| a.len() + b.len()).sum();
     println!(
-        "{n} text pairs ({prompt_tokens} prompt tokens over both orders), {IN_FLIGHT} in flight, {threads} threads, {}",
+        "{n} text pairs ({prompt_tokens} prompt tokens over both orders), {IN_FLIGHT} in flight, {threads} threads, \
+         vlmjudge batch-invariant {batch_invariant}, {}",
         model_path.display()
     );
 
