@@ -166,31 +166,6 @@ impl<'m> Generator<'m> {
         }
         Ok(RequestRun { index, prompt_tokens: (counts.tokens + counts.image_tokens) as usize, samples })
     }
-
-    /// Decodes the pending token of every live sample in one call.
-    fn decode_samples(&mut self, slots: &mut [Option<RequestRun>]) -> Result<()> {
-        self.ctx.clear_batch();
-        let mut outputs = Vec::new();
-        for (r, run) in slots.iter_mut().enumerate().filter_map(|(r, s)| s.as_mut().map(|run| (r, run))) {
-            for (k, sample) in run.samples.iter_mut().enumerate() {
-                if let Some(token) = sample.pending.take() {
-                    self.ctx.push(token, sample.pos, sample.seq, true)?;
-                    sample.pos += 1;
-                    outputs.push((r, k));
-                }
-            }
-        }
-        if outputs.is_empty() {
-            return Ok(());
-        }
-        self.ctx.decode()?;
-        let vocab = self.model.llama.vocab();
-        for (i, &(r, k)) in outputs.iter().enumerate() {
-            let sample = &mut slots[r].as_mut().expect("live slot").samples[k];
-            sample.consume(self.ctx.logits(i as i32)?, self.params.max_tokens, &vocab);
-        }
-        Ok(())
-    }
 }
 
 impl Scheduler for Generator<'_> {
@@ -223,8 +198,29 @@ impl Scheduler for Generator<'_> {
         GenOutput::failed(&request.id, reason)
     }
 
+    /// Decodes the pending token of every live sample in one call.
     fn step(&mut self, slots: &mut [Option<RequestRun>]) -> Result<()> {
-        self.decode_samples(slots)
+        self.ctx.clear_batch();
+        let mut outputs = Vec::new();
+        for (r, run) in slots.iter_mut().enumerate().filter_map(|(r, s)| s.as_mut().map(|run| (r, run))) {
+            for (k, sample) in run.samples.iter_mut().enumerate() {
+                if let Some(token) = sample.pending.take() {
+                    self.ctx.push(token, sample.pos, sample.seq, true)?;
+                    sample.pos += 1;
+                    outputs.push((r, k));
+                }
+            }
+        }
+        if outputs.is_empty() {
+            return Ok(());
+        }
+        self.ctx.decode()?;
+        let vocab = self.model.llama.vocab();
+        for (i, &(r, k)) in outputs.iter().enumerate() {
+            let sample = &mut slots[r].as_mut().expect("live slot").samples[k];
+            sample.consume(self.ctx.logits(i as i32)?, self.params.max_tokens, &vocab);
+        }
+        Ok(())
     }
 
     fn is_finished(run: &RequestRun) -> bool {

@@ -139,13 +139,15 @@ fn base_round(config: &ImproveConfig, log: &dyn RoundLog) -> Result<Manifest> {
         m.settings = settings(config);
         m.write(&dir)?;
     }
-    if let (Some(bench), false) = (&config.bench, m.is_done(Stage::Eval)) {
-        log.stage(0, Stage::Eval, "the base judge");
-        let started = Instant::now();
-        m.eval = Some(eval_stage(config, &config.base, &dir, bench, log).map_err(|e| e.in_round(0, Stage::Eval))?);
-        finish(&mut m, &dir, Stage::Eval, started)?;
+    let mut round = Round { config, k: 0, dir, m, log };
+    if let Some(bench) = &config.bench {
+        round.stage(Stage::Eval, |r| {
+            r.say(Stage::Eval, "the base judge");
+            r.m.eval = Some(eval_stage(config, &config.base, &r.dir, bench, r.log)?);
+            Ok(())
+        })?;
     }
-    Ok(m)
+    Ok(round.m)
 }
 
 fn inputs(config: &ImproveConfig) -> Result<std::collections::BTreeMap<String, FileRef>> {
@@ -189,14 +191,6 @@ fn settings(config: &ImproveConfig) -> serde_json::Value {
     })
 }
 
-fn finish(m: &mut Manifest, dir: &Path, stage: Stage, started: Instant) -> Result<()> {
-    if !m.is_done(stage) {
-        m.stages_done.push(stage);
-    }
-    m.stage_seconds.insert(stage, started.elapsed().as_secs_f64());
-    m.write(dir)
-}
-
 fn load(config: &ImproveConfig, path: &Path) -> Result<Model> {
     Model::load(path, config.mmproj.as_deref(), &config.model)
 }
@@ -230,6 +224,10 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
 
     let mut round = Round { config, k, dir, m, log };
     round.stage(Stage::Synth, |r| r.synth(&previous_judge))?;
+    // A filter that kept nothing is never final (see `Round::filter`).
+    if round.m.filter.as_ref().is_some_and(|f| f.examples == 0) {
+        round.m.stages_done.retain(|&s| s != Stage::Filter);
+    }
     round.stage(Stage::Filter, |r| r.filter(&previous_judge))?;
     round.stage(Stage::Train, |r| r.train(&previous_full))?;
     if config.quantize.is_some() {
@@ -241,7 +239,7 @@ fn run_round(config: &ImproveConfig, k: u32, previous: &Manifest, log: &dyn Roun
     Ok(round.m)
 }
 
-/// A round K >= 1 in progress: its directory and manifest.
+/// A round in progress (round 0 only evaluates the base): its directory and manifest.
 struct Round<'a> {
     config: &'a ImproveConfig,
     k: u32,
@@ -254,16 +252,14 @@ impl Round<'_> {
     /// Runs `stage` unless the manifest says it is done, then marks it done with its
     /// wall time; a failure names the round and the stage.
     fn stage(&mut self, stage: Stage, run: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
-        if stage == Stage::Filter && self.m.filter.as_ref().is_some_and(|f| f.examples == 0) {
-            // A filter that kept nothing is never final (see `filter`).
-            self.m.stages_done.retain(|&s| s != Stage::Filter);
-        }
         if self.m.is_done(stage) {
             return Ok(());
         }
         let started = Instant::now();
         run(self).map_err(|e| e.in_round(self.k, stage))?;
-        finish(&mut self.m, &self.dir, stage, started)
+        self.m.stages_done.push(stage);
+        self.m.stage_seconds.insert(stage, started.elapsed().as_secs_f64());
+        self.m.write(&self.dir)
     }
 
     fn say(&self, stage: Stage, detail: &str) {

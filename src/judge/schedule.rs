@@ -1,8 +1,8 @@
 //! How a judge schedules a batch: the [`Scheduler`] of the batching core for pairs.
 //!
 //! Each scheduler step decodes the next token of every generating sequence in one
-//! call, then prompt segments of newly admitted pairs, each in a call of its own (see
-//! [`Judge::step`] for why segments are not merged).
+//! call, then prompt segments of newly admitted pairs, each in a call of its own (the
+//! trait's `step` below says why segments are not merged).
 
 use std::time::Instant;
 
@@ -28,8 +28,34 @@ impl Scheduler for Judge<'_> {
         Verdict::failed(&pair.id, reason)
     }
 
+    /// One scheduler step: a decode call with the next token of every generating
+    /// sequence, then whole prompt segments (a shared prefix, a suffix, an appended
+    /// verdict prefix) of waiting sequences, each in a decode call of its own, until
+    /// `batch_tokens` prompt tokens are spent.
+    ///
+    /// Why one call per segment: llama.cpp splits a call into micro-batches with an
+    /// equal number of tokens per sequence, so a segment decoded beside other
+    /// sequences' segments is cut into different chunks, and chunking changes the
+    /// rounding. Decoded alone, a segment is always cut the same way, so a pair's
+    /// result does not depend on the rest of the batch. Generation steps carry one
+    /// token per sequence, which splits the same way whatever else is in flight.
     fn step(&mut self, slots: &mut [Option<PairRun>]) -> Result<()> {
-        Judge::step(self, slots)
+        self.decode_generation(slots)?;
+        let mut room = self.params.batch_tokens as usize;
+        for run in slots.iter_mut().flatten() {
+            if room == 0 {
+                break;
+            }
+            // A prompt segment is one pair's alone, so its failure is that pair's error
+            // and the batch goes on (its sequences are freed when it is reported).
+            if let Err(e) = self.feed_prompt(run, &mut room) {
+                if matches!(e, Error::Cancelled) {
+                    return Err(e);
+                }
+                run.error = Some(format!("decoding the prompt failed: {e}"));
+            }
+        }
+        Ok(())
     }
 
     fn is_finished(run: &PairRun) -> bool {
@@ -212,36 +238,6 @@ impl Judge<'_> {
             error: None,
             started: Instant::now(),
         }
-    }
-
-    /// One scheduler step: a decode call with the next token of every generating
-    /// sequence, then whole prompt segments (a shared prefix, a suffix, an appended
-    /// verdict prefix) of waiting sequences, each in a decode call of its own, until
-    /// `batch_tokens` prompt tokens are spent.
-    ///
-    /// Why one call per segment: llama.cpp splits a call into micro-batches with an
-    /// equal number of tokens per sequence, so a segment decoded beside other
-    /// sequences' segments is cut into different chunks, and chunking changes the
-    /// rounding. Decoded alone, a segment is always cut the same way, so a pair's
-    /// result does not depend on the rest of the batch. Generation steps carry one
-    /// token per sequence, which splits the same way whatever else is in flight.
-    fn step(&mut self, slots: &mut [Option<PairRun>]) -> Result<()> {
-        self.decode_generation(slots)?;
-        let mut room = self.params.batch_tokens as usize;
-        for run in slots.iter_mut().flatten() {
-            if room == 0 {
-                break;
-            }
-            // A prompt segment is one pair's alone, so its failure is that pair's error
-            // and the batch goes on (its sequences are freed when it is reported).
-            if let Err(e) = self.feed_prompt(run, &mut room) {
-                if matches!(e, Error::Cancelled) {
-                    return Err(e);
-                }
-                run.error = Some(format!("decoding the prompt failed: {e}"));
-            }
-        }
-        Ok(())
     }
 
     /// Decodes a pair's waiting prompt segments within `room` prompt tokens.

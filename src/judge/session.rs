@@ -18,8 +18,8 @@
 //!
 //! Each scheduler step decodes the next token of every generating sequence in one
 //! call, then prompt segments of newly admitted pairs, each in a call of its own
-//! (continuous batching; see [`Judge::step`] for why segments are not merged). A finished pair frees its sequences and
-//! the next pair takes its slot.
+//! (continuous batching; `schedule.rs` says why segments are not merged). A finished
+//! pair frees its sequences and the next pair takes its slot.
 
 use std::time::Duration;
 
