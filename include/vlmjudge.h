@@ -82,7 +82,8 @@ typedef struct vlmjudge_model_params {
    */
   bool use_mmap;
   /*
-   Results independent of what else is in a batch (default true; see the README).
+   Results independent of what else is in a batch, and no flash attention (default
+   true; see the README for what it costs).
    */
   bool batch_invariant;
   /*

@@ -153,3 +153,82 @@ fn cancelling_from_the_callback_stops_the_batch() {
     // The session is still usable afterwards.
     assert_valid(&judge.judge_pair(&pairs[0]).unwrap());
 }
+
+/// p(A) of each pair, bit for bit.
+fn p_bits(verdicts: &[Verdict]) -> Vec<u64> {
+    verdicts.iter().map(|v| v.p_a.expect("p_a present").to_bits()).collect()
+}
+
+#[test]
+fn fast_mode_is_bit_identical_alone_and_in_a_batch_even_on_default_kernels() {
+    // Fast mode decodes every prompt segment in a call of its own, so its results do
+    // not depend on the batch whatever kernels llama.cpp picks (the README's contract).
+    let model = vlmjudge::engine::Model::load(
+        common::demo_model_path(),
+        None,
+        &vlmjudge::engine::ModelParams { batch_invariant: false, ..Default::default() },
+    )
+    .unwrap();
+    let pairs = sample_pairs(16);
+    let batch = common::judge_all(&model, JudgeParams { parallel: 16, ..params(Mode::Fast) }, &pairs);
+    let alone: Vec<Verdict> = pairs
+        .iter()
+        .map(|p| common::judge_all(&model, JudgeParams { parallel: 1, ..params(Mode::Fast) }, std::slice::from_ref(p)))
+        .map(|mut v| v.remove(0))
+        .collect();
+    assert_eq!(p_bits(&batch), p_bits(&alone));
+}
+
+#[test]
+fn the_prompt_head_is_decoded_once_per_judge_and_survives_a_cancelled_call() {
+    let pairs = sample_pairs(4);
+    let mut judge = Judge::new(demo_model(), params(Mode::Fast)).unwrap();
+    let decoded = |judge: &mut Judge, pairs: &[Pair]| {
+        let before = judge.stats().prompt_tokens;
+        let mut verdicts = vec![None; pairs.len()];
+        judge
+            .judge_batch(pairs, |i, v| {
+                verdicts[i] = Some(v);
+                true
+            })
+            .unwrap();
+        let verdicts: Vec<Verdict> = verdicts.into_iter().map(Option::unwrap).collect();
+        (judge.stats().prompt_tokens - before, verdicts)
+    };
+    let (first, first_verdicts) = decoded(&mut judge, &pairs);
+    let (second, second_verdicts) = decoded(&mut judge, &pairs);
+    // The second call finds the head decoded: it decodes the head's tokens fewer, and
+    // gets the same results bit for bit.
+    let whole_prompts: u64 = first_verdicts.iter().map(|v| u64::from(v.tokens.prompt)).sum();
+    assert!(second < first && first < whole_prompts, "first {first}, second {second}, prompts {whole_prompts}");
+    assert_eq!(p_bits(&first_verdicts), p_bits(&second_verdicts));
+    // Each AB order agrees, to within rounding, with its whole prompt decoded from
+    // scratch in one plain llama.cpp call.
+    for (pair, kept) in pairs.iter().zip(&first_verdicts) {
+        let ab = kept.orders.iter().find(|o| o.order == Order::AB).unwrap().p_a.unwrap();
+        let scratch = p_first_from_scratch(&judge.prompt_tokens(pair).unwrap());
+        assert!((ab - scratch).abs() < 1e-3, "{}: head kept {ab}, from scratch {scratch}", pair.id);
+    }
+    // A cancelled call drops the head; the next call decodes it again and agrees.
+    judge.cancel_flag().cancel();
+    assert!(matches!(judge.judge_batch(&pairs, |_, _| true), Err(vlmjudge::Error::Cancelled)));
+    let (third, third_verdicts) = decoded(&mut judge, &pairs);
+    assert_eq!(third, first);
+    assert_eq!(p_bits(&first_verdicts), p_bits(&third_verdicts));
+}
+
+/// p(shown A) after `tokens` decoded in one call on a fresh llama.cpp context.
+fn p_first_from_scratch(tokens: &[llama_cpp_2::token::LlamaToken]) -> f64 {
+    use std::num::NonZeroU32;
+    let model = demo_model();
+    let n = tokens.len() as u32;
+    let params = model.base_context_params().with_n_ctx(NonZeroU32::new(n)).with_n_batch(n).with_n_ubatch(n);
+    let mut ctx = model.llama_model().new_context(vlmjudge::engine::backend().unwrap(), params).unwrap();
+    let mut batch = llama_cpp_2::llama_batch::LlamaBatch::new(tokens.len(), 1);
+    batch.add_sequence(tokens, 0, false).unwrap();
+    ctx.decode(&mut batch).unwrap();
+    let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
+    let letter = |text: &str| *model.tokenize(text, false).last().unwrap();
+    let (a, b) = (logits[letter("[[A").0 as usize], logits[letter("[[B").0 as usize]);
+    1.0 / (1.0 + f64::from(b - a).exp())
+}

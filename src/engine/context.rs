@@ -272,18 +272,19 @@ impl<'m> Context<'m> {
         Ok(tokens.len() as i32 - 1)
     }
 
-    /// Decodes a prompt prefix on `seq` from position 0, each token run and each image
-    /// chunk in calls of its own (see [`Context::decode_run`]). With `logits_last`, the
-    /// last segment must be tokens and the logits of its last token are kept; returns
-    /// the next free position and that token's batch index.
+    /// Decodes a prompt prefix on `seq` from position `start`, each token run and each
+    /// image chunk in calls of its own (see [`Context::decode_run`]). With
+    /// `logits_last`, the last segment must be tokens and the logits of its last token
+    /// are kept; returns the next free position and that token's batch index.
     pub(crate) fn decode_prefix(
         &mut self,
         seq: i32,
+        start: i32,
         segments: &[Segment],
         logits_last: bool,
         counts: &mut DecodeCounts,
     ) -> Result<(i32, i32)> {
-        let mut pos = 0;
+        let mut pos = start;
         let mut logits_at = -1;
         for (k, segment) in segments.iter().enumerate() {
             let last = logits_last && k + 1 == segments.len();

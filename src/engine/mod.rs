@@ -35,7 +35,7 @@ pub use model::{
     Model, ModelInfo, ModelParams, DEFAULT_IMAGE_MAX_TOKENS, MAX_IMAGE_CACHE_ENTRIES, MAX_IMAGE_MAX_TOKENS, MAX_THREADS,
 };
 pub use sampler::{argmax, Sampler, SamplingParams};
-pub(crate) use slots::{open_context, run as run_slots, Scheduler};
+pub(crate) use slots::{open_context, run as run_slots, Scheduler, SlotShape, MAX_SEQUENCES};
 pub(crate) use token_span::min_tokens;
 pub use vision::{EncodedImage, ImagePiece, ImageStats};
 

@@ -33,12 +33,15 @@ pub struct ModelParams {
     pub threads: usize,
     /// Memory-map the weights instead of reading them into RAM.
     pub use_mmap: bool,
-    /// Make a pair's result independent of what else is in the batch (on by default).
-    /// llama.cpp's CPU fast paths (AMX/repacked weight layouts and flash attention)
-    /// round differently depending on how many tokens share a decode call, which moves
-    /// a 135M model's logits by up to ~0.5. With this on, weights stay in the plain CPU
-    /// layout and judges run without flash attention, so a pair judged alone and inside
-    /// a batch of 16 gets the same p(A). Turn it off for maximum prefill speed.
+    /// Make every result independent of what else is in the batch, and keep attention
+    /// exact (on by default). llama.cpp's CPU fast paths (AMX/repacked weight layouts
+    /// and flash attention) round differently depending on the sequences that share a
+    /// decode call, which moves a 135M model's logits by up to ~0.5, and the CPU flash
+    /// attention kernel sums values in f16, which moved the demo judge's p(A) by up to
+    /// 0.04 against exact attention. With this on, weights stay in the plain CPU layout
+    /// and contexts run without flash attention. Fast mode decodes one sequence per
+    /// call, so its results are batch-independent even with this off; reason mode's
+    /// generation steps carry a token of every generating sequence, so its are not.
     pub batch_invariant: bool,
     /// The most image embeddings one image may take (mtmd's `image_max_tokens`), for
     /// projectors that resize or tile by size (Qwen2-VL, Qwen2.5-VL, SmolVLM/Idefics3,

@@ -13,25 +13,32 @@ use crate::{Error, Result};
 /// llama.cpp's limit on sequences per context (`LLAMA_MAX_SEQ`).
 pub(crate) const MAX_SEQUENCES: usize = 256;
 
-/// The context of a scheduler with `slots` items in flight and `per_slot` KV sequences
-/// for each, every sequence `ctx_per_seq` cells long. `items` names the work in the
-/// error when llama.cpp's sequence limit is exceeded (e.g. "pairs").
-pub(crate) fn open_context<'m>(
-    model: &'m Model,
-    slots: usize,
-    per_slot: usize,
-    ctx_per_seq: u32,
-    threads: usize,
-    items: &str,
-) -> Result<Context<'m>> {
-    let n_seq = slots.saturating_mul(per_slot);
+/// The shape of a scheduler's context.
+pub(crate) struct SlotShape<'a> {
+    /// Items in flight, and KV sequences for each.
+    pub slots: usize,
+    pub per_slot: usize,
+    /// Sequences of the scheduler's own, numbered after the slots' (from
+    /// `slots * per_slot`).
+    pub extra: usize,
+    /// KV cells of every sequence.
+    pub ctx_per_seq: u32,
+    pub threads: usize,
+    /// Names the work in the error when llama.cpp's sequence limit is exceeded ("pairs").
+    pub items: &'a str,
+}
+
+/// The context of a scheduler of the given shape.
+pub(crate) fn open_context<'m>(model: &'m Model, shape: &SlotShape) -> Result<Context<'m>> {
+    let n_seq = shape.slots.saturating_mul(shape.per_slot).saturating_add(shape.extra);
     if n_seq > MAX_SEQUENCES {
         return Err(Error::InvalidArgument(format!(
-            "{slots} {items} in flight need {n_seq} sequences; llama.cpp allows {MAX_SEQUENCES}"
+            "{} {} in flight need {n_seq} sequences; llama.cpp allows {MAX_SEQUENCES}",
+            shape.slots, shape.items
         )));
     }
     backend()?;
-    Context::new(model, ContextParams::for_sequences(model, n_seq, ctx_per_seq, threads)?)
+    Context::new(model, ContextParams::for_sequences(model, n_seq, shape.ctx_per_seq, shape.threads)?)
 }
 
 /// What a scheduler does with one item of work; [`run`] does the rest.

@@ -26,7 +26,8 @@ pub struct vlmjudge_model_params {
     pub threads: u32,
     /// Memory-map the weights (default true).
     pub use_mmap: bool,
-    /// Results independent of what else is in a batch (default true; see the README).
+    /// Results independent of what else is in a batch, and no flash attention (default
+    /// true; see the README for what it costs).
     pub batch_invariant: bool,
     /// Encoded images kept in memory, keyed by content (default 64; 0 = no cache; at
     /// most 4096).

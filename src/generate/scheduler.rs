@@ -10,7 +10,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::prompt::chat_tokens;
 use super::{GenOutput, GenParams, GenRequest};
-use crate::engine::{min_tokens, open_context, run_slots, Context, DecodeCounts, Model, Scheduler, Segment};
+use crate::engine::{min_tokens, open_context, run_slots, Context, DecodeCounts, Model, Scheduler, Segment, SlotShape};
 use crate::engine::{ImageSource, Sampler};
 use crate::{Error, Result};
 
@@ -39,7 +39,17 @@ impl<'m> Generator<'m> {
             return Err(Error::InvalidArgument("ctx_per_seq must be at least 16 and max_tokens at least 1".into()));
         }
         let items = format!("prompts (x {} samples)", params.max_samples);
-        let ctx = open_context(model, params.parallel, params.max_samples, params.ctx_per_seq, params.threads, &items)?;
+        let ctx = open_context(
+            model,
+            &SlotShape {
+                slots: params.parallel,
+                per_slot: params.max_samples,
+                extra: 0,
+                ctx_per_seq: params.ctx_per_seq,
+                threads: params.threads,
+                items: &items,
+            },
+        )?;
         Ok(Generator { model, ctx, params, max_token_bytes: model.max_token_bytes() })
     }
 
@@ -144,7 +154,7 @@ impl<'m> Generator<'m> {
     fn start_request(&mut self, index: usize, slot: usize, request: &GenRequest, prefix: Prefix) -> Result<RequestRun> {
         let first_seq = (slot * self.params.max_samples) as i32;
         let mut counts = DecodeCounts::default();
-        let (pos, logits_at) = self.ctx.decode_prefix(first_seq, &prefix.segments, true, &mut counts)?;
+        let (pos, logits_at) = self.ctx.decode_prefix(first_seq, 0, &prefix.segments, true, &mut counts)?;
         let mut samples: Vec<SampleRun> = (0..request.n)
             .map(|k| SampleRun {
                 seq: first_seq + k as i32,

@@ -11,6 +11,10 @@ use super::{Choice, JudgeParams, Mode, Order, OrderVerdict, TokenCounts, Verdict
 use crate::engine::{Sampler, Segment};
 
 pub(super) struct Prepared {
+    /// Tokens of the judge's head at the start of the prompt (0: the pair decodes its
+    /// whole prompt itself).
+    pub(super) head: usize,
+    /// The rest of the prefix both orders share, after the head.
     pub(super) shared: Vec<Segment>,
     /// KV positions the shared prefix fills.
     pub(super) shared_pos: i32,
@@ -21,6 +25,7 @@ pub(super) struct Prepared {
 
 pub(crate) struct PairRun {
     pub(super) index: usize,
+    pub(super) head: usize,
     pub(super) shared: Vec<Segment>,
     pub(super) shared_tokens: usize,
     pub(super) shared_decoded: bool,

@@ -208,6 +208,30 @@ impl PromptBuilder {
         self.max_token_bytes
     }
 
+    /// The tokens every judge prompt of this builder starts with, image or not: the
+    /// BOS and the template text before the first user value or image (the system turn,
+    /// mostly). Pair texts are tokenized apart from template text, so no pair can change
+    /// how these tokens come out.
+    pub(crate) fn head(&self, model: &Model) -> Vec<LlamaToken> {
+        let vocab = model.llama.vocab();
+        // Tokenized as `tokens` does: the image prompt's head as it is, the text prompt's
+        // first template piece without a space that goes with the user text after it.
+        let image = match self.with_image.split_once(IMAGE_MARKER) {
+            Some((head, _)) => vocab.tokenize(head.as_bytes(), false, true),
+            None => Vec::new(),
+        };
+        let at = MARKERS.iter().filter_map(|m| self.text_only.find(*m)).min().unwrap_or(0);
+        let piece = &self.text_only[..at];
+        let text = vocab.tokenize(piece.strip_suffix(' ').unwrap_or(piece).as_bytes(), false, true);
+        let common = text.iter().zip(&image).take_while(|(a, b)| a == b).count();
+        let mut head = Vec::new();
+        if self.add_bos {
+            head.push(vocab.bos());
+        }
+        head.extend_from_slice(&text[..common]);
+        head
+    }
+
     /// Tokens of the prompt for one presentation order: `shown` says which of `texts`
     /// each placeholder shows ([`AB`] or [`BA`]).
     pub(crate) fn tokens(

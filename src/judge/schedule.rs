@@ -109,7 +109,7 @@ impl Judge<'_> {
         // Both orders show the same three texts: each is tokenized once.
         let mut texts = UserTexts::new(&pair.question, &pair.response_a, &pair.response_b);
         let mut before_image = Vec::new();
-        let prompts: Vec<(Order, Vec<LlamaToken>)> = orders
+        let mut prompts: Vec<(Order, Vec<LlamaToken>)> = orders
             .into_iter()
             .map(|(order, shown)| {
                 let mut tokens = self.prompt.tokens(self.model, &mut texts, shown, image.is_some());
@@ -121,6 +121,26 @@ impl Judge<'_> {
                 (order, tokens.after_image)
             })
             .collect();
+        // The judge's head comes decoded: cut it off whatever starts with it (the
+        // tokens before the image, or each order's whole prompt).
+        let head = self.head.as_ref().map_or(0, |h| {
+            let starts = |tokens: &[LlamaToken]| tokens.len() > h.tokens.len() && tokens.starts_with(&h.tokens);
+            let fits = if image.is_some() {
+                before_image.starts_with(&h.tokens)
+            } else {
+                prompts.iter().all(|(_, t)| starts(t))
+            };
+            if fits {
+                h.tokens.len()
+            } else {
+                0
+            }
+        });
+        if image.is_some() {
+            before_image.drain(..head);
+        } else {
+            prompts.iter_mut().for_each(|(_, t)| drop(t.drain(..head)));
+        }
         // The shared prefix: tokens both orders start with; each order keeps at least
         // one token of its own so its logits are computed on its own sequence.
         let shared_len = match prompts.as_slice() {
@@ -132,8 +152,8 @@ impl Judge<'_> {
             prompts.into_iter().map(|(order, tokens)| (order, tokens[shared_len..].to_vec())).collect();
         let image_pos = image.as_ref().map_or(0, |i| i.n_pos as usize);
         let image_cells = image.as_ref().map_or(0, |i| i.n_tokens);
-        let shared_pos = before_image.len() + image_pos + common.len();
-        let shared_tokens = before_image.len() + image_cells + common.len();
+        let shared_pos = head + before_image.len() + image_pos + common.len();
+        let shared_tokens = head + before_image.len() + image_cells + common.len();
         let shared: Vec<Segment> = [
             Segment::Tokens(before_image),
             image.map_or(Segment::Tokens(Vec::new()), Segment::Image),
@@ -162,7 +182,7 @@ impl Judge<'_> {
                 },
             ));
         }
-        Ok(Prepared { shared, shared_pos: shared_pos as i32, shared_tokens, suffixes })
+        Ok(Prepared { head, shared, shared_pos: shared_pos as i32, shared_tokens, suffixes })
     }
 
     /// KV cells each sequence keeps for reasoning after its prompt: the most reasoning
@@ -231,6 +251,7 @@ impl Judge<'_> {
             .collect();
         PairRun {
             index,
+            head: prepared.head,
             shared: prepared.shared,
             shared_tokens: prepared.shared_tokens,
             shared_decoded: false,
@@ -242,16 +263,20 @@ impl Judge<'_> {
 
     /// Decodes a pair's waiting prompt segments within `room` prompt tokens.
     fn feed_prompt(&mut self, run: &mut PairRun, room: &mut usize) -> Result<()> {
-        if !run.shared_decoded && !run.shared.is_empty() {
-            self.decode_shared(run.orders[0].seq, &run.shared)?;
+        if !run.shared_decoded && (run.head > 0 || !run.shared.is_empty()) {
+            // llama.cpp applies a copy before the next decode, so decoding may follow at
+            // once. Across streams it copies whole buffers, so the positions must be
+            // left open.
+            let first = run.orders[0].seq;
+            if run.head > 0 {
+                let head = self.decoded_head()?;
+                self.ctx.copy_sequence(head, first);
+            }
+            self.decode_shared(first, run.head as i32, &run.shared)?;
             run.shared_decoded = true;
-            *room = room.saturating_sub(run.shared_tokens);
-            // llama.cpp applies the copy before the next decode, so the suffixes may
-            // follow at once. Across streams it copies whole buffers, so the positions
-            // must be left open.
-            let (first, rest) = run.orders.split_first().expect("a pair has an order");
-            for order in rest {
-                self.ctx.copy_sequence(first.seq, order.seq);
+            *room = room.saturating_sub(run.shared_tokens - run.head);
+            for order in &run.orders[1..] {
+                self.ctx.copy_sequence(first, order.seq);
             }
         }
         for order in &mut run.orders {
@@ -299,14 +324,29 @@ impl Judge<'_> {
         Ok(())
     }
 
-    /// Decodes a pair's shared prefix on `seq` from position 0, each token run and
-    /// image chunk in calls of its own, so the result does not depend on the batch.
-    fn decode_shared(&mut self, seq: i32, shared: &[Segment]) -> Result<()> {
+    /// Decodes a pair's shared prefix on `seq` from position `start` (after the head),
+    /// each token run and image chunk in calls of its own, so the result does not
+    /// depend on the batch.
+    fn decode_shared(&mut self, seq: i32, start: i32, shared: &[Segment]) -> Result<()> {
         let started = Instant::now();
         let mut counts = DecodeCounts::default();
-        self.ctx.decode_prefix(seq, shared, false, &mut counts)?;
+        self.ctx.decode_prefix(seq, start, shared, false, &mut counts)?;
         self.count_prompt(counts, started);
         Ok(())
+    }
+
+    /// The sequence holding the decoded head, decoding it first if it is not there
+    /// (alone in its call, so it is the same whenever it is decoded).
+    fn decoded_head(&mut self) -> Result<i32> {
+        let head = self.head.as_ref().expect("pairs cut off a head only when there is one");
+        let seq = head.seq;
+        if !head.ready {
+            let tokens = head.tokens.clone();
+            self.ctx.remove_sequence(seq)?;
+            self.decode_segment(seq, 0, &tokens, false)?;
+            self.head.as_mut().expect("checked above").ready = true;
+        }
+        Ok(seq)
     }
 
     /// Decodes `tokens` on one sequence from position `pos` in a call of its own,

@@ -5,10 +5,12 @@
 //! How pairs share the context:
 //!
 //! Every pair in flight owns one KV sequence per presentation order, each in its own
-//! KV stream (llama.cpp's non-unified cache). With swap debiasing the two orders'
-//! prompts share a token prefix (system, image, question): it is decoded once on the
-//! first sequence and copied to the second (`llama_memory_seq_cp`, a buffer copy
-//! between streams), then the two suffixes are decoded in the same batch.
+//! KV stream (llama.cpp's non-unified cache). Every prompt starts with the same head
+//! (BOS, system turn): it is decoded once per judge on a sequence of its own and
+//! copied to each pair's first sequence (`llama_memory_seq_cp`, a buffer copy between
+//! streams). With swap debiasing the two orders' prompts share a longer prefix (head,
+//! image, question): its rest is decoded once on the first sequence, which is copied to
+//! the second, then the two suffixes are decoded.
 //!
 //! Why separate streams: in a shared (unified) cache a sequence's cells land wherever
 //! other sequences left room, which changes the summation order inside attention and
@@ -27,7 +29,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::prompt::{PromptBuilder, VerdictTokens};
 use super::{JudgeParams, Mode, Pair, Verdict};
-use crate::engine::{open_context, run_slots, CancelFlag, Context, Model, Segment};
+use crate::engine::{open_context, run_slots, CancelFlag, Context, Model, Segment, SlotShape, MAX_SEQUENCES};
 use crate::{Error, Result};
 
 /// Throughput counters of a judge session, for benchmarks and progress reports.
@@ -54,8 +56,23 @@ pub struct Judge<'m> {
     pub(super) params: JudgeParams,
     pub(super) prompt: PromptBuilder,
     pub(super) verdict_tokens: VerdictTokens,
+    /// The head every prompt starts with, when it is worth keeping decoded.
+    pub(super) head: Option<PromptHead>,
     pub(super) stats: JudgeStats,
 }
+
+/// The tokens every judge prompt starts with ([`PromptBuilder::head`]), decoded once
+/// on a KV sequence of its own and copied to each pair. The copy moves a whole KV
+/// stream, so a head of a few tokens is cheaper decoded with each pair.
+pub(super) struct PromptHead {
+    pub(super) tokens: Vec<LlamaToken>,
+    pub(super) seq: i32,
+    /// Whether `seq` holds the decoded head (it is dropped after a failed call).
+    pub(super) ready: bool,
+}
+
+/// The shortest head kept decoded (see [`PromptHead`]).
+const MIN_HEAD_TOKENS: usize = 16;
 
 impl std::fmt::Debug for Judge<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,10 +95,26 @@ impl<'m> Judge<'m> {
         let verdict_tokens = VerdictTokens::find(model)?;
         // One sequence per presentation order of each pair in flight.
         let orders = if params.swap { 2 } else { 1 };
-        let mut ctx = open_context(model, params.parallel, orders, params.ctx_per_seq, params.threads, "pairs")?;
+        // A head as long as a sequence leaves no pair room (each pair then says so), and
+        // it takes a sequence of its own, which llama.cpp's limit may leave no room for.
+        let head_tokens = prompt.head(model);
+        let pair_seqs = params.parallel.saturating_mul(orders);
+        let head = (head_tokens.len() >= MIN_HEAD_TOKENS
+            && head_tokens.len() < params.ctx_per_seq as usize
+            && pair_seqs < MAX_SEQUENCES)
+            .then_some(PromptHead { tokens: head_tokens, seq: pair_seqs as i32, ready: false });
+        let shape = SlotShape {
+            slots: params.parallel,
+            per_slot: orders,
+            extra: usize::from(head.is_some()),
+            ctx_per_seq: params.ctx_per_seq,
+            threads: params.threads,
+            items: "pairs",
+        };
+        let mut ctx = open_context(model, &shape)?;
         let cancel = CancelFlag::default();
         ctx.set_cancel(cancel.clone());
-        Ok(Judge { model, ctx, cancel, params, prompt, verdict_tokens, stats: JudgeStats::default() })
+        Ok(Judge { model, ctx, cancel, params, prompt, verdict_tokens, head, stats: JudgeStats::default() })
     }
 
     pub fn params(&self) -> &JudgeParams {
@@ -107,7 +140,10 @@ impl<'m> Judge<'m> {
             return Err("an image pair's prompt is not only tokens".into());
         }
         let prepared = self.prepare(pair)?;
-        let mut tokens = Vec::new();
+        let mut tokens = match &self.head {
+            Some(head) if prepared.head > 0 => head.tokens.clone(),
+            _ => Vec::new(),
+        };
         for segment in prepared.shared {
             if let Segment::Tokens(t) = segment {
                 tokens.extend(t);
@@ -135,8 +171,19 @@ impl<'m> Judge<'m> {
     pub fn judge_batch(&mut self, pairs: &[Pair], mut on_verdict: impl FnMut(usize, Verdict) -> bool) -> Result<()> {
         let slots = self.params.parallel;
         let result = run_slots(self, pairs, slots, &mut on_verdict);
-        // Whatever happened, leave no sequence behind for the next call.
-        self.ctx.clear_memory();
+        // Leave no pair's sequence behind for the next call, and after a failure not
+        // even the head, whose decode may be what failed.
+        if result.is_ok() {
+            let pair_seqs = self.params.parallel * if self.params.swap { 2 } else { 1 };
+            for seq in 0..pair_seqs as i32 {
+                self.ctx.remove_sequence(seq)?;
+            }
+        } else {
+            self.ctx.clear_memory();
+            if let Some(head) = &mut self.head {
+                head.ready = false;
+            }
+        }
         // A request that came too late to stop this call must not stop the next one.
         self.cancel.take();
         result
