@@ -88,3 +88,42 @@ fn gemma3_270m_takes_non_causal_image_embeddings_from_a_gemma3_projector() {
     let alone = judge_all(&model, JudgeParams { parallel: 1, ..JudgeParams::default() }, &pairs[1..]);
     assert_eq!(alone[0].orders, verdicts[1].orders);
 }
+
+/// The trainer's Gemma 3 stack on the real weights, across the 512-token sliding
+/// window. candle dequantizes Q4_K_M to f32 while llama.cpp multiplies quantized
+/// weights by Q8_K-quantized activations, so the logits agree only to quantization
+/// noise; the check is that nothing in the graph is wrong, which would show as a
+/// different top token and errors of the logits' own size.
+#[cfg(feature = "train")]
+#[test]
+#[ignore = "needs Gemma-3-270M (250 MB): make test-gemma3"]
+fn gemma3_270m_trainer_forward_tracks_llama_cpp_across_the_sliding_window() {
+    use std::num::NonZeroU32;
+    use vlmjudge::train::{Mode, TrainModel};
+    let path = gemma3_path();
+    let model = Model::load(&path, None, &ModelParams::default()).unwrap();
+    let judge = Judge::new(&model, JudgeParams { ctx_per_seq: 2048, ..JudgeParams::default() }).unwrap();
+    let tokens = judge.prompt_tokens(&long_pair()).unwrap();
+    assert!(tokens.len() > 512, "{} tokens", tokens.len());
+    let n = tokens.len() as u32;
+    let params = model.base_context_params().with_n_ctx(NonZeroU32::new(n)).with_n_batch(n).with_n_ubatch(n);
+    let mut ctx = model.llama_model().new_context(vlmjudge::engine::backend().unwrap(), params).unwrap();
+    let mut batch = llama_cpp_2::llama_batch::LlamaBatch::new(tokens.len(), 1);
+    batch.add_sequence(&tokens, 0, false).unwrap();
+    ctx.decode(&mut batch).unwrap();
+    let theirs = ctx.get_logits_ith(batch.n_tokens() - 1).to_vec();
+    let ids: Vec<u32> = tokens.iter().map(|t| t.0 as u32).collect();
+    let ours = TrainModel::load(&path, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap().last_logits(&ids).unwrap();
+    let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let scale = theirs.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let argmax = |v: &[f32]| (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+    let above = theirs.iter().filter(|&&x| x > theirs[argmax(&ours)]).count();
+    eprintln!(
+        "Gemma-3-270M, {} tokens: max |candle - llama.cpp| {diff} (logits up to {scale}); candle's top token is \
+         llama.cpp's number {}",
+        tokens.len(),
+        above + 1
+    );
+    assert!(above < 3, "candle's top token is llama.cpp's number {}", above + 1);
+    assert!(diff < 0.1 * scale, "{diff} against logits up to {scale}");
+}

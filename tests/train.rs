@@ -14,9 +14,10 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
-use vlmjudge::engine::{backend, Model, ModelParams};
+use vlmjudge::engine::{backend, LoraSpec, Model, ModelParams};
 use vlmjudge::export::write_lora_adapter;
 use vlmjudge::gguf::GgufFile;
+use vlmjudge::judge::{Judge, JudgeParams};
 use vlmjudge::progress::NoProgress;
 use vlmjudge::train::batch::Batch;
 use vlmjudge::train::checkpoint;
@@ -536,13 +537,13 @@ fn qwen2_forward_matches_llama_cpp_logits() {
 fn other_architectures_are_refused_by_name() {
     use vlmjudge::gguf::{GgufWriter, Value};
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gemma.gguf");
+    let path = dir.path().join("phi3.gguf");
     let mut w = GgufWriter::new();
-    w.set("general.architecture", Value::str("gemma3"));
+    w.set("general.architecture", Value::str("phi3"));
     w.add_f32("token_embd.weight", &[4, 4], &[0.0; 16]).unwrap();
     w.write(&path).unwrap();
     let err = TrainModel::load(&path, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap_err().to_string();
-    assert!(err.contains("\"gemma3\"") && err.contains("llama, qwen2"), "{err}");
+    assert!(err.contains("\"phi3\"") && err.contains("llama, qwen2, qwen2vl, gemma3"), "{err}");
 }
 
 /// The real demo model (SmolLM2-135M, Q4_1): candle dequantizes to f32 while llama.cpp
@@ -631,10 +632,26 @@ fn candle_matches_llama_cpp_on_the_demo_model_in_f32() {
 /// differences of the loss, for LoRA and for full fine-tuning.
 #[test]
 fn gradients_match_finite_differences() {
-    let files = tiny();
+    let picks = [
+        "blk.0.attn_q.weight.lora_a",
+        "blk.1.attn_k.weight.lora_b",
+        "blk.1.ffn_down.weight.lora_b",
+        "blk.0.attn_output.weight.lora_a",
+        "token_embd.weight",
+        "blk.0.attn_norm.weight",
+        "blk.1.attn_v.weight",
+        "output_norm.weight",
+    ];
+    assert_gradients_match_finite_differences(&tiny().model, &picks);
+}
+
+/// For LoRA and full fine-tuning of the model at `path`, the gradient of each picked
+/// variable (at its largest coordinate) agrees with a central difference of the loss
+/// on two examples; every pick is checked in one of the modes.
+fn assert_gradients_match_finite_differences(path: &Path, picks: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path(), 2, None);
-    let engine = Model::load(&files.model, None, &ModelParams::default()).unwrap();
+    let engine = Model::load(path, None, &ModelParams::default()).unwrap();
     let encoder = Encoder::new(&engine).unwrap();
     let examples: Vec<_> = vlmjudge::train::read_sft_examples(&data)
         .unwrap()
@@ -645,8 +662,9 @@ fn gradients_match_finite_differences() {
         })
         .collect();
     let batch = Batch::from_examples(&examples.iter().collect::<Vec<_>>());
+    let mut checked = 0;
     for mode in [Mode::Lora(lora(4, 0.0)), Mode::Full] {
-        let model = TrainModel::load(&files.model, mode.clone(), 1, &candle_core::Device::Cpu).unwrap();
+        let model = TrainModel::load(path, mode.clone(), 1, &candle_core::Device::Cpu).unwrap();
         let vars = model.trainable();
         // LoRA B starts at zero, which would leave A without gradient: perturb it.
         for (name, var) in &vars {
@@ -660,17 +678,6 @@ fn gradients_match_finite_differences() {
         };
         let (sum, n) = model.loss_sum(&batch, None).unwrap();
         let grads = (sum / n as f64).unwrap().backward().unwrap();
-        let picks = [
-            "blk.0.attn_q.weight.lora_a",
-            "blk.1.attn_k.weight.lora_b",
-            "blk.1.ffn_down.weight.lora_b",
-            "blk.0.attn_output.weight.lora_a",
-            "token_embd.weight",
-            "blk.0.attn_norm.weight",
-            "blk.1.attn_v.weight",
-            "output_norm.weight",
-        ];
-        let mut checked = 0;
         for (name, var) in vars.iter().filter(|(n, _)| picks.contains(&n.as_str())) {
             let g = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
             // The coordinate with the largest gradient: its difference quotient is far above f32 noise.
@@ -691,8 +698,8 @@ fn gradients_match_finite_differences() {
             assert!(err < 0.01, "{name}[{i}]: backprop {analytic} vs finite difference {numeric}");
             checked += 1;
         }
-        assert_eq!(checked, 4, "{mode:?}");
     }
+    assert_eq!(checked, picks.len(), "some picks are not trainable variables");
 }
 
 #[test]
@@ -721,4 +728,152 @@ fn an_f16_checkpoint_keeps_metadata_and_loads_in_llama_cpp() {
     let diff = max_abs_diff(&f16, &f32);
     eprintln!("f16 vs f32 checkpoint: {diff:e}");
     assert!(diff < 0.1, "{diff}");
+}
+
+/// The Gemma 3 fixture: 3 layers (two sliding-window layers of 32 tokens, then a global
+/// one with linear RoPE scaling x8), head width 32 with 4 query and 2 kv heads on a
+/// width of 64, Gemma's special tokens and chat format.
+fn gemma3() -> vlmjudge_lab::fixture::FixtureFiles {
+    common::fixture(FixtureKind::Gemma3)
+}
+
+/// A judge-sized prompt: several times the fixture's 32-token sliding window.
+const LONG_PROMPT: &str = "Look at the picture of the spider on the old garden wall, next to the gate, in the \
+late afternoon light of a warm summer day. How many legs does it have, and what is it doing?\n[Answer A] The spider has eight legs and is spinning a web between two stones.\n\
+[Answer B] The spider has six legs and is sleeping under a leaf.\nWhich answer is better?";
+
+/// Largest logit difference accepted on the Gemma 3 fixture. Larger than
+/// [`PARITY_TOLERANCE`] for one reason: llama.cpp's CPU GELU rounds its input to f16
+/// and reads the result from a table of f16 values (`GGML_GELU_FP16`), an error of
+/// about 1e-3 relative per activation that candle's exact tanh GELU does not make.
+const GEMMA3_PARITY_TOLERANCE: f32 = 5e-3;
+
+#[test]
+fn gemma3_forward_matches_llama_cpp_across_the_sliding_window() {
+    let files = gemma3();
+    let engine = Model::load(&files.model, None, &ModelParams::default()).unwrap();
+    let tokens = prompt_tokens(&engine, LONG_PROMPT);
+    assert!(tokens.len() > 3 * 32, "{} tokens", tokens.len());
+    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    let ours = model.last_logits(&tokens).unwrap();
+    let theirs = llama_logits(engine.llama_model(), &tokens, None);
+    let diff = max_abs_diff(&ours, &theirs);
+    let scale = theirs.iter().fold(0f32, |m, x| m.max(x.abs()));
+    eprintln!("gemma3 parity: {diff:e} over {} tokens (logits up to {scale})", tokens.len());
+    assert!(diff < GEMMA3_PARITY_TOLERANCE, "{diff}");
+}
+
+#[test]
+fn gemma3_gradients_match_finite_differences() {
+    let picks = [
+        "blk.0.ffn_gate.weight.lora_a",
+        "blk.2.attn_q.weight.lora_b",
+        "blk.1.attn_k.weight.lora_a",
+        "blk.0.attn_q_norm.weight",
+        "blk.1.attn_k_norm.weight",
+        "blk.2.post_attention_norm.weight",
+        "blk.0.post_ffw_norm.weight",
+        "token_embd.weight",
+    ];
+    assert_gradients_match_finite_differences(&gemma3().model, &picks);
+}
+
+#[test]
+fn gemma3_lora_and_merged_model_load_in_llama_cpp_with_the_trained_logits() {
+    let keys = ["gemma3.attention.sliding_window", "gemma3.rope.freq_base_swa", "gemma3.attention.key_length"];
+    assert_family_lora_round_trip(&gemma3(), "gemma3", &keys, GEMMA3_PARITY_TOLERANCE);
+}
+
+#[test]
+fn qwen2vl_lora_and_merged_model_load_in_llama_cpp_with_the_trained_logits() {
+    let files = common::fixture(FixtureKind::Qwen25vl);
+    assert_family_lora_round_trip(&files, "qwen2vl", &["qwen2vl.rope.dimension_sections"], PARITY_TOLERANCE);
+}
+
+#[test]
+fn qwen2vl_forward_matches_llama_cpp_on_text() {
+    let files = common::fixture(FixtureKind::Qwen25vl);
+    let engine = Model::load(&files.model, None, &ModelParams::default()).unwrap();
+    let tokens = prompt_tokens(&engine, LONG_PROMPT);
+    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(model.config.arch.name(), "qwen2vl");
+    let diff = max_abs_diff(&model.last_logits(&tokens).unwrap(), &llama_logits(engine.llama_model(), &tokens, None));
+    eprintln!("qwen2vl parity: {diff:e} over {} tokens", tokens.len());
+    assert!(diff < PARITY_TOLERANCE, "{diff}");
+}
+
+/// LoRA training on a family fixture's text stack lowers the loss; its adapter carries
+/// the family's architecture, llama.cpp applies it with the logits candle trained
+/// (within `tolerance`), the judge applies it, and the merged model keeps `keys` and
+/// equals base + adapter.
+fn assert_family_lora_round_trip(
+    files: &vlmjudge_lab::fixture::FixtureFiles,
+    arch: &str,
+    keys: &[&str],
+    tolerance: f32,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_data(dir.path(), 8, None);
+    let out = dir.path().join("run");
+    let cfg = TrainConfig { base: files.model.clone(), merge: true, ..config(&data, &out, Mode::Lora(lora(8, 0.0))) };
+    let summary: TrainSummary = train(&cfg, &NoProgress).unwrap();
+    assert_decreased(&train_losses(&out), &format!("{arch} LoRA"));
+    let adapter_path = summary.outputs.adapter.clone().unwrap();
+    let adapter = GgufFile::open(&adapter_path).unwrap();
+    assert_eq!(adapter.get_str("general.architecture"), Some(arch));
+
+    let engine = Model::load(&files.model, None, &ModelParams::default()).unwrap();
+    let tokens = prompt_tokens(&engine, LONG_PROMPT);
+    let candle = trained_lora_model(&cfg).last_logits(&tokens).unwrap();
+    let mut base = load_llama(&files.model);
+    let plain = llama_logits(&base, &tokens, None);
+    let mut lora_adapter = base.lora_adapter_init(&adapter_path).unwrap();
+    let adapted = llama_logits(&base, &tokens, Some(&mut lora_adapter));
+    let moved = max_abs_diff(&plain, &adapted);
+    let diff = max_abs_diff(&candle, &adapted);
+    eprintln!("{arch} LoRA: the adapter moves logits by {moved:e}; candle vs llama.cpp+adapter {diff:e}");
+    assert!(moved > 0.05, "the trained adapter changes nothing");
+    assert!(diff < tolerance, "{diff}");
+
+    // The judge applies it (`vlmjudge judge --lora`): it passes the runtime's checks and
+    // moves p(A).
+    let pair = vlmjudge::judge::Pair::text("p", "How many legs does a spider have?", "Eight.", "Six.");
+    let p_a = |lora: Vec<LoraSpec>| {
+        let model = Model::load(&files.model, None, &ModelParams { lora, ..ModelParams::default() }).unwrap();
+        let verdict = Judge::new(&model, JudgeParams::default()).unwrap().judge_pair(&pair).unwrap();
+        assert_eq!(verdict.error, None);
+        verdict.p_a.unwrap()
+    };
+    let (without, with) = (p_a(vec![]), p_a(vec![LoraSpec { path: adapter_path.clone(), scale: 1.0 }]));
+    assert_ne!(without, with);
+
+    // The merged model keeps the family's keys and equals base + adapter.
+    let merged_path = summary.outputs.model.clone().unwrap();
+    let merged = GgufFile::open(&merged_path).unwrap();
+    for key in keys {
+        let base = GgufFile::open(&files.model).unwrap();
+        assert!(base.get(key).is_some(), "{key}");
+        assert_eq!(merged.get(key), base.get(key), "{key}");
+    }
+    let merged_engine = Model::load(&merged_path, None, &ModelParams::default()).unwrap();
+    let diff = max_abs_diff(&llama_logits(merged_engine.llama_model(), &tokens, None), &adapted);
+    eprintln!("{arch} merged vs base+adapter: {diff:e}");
+    assert!(diff < PARITY_TOLERANCE, "{diff}");
+}
+
+#[test]
+fn gemma3_refuses_image_examples_by_name() {
+    let files = gemma3();
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let data = write_data(dir.path(), 4, Some(&images));
+    let out = dir.path().join("run");
+    let cfg = TrainConfig {
+        base: files.model.clone(),
+        mmproj: Some(files.mmproj.clone()),
+        ..config(&data, &out, Mode::Lora(lora(4, 0.0)))
+    };
+    let err = train(&cfg, &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("Gemma 3") && err.contains("images"), "{err}");
 }

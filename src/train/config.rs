@@ -13,16 +13,26 @@ pub enum Architecture {
     Llama,
     /// llama.cpp's `qwen2`: the llama graph with q/k/v biases and NEOX rotary layout.
     Qwen2,
+    /// llama.cpp's `qwen2vl` (Qwen2-VL and Qwen2.5-VL): qwen2's graph with M-RoPE, which
+    /// rotates NEOX pairs by one of three position components per section of the head;
+    /// text tokens have all three equal, which makes it qwen2's rope exactly.
+    Qwen2Vl,
+    /// llama.cpp's `gemma3`: Gemma 3's text stack (scaled embeddings, RMS-normed
+    /// queries and keys, norms after attention and the feed-forward too, GELU gating,
+    /// sliding-window layers with a RoPE base of their own).
+    Gemma3,
 }
 
 /// The `general.architecture` values [`ModelConfig::from_gguf`] accepts.
-pub const SUPPORTED_ARCHITECTURES: &str = "llama, qwen2";
+pub const SUPPORTED_ARCHITECTURES: &str = "llama, qwen2, qwen2vl, gemma3";
 
 impl Architecture {
     pub fn from_name(name: &str) -> Option<Architecture> {
         match name {
             "llama" => Some(Architecture::Llama),
             "qwen2" => Some(Architecture::Qwen2),
+            "qwen2vl" => Some(Architecture::Qwen2Vl),
+            "gemma3" => Some(Architecture::Gemma3),
             _ => None,
         }
     }
@@ -31,16 +41,31 @@ impl Architecture {
         match self {
             Architecture::Llama => "llama",
             Architecture::Qwen2 => "qwen2",
+            Architecture::Qwen2Vl => "qwen2vl",
+            Architecture::Gemma3 => "gemma3",
         }
     }
 
     /// True for the NEOX rotary layout (pairs `(x[i], x[i + n_rot/2])`), false for
     /// llama.cpp's "normal" layout (adjacent pairs `(x[2i], x[2i+1])`). llama.cpp's
-    /// `llama_model_rope_type` gives NORM for llama and NEOX for qwen2; the llama
-    /// converter permutes q/k so the GGUF weights already match the adjacent layout.
+    /// `llama_model_rope_type` gives NORM for llama, NEOX for qwen2 and gemma3 and MROPE
+    /// (NEOX pairs) for qwen2vl; the
+    /// llama converter permutes q/k so the GGUF weights already match the adjacent
+    /// layout.
     pub fn rope_neox(self) -> bool {
-        matches!(self, Architecture::Qwen2)
+        matches!(self, Architecture::Qwen2 | Architecture::Qwen2Vl | Architecture::Gemma3)
     }
+}
+
+/// Sliding-window attention (Gemma 3's local layers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlidingWindow {
+    /// A local layer's token at position p attends to positions p - window + 1 ..= p.
+    pub window: usize,
+    /// Per layer: local (true) or global.
+    pub local: Vec<bool>,
+    /// RoPE base of the local layers (unscaled); global layers use the model's.
+    pub rope_base: f32,
 }
 
 /// Hyperparameters of a llama-style decoder.
@@ -63,6 +88,12 @@ pub struct ModelConfig {
     pub n_ctx_train: usize,
     /// Attention scale (`attention.scale`, default 1/sqrt(head_dim)).
     pub attn_scale: f32,
+    /// Token embeddings are multiplied by this (Gemma: sqrt(n_embd); 1 otherwise).
+    /// Image embeddings are not.
+    pub embd_scale: f32,
+    pub sliding_window: Option<SlidingWindow>,
+    /// Logits become `cap * tanh(logits / cap)` (`final_logit_softcapping`); 0 = none.
+    pub logit_softcap: f32,
 }
 
 impl ModelConfig {
@@ -139,9 +170,33 @@ impl ModelConfig {
                 .map(<[Value]>::len)
                 .ok_or_else(|| unsupported(path, "no vocab_size and no tokenizer.ggml.tokens".into()))?,
         };
-        let attn_scale = match float("attention.scale") {
-            Some(s) if s != 0.0 => s,
+        let attn_scale = match (arch, float("attention.scale")) {
+            // As llama.cpp's gemma3 loader: the 27B (62 layers) scales by the width per
+            // head, the others by the head size; no attention.scale key.
+            (Architecture::Gemma3, _) if n_layer == 62 => 1.0 / ((n_embd / n_head) as f32).sqrt(),
+            (Architecture::Gemma3, _) => 1.0 / (head_dim as f32).sqrt(),
+            (_, Some(s)) if s != 0.0 => s,
             _ => 1.0 / (head_dim as f32).sqrt(),
+        };
+        let gemma = arch == Architecture::Gemma3;
+        let sliding_window = match opt_int("attention.sliding_window") {
+            Some(window) if gemma && window > 0 => {
+                // A per-layer array of flags, or every n-th layer global (default 6).
+                let local = match gguf.get(&key("attention.sliding_window_pattern")) {
+                    Some(Value::Array(_, flags)) if flags.len() == n_layer => {
+                        flags.iter().map(|f| matches!(f, Value::Bool(true))).collect()
+                    }
+                    Some(Value::Array(..)) => {
+                        return Err(unsupported(path, "attention.sliding_window_pattern has the wrong length".into()))
+                    }
+                    other => {
+                        let n = other.and_then(Value::as_u64).unwrap_or(6) as usize;
+                        (0..n_layer).map(|il| n == 0 || il % n < n - 1).collect()
+                    }
+                };
+                Some(SlidingWindow { window, local, rope_base: float("rope.freq_base_swa").unwrap_or(10000.0) })
+            }
+            _ => None,
         };
         if float("embedding_scale").is_some_and(|s| s != 0.0 && s != 1.0)
             || float("logit_scale").is_some_and(|s| s != 0.0 && s != 1.0)
@@ -163,6 +218,9 @@ impl ModelConfig {
             rope_freq_scale,
             n_ctx_train: opt_int("context_length").unwrap_or(2048),
             attn_scale,
+            embd_scale: if gemma { (n_embd as f32).sqrt() } else { 1.0 },
+            sliding_window,
+            logit_softcap: if gemma { float("final_logit_softcapping").unwrap_or(0.0) } else { 0.0 },
         })
     }
 

@@ -10,7 +10,7 @@
 //! - [`ops`]: RMS norm, rotary embeddings and causal attention built only from candle
 //!   ops that have a backward pass.
 //! - [`lora`] and [`linear`]: LoRA adapters and the linear layers that carry them.
-//! - [`model`]: the llama/qwen2 decoder.
+//! - [`model`]: the llama/qwen2/qwen2vl/gemma3 decoder.
 //! - [`data`], [`tokenize`], [`batch`], [`loss`]: SFT examples, their tokens and image
 //!   embeddings, padded micro-batches, and the masked cross-entropy.
 //! - [`step`]: one optimizer step's micro-batches, computed side by side on CPU.

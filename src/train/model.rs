@@ -10,6 +10,12 @@
 //!             x = x + (silu(h·Wgateᵀ) ⊙ h·Wupᵀ) · Wdownᵀ
 //! logits = (rms_norm(x) · output_norm) · Woutᵀ   (Wout = tok_embd when tied)
 //! ```
+//!
+//! Gemma 3 (llama.cpp's `gemma3` graph) differs in: token rows scaled by sqrt(n_embd);
+//! q and k RMS-normed per head before rope; the attention and feed-forward outputs
+//! RMS-normed (`post_attention_norm`, `post_ffw_norm`) before their residual adds;
+//! GELU instead of SiLU in the gate; local layers that see a sliding window of keys
+//! with a RoPE base of their own; and optional soft-capping of the logits.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -17,11 +23,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 
 use super::batch::Batch;
-use super::config::ModelConfig;
+use super::config::{Architecture, ModelConfig};
 use super::linear::{Linear, Weight};
 use super::lora::{LoraAdapter, LoraConfig, LoraTarget};
 use super::loss::cross_entropy_sum;
-use super::ops::{causal_attention, causal_mask, rms_norm, swiglu, Rope};
+use super::ops::{causal_attention, causal_mask, geglu, rms_norm, swiglu, window_mask, Rope};
 use super::weights::BaseWeights;
 use super::{TrainError, TrainResult};
 use crate::export::LoraPair;
@@ -49,6 +55,19 @@ struct Block {
     gate: Linear,
     up: Linear,
     down: Linear,
+    /// Gemma 3's extra norms, by GGUF tensor stem (`attn_q_norm`, ...).
+    extra_norms: Vec<(&'static str, Weight)>,
+}
+
+/// Norms Gemma 3 adds to a block: per-head q and k norms (head_dim wide), and norms of
+/// the attention and feed-forward outputs (n_embd wide).
+const GEMMA3_NORMS: [(&str, bool); 4] =
+    [("attn_q_norm", true), ("attn_k_norm", true), ("post_attention_norm", false), ("post_ffw_norm", false)];
+
+impl Block {
+    fn norm(&self, stem: &str) -> Option<&Tensor> {
+        self.extra_norms.iter().find(|(s, _)| *s == stem).map(|(_, w)| w.tensor())
+    }
 }
 
 impl Block {
@@ -146,7 +165,15 @@ impl TrainModel {
             let down = linear(LoraTarget::Down, c.n_ff, c.n_embd)?;
             let attn_norm = weight(take(&format!("blk.{il}.attn_norm.weight"), &[c.n_embd], true)?.expect("required"))?;
             let ffn_norm = weight(take(&format!("blk.{il}.ffn_norm.weight"), &[c.n_embd], true)?.expect("required"))?;
-            blocks.push(Block { attn_norm, q, k, v, o, ffn_norm, gate, up, down });
+            let mut extra_norms = Vec::new();
+            if c.arch == Architecture::Gemma3 {
+                for (stem, per_head) in GEMMA3_NORMS {
+                    let width = if per_head { c.head_dim } else { c.n_embd };
+                    let t = take(&format!("blk.{il}.{stem}.weight"), &[width], true)?.expect("required");
+                    extra_norms.push((stem, weight(t)?));
+                }
+            }
+            blocks.push(Block { attn_norm, q, k, v, o, ffn_norm, gate, up, down, extra_norms });
         }
         let unknown: Vec<&String> = base.order.iter().filter(|n| !used.contains(*n)).collect();
         if !unknown.is_empty() {
@@ -186,9 +213,25 @@ impl TrainModel {
     fn embed(&self, batch: &Batch) -> candle_core::Result<Tensor> {
         let n = batch.ids.len();
         let ids = Tensor::from_slice(&batch.ids, n, &self.device)?;
-        let x = self.tok_embd.tensor().index_select(&ids, 0)?;
+        let mut x = self.tok_embd.tensor().index_select(&ids, 0)?;
+        if self.config.embd_scale != 1.0 {
+            x = (x * f64::from(self.config.embd_scale))?;
+        }
         if batch.images.is_empty() {
             return Ok(x);
+        }
+        match self.config.arch {
+            // llama.cpp decodes a Gemma 3 image with every image token seeing every
+            // other one; the causal mask here would train a different model.
+            Architecture::Gemma3 => {
+                candle_core::bail!("training Gemma 3 on examples with images is not supported yet (text examples are)")
+            }
+            // An image's tokens take M-RoPE positions on its grid (and fewer positions
+            // than tokens), which the sequential rope here does not give them.
+            Architecture::Qwen2Vl => candle_core::bail!(
+                "training Qwen2-VL / Qwen2.5-VL on examples with images is not supported yet (text examples are)"
+            ),
+            Architecture::Llama | Architecture::Qwen2 => {}
         }
         let d = self.config.n_embd;
         let mut keep = vec![1f32; n];
@@ -223,19 +266,38 @@ impl TrainModel {
             &self.device,
         )?;
         let mask = causal_mask(t, &self.device)?;
+        // Sliding-window layers: their own keys' window and RoPE base (unscaled).
+        let local = match &c.sliding_window {
+            Some(sw) => Some((
+                Rope::new(t, c.n_rot, sw.rope_base, 1.0, None, c.arch.rope_neox(), &self.device)?,
+                window_mask(t, sw.window, &self.device)?,
+            )),
+            None => None,
+        };
+        let gelu = c.arch == Architecture::Gemma3;
+        let norm = |y: Tensor, w: Option<&Tensor>| match w {
+            Some(w) => rms_norm(&y, w, c.rms_eps),
+            None => Ok(y),
+        };
         let mut x = self.embed(batch)?;
-        for block in &self.blocks {
+        for (il, block) in self.blocks.iter().enumerate() {
+            let (rope, mask) = match (&local, &c.sliding_window) {
+                (Some((rope, mask)), Some(sw)) if sw.local[il] => (rope, mask),
+                _ => (&rope, &mask),
+            };
             let h = rms_norm(&x, block.attn_norm.tensor(), c.rms_eps)?;
             let heads = |y: Tensor, n: usize| y.reshape((b, t, n, c.head_dim))?.transpose(1, 2)?.contiguous();
-            let q = rope.apply(&heads(block.q.forward(&h, dropout_seed)?, c.n_head)?)?;
-            let k = rope.apply(&heads(block.k.forward(&h, dropout_seed)?, c.n_head_kv)?)?;
+            let q = norm(heads(block.q.forward(&h, dropout_seed)?, c.n_head)?, block.norm("attn_q_norm"))?;
+            let k = norm(heads(block.k.forward(&h, dropout_seed)?, c.n_head_kv)?, block.norm("attn_k_norm"))?;
+            let (q, k) = (rope.apply(&q)?, rope.apply(&k)?);
             let v = heads(block.v.forward(&h, dropout_seed)?, c.n_head_kv)?;
-            let att = causal_attention(&q, &k, &v, c.attn_scale, &mask)?;
+            let att = causal_attention(&q, &k, &v, c.attn_scale, mask)?;
             let att = att.transpose(1, 2)?.reshape((b * t, c.q_dim()))?;
-            x = (x + block.o.forward(&att, dropout_seed)?)?;
+            x = (x + norm(block.o.forward(&att, dropout_seed)?, block.norm("post_attention_norm"))?)?;
             let h = rms_norm(&x, block.ffn_norm.tensor(), c.rms_eps)?;
-            let ff = swiglu(&block.gate.forward(&h, dropout_seed)?, &block.up.forward(&h, dropout_seed)?)?;
-            x = (x + block.down.forward(&ff, dropout_seed)?)?;
+            let (gate, up) = (block.gate.forward(&h, dropout_seed)?, block.up.forward(&h, dropout_seed)?);
+            let ff = if gelu { geglu(&gate, &up)? } else { swiglu(&gate, &up)? };
+            x = (x + norm(block.down.forward(&ff, dropout_seed)?, block.norm("post_ffw_norm"))?)?;
         }
         Ok(x)
     }
@@ -255,9 +317,13 @@ impl TrainModel {
 
     fn output_logits(&self, h: &Tensor) -> candle_core::Result<Tensor> {
         let h = rms_norm(h, self.output_norm.tensor(), self.config.rms_eps)?;
-        match &self.output {
-            Some(out) => out.forward(&h, None),
-            None => self.tok_embd.matmul_t(&h),
+        let logits = match &self.output {
+            Some(out) => out.forward(&h, None)?,
+            None => self.tok_embd.matmul_t(&h)?,
+        };
+        match f64::from(self.config.logit_softcap) {
+            0.0 => Ok(logits),
+            cap => (logits / cap)?.tanh()? * cap,
         }
     }
 
@@ -327,6 +393,9 @@ impl TrainModel {
         for (il, block) in self.blocks.iter().enumerate() {
             f(&format!("blk.{il}.attn_norm.weight"), &block.attn_norm);
             f(&format!("blk.{il}.ffn_norm.weight"), &block.ffn_norm);
+            for (stem, w) in &block.extra_norms {
+                f(&format!("blk.{il}.{stem}.weight"), w);
+            }
             for l in block.linears() {
                 f(&l.name, &l.weight);
                 if let Some(b) = &l.bias {

@@ -23,6 +23,12 @@ pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     gate.silu()?.mul(up)
 }
 
+/// `gelu(gate) * up` with the tanh approximation of GELU, the GEGLU of Gemma's
+/// feed-forward block (llama.cpp's `ggml_geglu_split`).
+pub fn geglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    gate.gelu()?.mul(up)
+}
+
 /// Rotary position embedding tables for positions `0..n_pos`.
 #[derive(Debug, Clone)]
 pub struct Rope {
@@ -107,6 +113,15 @@ impl Rope {
 pub fn causal_mask(t: usize, device: &Device) -> Result<Tensor> {
     let mask: Vec<f32> =
         (0..t).flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY })).collect();
+    Tensor::from_vec(mask, (t, t), device)
+}
+
+/// An additive causal mask (seq, seq) that also hides keys `window` or more positions
+/// back: a sliding-window layer's, as llama.cpp's `LLAMA_SWA_TYPE_STANDARD`.
+pub fn window_mask(t: usize, window: usize, device: &Device) -> Result<Tensor> {
+    let mask: Vec<f32> = (0..t)
+        .flat_map(|i| (0..t).map(move |j| if j <= i && i - j < window { 0.0 } else { f32::NEG_INFINITY }))
+        .collect();
     Tensor::from_vec(mask, (t, t), device)
 }
 
