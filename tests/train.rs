@@ -877,3 +877,54 @@ fn gemma3_refuses_image_examples_by_name() {
     let err = train(&cfg, &NoProgress).unwrap_err().to_string();
     assert!(err.contains("Gemma 3") && err.contains("images"), "{err}");
 }
+
+/// SmolVLM (`llama` + `idefics3`): a wide image becomes a grid of tiles and a global
+/// view, each framed by text tokens (`<fake_token_around_image>`, `<row_R_col_C>`,
+/// `<global-img>`). The trainer splices every tile's rows and the framing text in the
+/// order mtmd produces them, so candle's logits after the prompt match llama.cpp
+/// decoding the same pieces in order.
+#[test]
+fn smolvlm_tiles_and_their_framing_text_are_spliced_as_llama_cpp_decodes_them() {
+    let files = common::fixture(FixtureKind::Smolvlm);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wide.png"), common::solid_png(200, 120, [30, 120, 200])).unwrap();
+    let data = dir.path().join("sft.jsonl");
+    let example = serde_json::json!({
+        "id": "wide",
+        "image": "wide.png",
+        "messages": [{"role": "user", "content": "What colour is the picture?\n[Answer A] Blue.\n[Answer B] Red."}],
+        "target": "It is blue. [[A]]",
+    });
+    std::fs::write(&data, format!("{example}\n")).unwrap();
+    let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
+    let encoder = Encoder::new(&engine).unwrap();
+    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
+    let Encoded::Ok(ex) = encoder.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    // 2x2 tiles and the global view (64 px longest edge, 32 px tiles).
+    assert_eq!(ex.images.len(), 5, "tiles plus the global view");
+    let last = ex.n_prompt - 1;
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for span in &ex.images {
+        // Framing text before every tile.
+        assert!(span.start > at, "no framing text before the image rows at {}", span.start);
+        pieces.push(Piece::Tokens(&ex.tokens[at..span.start]));
+        pieces.push(Piece::Rows(span.rows()));
+        at = span.start + span.n_tokens;
+    }
+    pieces.push(Piece::Tokens(&ex.tokens[at..=last]));
+    let framing: String =
+        ex.tokens[..ex.images[1].start].iter().map(|&t| engine.token_text(LlamaToken(t as i32))).collect();
+    assert!(framing.contains("<row_1_col_1>") && framing.contains("<row_1_col_2>"), "{framing:?}");
+    let theirs = llama_logits_raw(engine.llama_model(), &pieces);
+    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
+    let diff = max_abs_diff(&ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap(), &theirs);
+    let rows: usize = ex.images.iter().map(|s| s.n_tokens).sum();
+    eprintln!(
+        "smolvlm tile parity: {diff:e} over {} positions ({rows} image rows in {} spans)",
+        last + 1,
+        ex.images.len()
+    );
+    assert!(diff < PARITY_TOLERANCE, "{diff}");
+}
