@@ -402,6 +402,8 @@ enum Piece<'a> {
     Tokens(&'a [u32]),
     /// Embedding rows (n_tokens * n_embd floats).
     Rows(&'a [f32]),
+    /// Embedding rows decoded with non-causal attention, as mtmd decodes a Gemma 3 image.
+    TwoWayRows(&'a [f32]),
 }
 
 /// llama.cpp's logits after the last piece, decoding token runs and embedding rows in
@@ -431,13 +433,13 @@ fn llama_logits_raw(model: &LlamaModel, pieces: &[Piece]) -> Vec<f32> {
         for (k, piece) in pieces.iter().enumerate() {
             let (n, embd) = match piece {
                 Piece::Tokens(t) => (t.len(), 0),
-                Piece::Rows(r) => (r.len() / n_embd, n_embd),
+                Piece::Rows(r) | Piece::TwoWayRows(r) => (r.len() / n_embd, n_embd),
             };
             let batch = sys::llama_batch_init(n as i32, embd as i32, 1);
             for i in 0..n {
                 match piece {
                     Piece::Tokens(t) => *batch.token.add(i) = t[i] as i32,
-                    Piece::Rows(r) => {
+                    Piece::Rows(r) | Piece::TwoWayRows(r) => {
                         std::ptr::copy_nonoverlapping(r[i * n_embd..].as_ptr(), batch.embd.add(i * n_embd), n_embd)
                     }
                 }
@@ -448,7 +450,10 @@ fn llama_logits_raw(model: &LlamaModel, pieces: &[Piece]) -> Vec<f32> {
             }
             let mut b = batch;
             b.n_tokens = n as i32;
+            let two_way = matches!(piece, Piece::TwoWayRows(_));
+            sys::llama_set_causal_attn(ctx, !two_way);
             assert_eq!(sys::llama_decode(ctx, b), 0);
+            sys::llama_set_causal_attn(ctx, true);
             sys::llama_batch_free(batch);
             pos += n as i32;
             last_n = n;
@@ -861,9 +866,45 @@ fn assert_family_lora_round_trip(
     assert!(diff < PARITY_TOLERANCE, "{diff}");
 }
 
+/// Gemma 3 (`gemma3` + `gemma3` projector): the image's rows sit between
+/// `<start_of_image>` and `<end_of_image>` and attend to each other both ways, as mtmd
+/// decodes them; candle's logits after the prompt match llama.cpp's.
 #[test]
-fn gemma3_refuses_image_examples_by_name() {
+fn gemma3_image_rows_attend_both_ways_as_llama_cpp_decodes_them() {
     let files = gemma3();
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_data(dir.path(), 1, Some(dir.path()));
+    let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
+    let encoder = Encoder::new(&engine).unwrap();
+    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
+    let Encoded::Ok(ex) = encoder.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    assert_eq!(ex.images.len(), 1);
+    let span = &ex.images[0];
+    let end = span.start + span.n_tokens;
+    let text = |range: std::ops::Range<usize>| -> String {
+        ex.tokens[range].iter().map(|&t| engine.token_text(LlamaToken(t as i32))).collect()
+    };
+    assert!(text(0..span.start).ends_with("<start_of_image>"), "{}", text(0..span.start));
+    assert!(text(end..end + 1) == "<end_of_image>", "{}", text(end..end + 1));
+    let last = ex.n_prompt - 1;
+    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
+    let ours = ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+    let decode = |rows| {
+        let pieces = [Piece::Tokens(&ex.tokens[..span.start]), rows, Piece::Tokens(&ex.tokens[end..=last])];
+        llama_logits_raw(engine.llama_model(), &pieces)
+    };
+    let diff = max_abs_diff(&ours, &decode(Piece::TwoWayRows(span.rows())));
+    // Decoded causally the image gives other logits: the two-way attention matters.
+    let causal = max_abs_diff(&ours, &decode(Piece::Rows(span.rows())));
+    eprintln!("gemma3 image parity: {diff:e} (against a causal decode: {causal:e}) over {} positions", last + 1);
+    assert!(diff < GEMMA3_PARITY_TOLERANCE, "{diff}");
+    assert!(causal > 10.0 * GEMMA3_PARITY_TOLERANCE, "{causal}");
+}
+
+#[test]
+fn qwen2vl_refuses_image_examples_by_name() {
+    let files = common::fixture(FixtureKind::Qwen25vl);
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");
     std::fs::create_dir_all(&images).unwrap();
@@ -875,7 +916,7 @@ fn gemma3_refuses_image_examples_by_name() {
         ..config(&data, &out, Mode::Lora(lora(4, 0.0)))
     };
     let err = train(&cfg, &NoProgress).unwrap_err().to_string();
-    assert!(err.contains("Gemma 3") && err.contains("images"), "{err}");
+    assert!(err.contains("Qwen2-VL") && err.contains("images"), "{err}");
 }
 
 /// SmolVLM (`llama` + `idefics3`): a wide image becomes a grid of tiles and a global

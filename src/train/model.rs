@@ -27,7 +27,7 @@ use super::config::{Architecture, ModelConfig};
 use super::linear::{Linear, Weight};
 use super::lora::{LoraAdapter, LoraConfig, LoraTarget};
 use super::loss::cross_entropy_sum;
-use super::ops::{causal_attention, causal_mask, geglu, rms_norm, swiglu, window_mask, Rope};
+use super::ops::{causal_attention, causal_mask, geglu, masks_with_two_way_spans, rms_norm, swiglu, window_mask, Rope};
 use super::weights::BaseWeights;
 use super::{TrainError, TrainResult};
 use crate::export::LoraPair;
@@ -220,18 +220,12 @@ impl TrainModel {
         if batch.images.is_empty() {
             return Ok(x);
         }
-        match self.config.arch {
-            // llama.cpp decodes a Gemma 3 image with every image token seeing every
-            // other one; the causal mask here would train a different model.
-            Architecture::Gemma3 => {
-                candle_core::bail!("training Gemma 3 on examples with images is not supported yet (text examples are)")
-            }
+        if self.config.arch == Architecture::Qwen2Vl {
             // An image's tokens take M-RoPE positions on its grid (and fewer positions
             // than tokens), which the sequential rope here does not give them.
-            Architecture::Qwen2Vl => candle_core::bail!(
+            candle_core::bail!(
                 "training Qwen2-VL / Qwen2.5-VL on examples with images is not supported yet (text examples are)"
-            ),
-            Architecture::Llama | Architecture::Qwen2 => {}
+            );
         }
         let d = self.config.n_embd;
         let mut keep = vec![1f32; n];
@@ -265,12 +259,27 @@ impl TrainModel {
             c.arch.rope_neox(),
             &self.device,
         )?;
-        let mask = causal_mask(t, &self.device)?;
+        // Gemma 3's images are decoded with two-way attention among their own tokens
+        // (mtmd's non-causal decode); every other model's attention is causal.
+        let two_way: Vec<(usize, usize, usize)> = if c.arch == Architecture::Gemma3 {
+            batch.images.iter().map(|s| (s.start / t, s.start % t, s.n_tokens)).collect()
+        } else {
+            Vec::new()
+        };
+        let mask = if two_way.is_empty() {
+            causal_mask(t, &self.device)?
+        } else {
+            masks_with_two_way_spans(b, t, None, &two_way, &self.device)?
+        };
         // Sliding-window layers: their own keys' window and RoPE base (unscaled).
         let local = match &c.sliding_window {
             Some(sw) => Some((
                 Rope::new(t, c.n_rot, sw.rope_base, 1.0, None, c.arch.rope_neox(), &self.device)?,
-                window_mask(t, sw.window, &self.device)?,
+                if two_way.is_empty() {
+                    window_mask(t, sw.window, &self.device)?
+                } else {
+                    masks_with_two_way_spans(b, t, Some(sw.window), &two_way, &self.device)?
+                },
             )),
             None => None,
         };

@@ -125,10 +125,47 @@ pub fn window_mask(t: usize, window: usize, device: &Device) -> Result<Tensor> {
     Tensor::from_vec(mask, (t, t), device)
 }
 
+/// Per-sequence additive masks (b, 1, 1, seq, seq) for attention that is causal (and,
+/// with `window`, sliding) except inside `spans`, whose tokens also see each other
+/// both ways: how llama.cpp decodes an image that its projector marks non-causal
+/// (Gemma 3), a key later than the query inside the same image being visible. Spans
+/// are `(sequence, first position, length)`.
+pub fn masks_with_two_way_spans(
+    b: usize,
+    t: usize,
+    window: Option<usize>,
+    spans: &[(usize, usize, usize)],
+    device: &Device,
+) -> Result<Tensor> {
+    let mut mask = vec![0f32; b * t * t];
+    for s in 0..b {
+        // The span each position is in, if any.
+        let mut span_of = vec![usize::MAX; t];
+        for (k, &(seq, start, len)) in spans.iter().enumerate() {
+            if seq == s {
+                span_of[start..start + len].fill(k);
+            }
+        }
+        for i in 0..t {
+            for j in 0..t {
+                let same_span = span_of[i] != usize::MAX && span_of[i] == span_of[j];
+                // llama.cpp's sliding window masks keys `window` or more positions
+                // before the query; later keys are never outside it.
+                let in_window = window.is_none_or(|w| j > i || i - j < w);
+                if !((j <= i || same_span) && in_window) {
+                    mask[(s * t + i) * t + j] = f32::NEG_INFINITY;
+                }
+            }
+        }
+    }
+    Tensor::from_vec(mask, (b, 1, 1, t, t), device)
+}
+
 /// Causal self-attention with grouped-query heads. `q` is (b, n_head, t, d), `k` and `v`
 /// are (b, n_head_kv, t, d); query head `h` reads kv head `h / (n_head / n_head_kv)`,
 /// as llama.cpp's broadcasting `ggml_mul_mat` does. The query heads of a group are
-/// stacked along the sequence axis so the kv heads are never copied.
+/// stacked along the sequence axis so the kv heads are never copied. `mask` is
+/// (seq, seq) for every sequence alike, or (b, 1, 1, seq, seq) per sequence.
 pub fn causal_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32, mask: &Tensor) -> Result<Tensor> {
     let (b, n_head, t, d) = q.dims4()?;
     let n_kv = k.dim(1)?;
