@@ -404,6 +404,9 @@ enum Piece<'a> {
     Rows(&'a [f32]),
     /// Embedding rows decoded with non-causal attention, as mtmd decodes a Gemma 3 image.
     TwoWayRows(&'a [f32]),
+    /// Embedding rows of an M-RoPE image on a (columns, rows) grid, at positions as
+    /// mtmd gives them; the image advances the position by the grid's longer side.
+    GridRows(&'a [f32], (usize, usize)),
 }
 
 /// llama.cpp's logits after the last piece, decoding token runs and embedding rows in
@@ -433,13 +436,13 @@ fn llama_logits_raw(model: &LlamaModel, pieces: &[Piece]) -> Vec<f32> {
         for (k, piece) in pieces.iter().enumerate() {
             let (n, embd) = match piece {
                 Piece::Tokens(t) => (t.len(), 0),
-                Piece::Rows(r) | Piece::TwoWayRows(r) => (r.len() / n_embd, n_embd),
+                Piece::Rows(r) | Piece::TwoWayRows(r) | Piece::GridRows(r, _) => (r.len() / n_embd, n_embd),
             };
             let batch = sys::llama_batch_init(n as i32, embd as i32, 1);
             for i in 0..n {
                 match piece {
                     Piece::Tokens(t) => *batch.token.add(i) = t[i] as i32,
-                    Piece::Rows(r) | Piece::TwoWayRows(r) => {
+                    Piece::Rows(r) | Piece::TwoWayRows(r) | Piece::GridRows(r, _) => {
                         std::ptr::copy_nonoverlapping(r[i * n_embd..].as_ptr(), batch.embd.add(i * n_embd), n_embd)
                     }
                 }
@@ -450,12 +453,33 @@ fn llama_logits_raw(model: &LlamaModel, pieces: &[Piece]) -> Vec<f32> {
             }
             let mut b = batch;
             b.n_tokens = n as i32;
+            // M-RoPE embeddings take four position components each: time, row,
+            // column, and an unused fourth (mtmd's layout).
+            let mut grid_pos = Vec::new();
+            if let Piece::GridRows(_, (columns, _)) = piece {
+                grid_pos = [0, 1, 2, 3]
+                    .iter()
+                    .flat_map(|&c| {
+                        (0..n).map(move |i| match c {
+                            0 => pos,
+                            1 => pos + (i / columns) as i32,
+                            2 => pos + (i % columns) as i32,
+                            _ => 0,
+                        })
+                    })
+                    .collect();
+                b.pos = grid_pos.as_mut_ptr();
+            }
             let two_way = matches!(piece, Piece::TwoWayRows(_));
             sys::llama_set_causal_attn(ctx, !two_way);
             assert_eq!(sys::llama_decode(ctx, b), 0);
             sys::llama_set_causal_attn(ctx, true);
+            drop(grid_pos);
             sys::llama_batch_free(batch);
-            pos += n as i32;
+            pos += match piece {
+                Piece::GridRows(_, (columns, rows)) => (*columns).max(*rows) as i32,
+                _ => n as i32,
+            };
             last_n = n;
         }
         let logits = std::slice::from_raw_parts(sys::llama_get_logits_ith(ctx, last_n as i32 - 1), n_vocab).to_vec();
@@ -902,21 +926,74 @@ fn gemma3_image_rows_attend_both_ways_as_llama_cpp_decodes_them() {
     assert!(causal > 10.0 * GEMMA3_PARITY_TOLERANCE, "{causal}");
 }
 
+/// Qwen2.5-VL (`qwen2vl` + `qwen2.5vl_merger`): an image's tokens take M-RoPE positions
+/// on its grid (time, row, column) and the image advances the position by the grid's
+/// longer side, so the text after it sits at fewer positions than cells. candle's
+/// logits after the prompt match llama.cpp decoding the same pieces at mtmd's positions.
 #[test]
-fn qwen2vl_refuses_image_examples_by_name() {
+fn qwen2vl_image_rows_take_mrope_grid_positions_as_llama_cpp_decodes_them() {
+    let files = common::fixture(FixtureKind::Qwen25vl);
+    let dir = tempfile::tempdir().unwrap();
+    // Wider than tall, so the grid is not square and rows and columns differ.
+    std::fs::write(dir.path().join("wide.png"), common::solid_png(96, 48, [200, 120, 30])).unwrap();
+    let data = dir.path().join("sft.jsonl");
+    let example = serde_json::json!({
+        "id": "wide",
+        "image": "wide.png",
+        "messages": [{"role": "user", "content": "What colour is the picture?\n[Answer A] Orange.\n[Answer B] Green."}],
+        "target": "It is orange. [[A]]",
+    });
+    std::fs::write(&data, format!("{example}\n")).unwrap();
+    let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
+    let cache = dir.path().join("image-cache");
+    let encoder = Encoder::new(&engine).unwrap().with_image_cache(&cache).unwrap();
+    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
+    let Encoded::Ok(ex) = encoder.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    assert_eq!(ex.images.len(), 1);
+    let span = &ex.images[0];
+    let (columns, rows) = span.grid.expect("an M-RoPE image has a grid");
+    // The on-disk image cache keeps the grid.
+    let again = Encoder::new(&engine).unwrap().with_image_cache(&cache).unwrap();
+    let Encoded::Ok(cached) = again.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    assert_eq!(again.image_counts(), (0, 1));
+    assert_eq!((cached.images[0].grid, cached.images[0].rows()), (span.grid, span.rows()));
+    assert!(columns != rows && columns * rows == span.n_tokens, "{columns}x{rows} for {}", span.n_tokens);
+    let end = span.start + span.n_tokens;
+    let last = ex.n_prompt - 1;
+    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
+    let ours = ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+    let decode = |rows_piece| {
+        let pieces = [Piece::Tokens(&ex.tokens[..span.start]), rows_piece, Piece::Tokens(&ex.tokens[end..=last])];
+        llama_logits_raw(engine.llama_model(), &pieces)
+    };
+    let diff = max_abs_diff(&ours, &decode(Piece::GridRows(span.rows(), (columns, rows))));
+    // At sequential positions the logits differ: the grid positions matter.
+    let sequential = max_abs_diff(&ours, &decode(Piece::Rows(span.rows())));
+    eprintln!(
+        "qwen2vl image parity: {diff:e} (sequential positions: {sequential:e}); {columns}x{rows} grid over {} positions",
+        last + 1
+    );
+    assert!(diff < PARITY_TOLERANCE, "{diff}");
+    assert!(sequential > 10.0 * PARITY_TOLERANCE, "{sequential}");
+}
+
+#[test]
+fn qwen2vl_lora_trains_on_image_examples() {
     let files = common::fixture(FixtureKind::Qwen25vl);
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");
     std::fs::create_dir_all(&images).unwrap();
-    let data = write_data(dir.path(), 4, Some(&images));
+    let data = write_data(dir.path(), 8, Some(&images));
     let out = dir.path().join("run");
     let cfg = TrainConfig {
         base: files.model.clone(),
         mmproj: Some(files.mmproj.clone()),
-        ..config(&data, &out, Mode::Lora(lora(4, 0.0)))
+        ..config(&data, &out, Mode::Lora(lora(8, 0.0)))
     };
-    let err = train(&cfg, &NoProgress).unwrap_err().to_string();
-    assert!(err.contains("Qwen2-VL") && err.contains("images"), "{err}");
+    let summary = train(&cfg, &NoProgress).unwrap();
+    assert_eq!(summary.images_encoded, 3);
+    assert_decreased(&train_losses(&out), "qwen2vl LoRA with images");
 }
 
 /// SmolVLM (`llama` + `idefics3`): a wide image becomes a grid of tiles and a global

@@ -18,7 +18,7 @@ use super::train::{prepare_cpu_training, TrainOpts};
 #[derive(Args)]
 pub struct ImproveArgs {
     /// The base judge (GGUF; llama, qwen2, qwen2vl or gemma3 architecture, so it can be
-    /// trained; image examples only with llama and qwen2).
+    /// trained).
     #[arg(long)]
     base: PathBuf,
     /// The multimodal projector (GGUF) for image prompts.

@@ -12,7 +12,7 @@ use super::UserError;
 #[derive(Args)]
 pub struct TrainArgs {
     /// The base model (GGUF, architecture llama, qwen2, qwen2vl or gemma3; quantized
-    /// weights are dequantized). Image examples train with llama and qwen2 only.
+    /// weights are dequantized).
     #[arg(long)]
     base: PathBuf,
     /// The multimodal projector (GGUF), needed when examples have images.

@@ -51,8 +51,11 @@ pub struct EncodedImage {
 pub enum ImagePiece<'a> {
     /// Framing tokens decoded as text.
     Tokens(&'a [LlamaToken]),
-    /// `n_tokens` embeddings of the language model's input width, row-major.
-    Embeddings { n_tokens: usize, data: &'a [f32] },
+    /// `n_tokens` embeddings of the language model's input width, row-major. `grid` is
+    /// (columns, rows) of an M-RoPE image (Qwen2-VL, Qwen2.5-VL): token `i` sits at
+    /// column `i % columns`, row `i / columns`, and the image advances the position by
+    /// the grid's longer side.
+    Embeddings { n_tokens: usize, data: &'a [f32], grid: Option<(usize, usize)> },
 }
 
 impl EncodedImage {
@@ -81,7 +84,9 @@ impl EncodedImage {
     pub fn pieces(&self) -> impl Iterator<Item = ImagePiece<'_>> {
         self.parts.iter().map(|part| match part {
             ImagePart::Text(tokens) => ImagePiece::Tokens(tokens),
-            ImagePart::Chunk(chunk) => ImagePiece::Embeddings { n_tokens: chunk.n_tokens, data: &chunk.embeddings },
+            ImagePart::Chunk(chunk) => {
+                ImagePiece::Embeddings { n_tokens: chunk.n_tokens, data: &chunk.embeddings, grid: chunk.grid }
+            }
         })
     }
 }
@@ -100,6 +105,8 @@ pub(crate) struct ImageChunk {
     embeddings: Vec<f32>,
     n_tokens: usize,
     pub(crate) n_pos: i32,
+    /// (columns, rows) when the model gives image tokens M-RoPE grid positions.
+    grid: Option<(usize, usize)>,
 }
 
 impl ImageChunk {
@@ -316,11 +323,18 @@ impl Vision {
     fn encode_chunk(&self, chunk: *const sys::mtmd_input_chunk) -> std::result::Result<ImageChunk, String> {
         // SAFETY: `chunk` is a valid image chunk; the copy is owned by the ImageChunk.
         let copy = NonNull::new(unsafe { sys::mtmd_input_chunk_copy(chunk) }).ok_or("mtmd could not copy a chunk")?;
+        // SAFETY: valid context and chunk; the image tokens live as long as the copy.
+        let grid = unsafe {
+            let image = sys::mtmd_input_chunk_get_tokens_image(copy.as_ptr());
+            (sys::mtmd_decode_use_mrope(self.ctx.0.as_ptr()) && !image.is_null())
+                .then(|| (sys::mtmd_image_tokens_get_nx(image), sys::mtmd_image_tokens_get_ny(image)))
+        };
         let mut owned = ImageChunk {
             ptr: copy,
             embeddings: Vec::new(),
             n_tokens: 0,
             n_pos: unsafe { sys::mtmd_input_chunk_get_n_pos(copy.as_ptr()) },
+            grid,
         };
         let n_tokens = unsafe { sys::mtmd_input_chunk_get_n_tokens(copy.as_ptr()) };
         // Log lines wait until the lock is released: a host log callback may encode an

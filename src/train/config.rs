@@ -92,6 +92,9 @@ pub struct ModelConfig {
     /// Image embeddings are not.
     pub embd_scale: f32,
     pub sliding_window: Option<SlidingWindow>,
+    /// M-RoPE (`rope.dimension_sections`): how many of a head's rotary pairs take the
+    /// time, row, column and extra position component, in that order.
+    pub mrope_sections: Option<[usize; 4]>,
     /// Logits become `cap * tanh(logits / cap)` (`final_logit_softcapping`); 0 = none.
     pub logit_softcap: f32,
 }
@@ -179,6 +182,22 @@ impl ModelConfig {
             _ => 1.0 / (head_dim as f32).sqrt(),
         };
         let gemma = arch == Architecture::Gemma3;
+        let mrope_sections = match (arch, gguf.get(&key("rope.dimension_sections"))) {
+            (Architecture::Qwen2Vl, Some(Value::Array(_, items))) if items.len() == 4 => {
+                let s: Vec<usize> = items.iter().map(|v| v.as_u64().unwrap_or(0) as usize).collect();
+                if s.iter().sum::<usize>() == 0 || s.iter().sum::<usize>() > n_rot / 2 {
+                    return Err(unsupported(
+                        path,
+                        format!("rope.dimension_sections {s:?} do not fit {n_rot} rotary dims"),
+                    ));
+                }
+                Some([s[0], s[1], s[2], s[3]])
+            }
+            (Architecture::Qwen2Vl, _) => {
+                return Err(unsupported(path, "qwen2vl without four rope.dimension_sections".into()));
+            }
+            _ => None,
+        };
         let sliding_window = match opt_int("attention.sliding_window") {
             Some(window) if gemma && window > 0 => {
                 // A per-layer array of flags, or every n-th layer global (default 6).
@@ -220,6 +239,7 @@ impl ModelConfig {
             attn_scale,
             embd_scale: if gemma { (n_embd as f32).sqrt() } else { 1.0 },
             sliding_window,
+            mrope_sections,
             logit_softcap: if gemma { float("final_logit_softcapping").unwrap_or(0.0) } else { 0.0 },
         })
     }

@@ -94,6 +94,41 @@ pub struct TrainModel {
     extra: HashMap<String, Tensor>,
 }
 
+/// M-RoPE positions (time, row, column) of every token of `batch`, as llama.cpp and
+/// mtmd give them: a text token at position p is (p, p, p); an image's token i on a grid
+/// of `columns` starting at p is (p, p + i / columns, p + i % columns), and the image
+/// advances the position by the grid's longer side.
+fn mrope_positions(batch: &Batch) -> candle_core::Result<Vec<[u32; 3]>> {
+    let t = batch.seq_len;
+    let mut positions = Vec::with_capacity(batch.n_seq * t);
+    for s in 0..batch.n_seq {
+        let mut spans: Vec<_> = batch.images.iter().filter(|span| span.start / t == s).collect();
+        spans.sort_by_key(|span| span.start);
+        let (mut i, mut p) = (0, 0u32);
+        let mut spans = spans.into_iter().peekable();
+        while i < t {
+            match spans.next_if(|span| span.start % t == i) {
+                Some(span) => {
+                    let Some((columns, rows)) = span.grid else {
+                        candle_core::bail!("an image of an M-RoPE model has no position grid");
+                    };
+                    for k in 0..span.n_tokens {
+                        positions.push([p, p + (k / columns) as u32, p + (k % columns) as u32]);
+                    }
+                    i += span.n_tokens;
+                    p += columns.max(rows) as u32;
+                }
+                None => {
+                    positions.push([p; 3]);
+                    i += 1;
+                    p += 1;
+                }
+            }
+        }
+    }
+    Ok(positions)
+}
+
 impl TrainModel {
     /// Loads the GGUF at `path` (any ggml type candle dequantizes) in `mode`; LoRA
     /// adapters are initialised from `seed`.
@@ -220,13 +255,6 @@ impl TrainModel {
         if batch.images.is_empty() {
             return Ok(x);
         }
-        if self.config.arch == Architecture::Qwen2Vl {
-            // An image's tokens take M-RoPE positions on its grid (and fewer positions
-            // than tokens), which the sequential rope here does not give them.
-            candle_core::bail!(
-                "training Qwen2-VL / Qwen2.5-VL on examples with images is not supported yet (text examples are)"
-            );
-        }
         let d = self.config.n_embd;
         let mut keep = vec![1f32; n];
         let mut rows = vec![0f32; n * d];
@@ -250,15 +278,27 @@ impl TrainModel {
     pub fn hidden(&self, batch: &Batch, dropout_seed: Option<u64>) -> candle_core::Result<Tensor> {
         let c = &self.config;
         let (b, t) = (batch.n_seq, batch.seq_len);
-        let rope = Rope::new(
-            t,
-            c.n_rot,
-            c.rope_base,
-            c.rope_freq_scale,
-            self.rope_factors.as_deref(),
-            c.arch.rope_neox(),
-            &self.device,
-        )?;
+        let rope = match c.mrope_sections {
+            // Images take positions on their grid (see `mrope_positions`).
+            Some(sections) if !batch.images.is_empty() => Rope::mrope(
+                &mrope_positions(batch)?,
+                (b, t),
+                c.n_rot,
+                c.rope_base,
+                c.rope_freq_scale,
+                sections,
+                &self.device,
+            )?,
+            _ => Rope::new(
+                t,
+                c.n_rot,
+                c.rope_base,
+                c.rope_freq_scale,
+                self.rope_factors.as_deref(),
+                c.arch.rope_neox(),
+                &self.device,
+            )?,
+        };
         // Gemma 3's images are decoded with two-way attention among their own tokens
         // (mtmd's non-causal decode); every other model's attention is causal.
         let two_way: Vec<(usize, usize, usize)> = if c.arch == Architecture::Gemma3 {

@@ -29,10 +29,11 @@ pub fn geglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     gate.gelu()?.mul(up)
 }
 
-/// Rotary position embedding tables for positions `0..n_pos`.
+/// Rotary position embedding tables: for positions `0..n_pos` shared by every
+/// sequence, or (M-RoPE) for each token of each sequence.
 #[derive(Debug, Clone)]
 pub struct Rope {
-    /// (n_pos, n_rot/2)
+    /// (1 or batch, 1, n_pos, n_rot/2)
     cos: Tensor,
     sin: Tensor,
     n_rot: usize,
@@ -65,15 +66,55 @@ impl Rope {
             }
         }
         Ok(Rope {
-            cos: Tensor::from_vec(cos, (n_pos, half), device)?,
-            sin: Tensor::from_vec(sin, (n_pos, half), device)?,
+            cos: Tensor::from_vec(cos, (1, 1, n_pos, half), device)?,
+            sin: Tensor::from_vec(sin, (1, 1, n_pos, half), device)?,
             n_rot,
             neox,
         })
     }
 
+    /// M-RoPE tables (NEOX pairs) for `positions`, one (time, row, column) triple per
+    /// token of `b` sequences of `t`: rotary pair `i` turns by the component its section
+    /// names (`sections` of pairs, repeating), as ggml's `ggml_mrope_cache_init`; the
+    /// fourth section's component is 0, as llama.cpp gives it for images and text.
+    pub fn mrope(
+        positions: &[[u32; 3]],
+        (b, t): (usize, usize),
+        n_rot: usize,
+        base: f32,
+        freq_scale: f32,
+        sections: [usize; 4],
+        device: &Device,
+    ) -> Result<Rope> {
+        let half = n_rot / 2;
+        let period: usize = sections.iter().sum();
+        let component = |i: usize| {
+            let sector = i % period;
+            [sections[0], sections[0] + sections[1], sections[0] + sections[1] + sections[2]]
+                .iter()
+                .position(|&end| sector < end)
+                .unwrap_or(3)
+        };
+        let mut cos = Vec::with_capacity(b * t * half);
+        let mut sin = Vec::with_capacity(b * t * half);
+        for p in positions {
+            for i in 0..half {
+                let pos = p.get(component(i)).map_or(0.0, |&c| f64::from(c));
+                let theta = pos * f64::from(freq_scale) * f64::from(base).powf(-2.0 * i as f64 / n_rot as f64);
+                cos.push(theta.cos() as f32);
+                sin.push(theta.sin() as f32);
+            }
+        }
+        Ok(Rope {
+            cos: Tensor::from_vec(cos, (b, 1, t, half), device)?,
+            sin: Tensor::from_vec(sin, (b, 1, t, half), device)?,
+            n_rot,
+            neox: true,
+        })
+    }
+
     pub fn n_pos(&self) -> usize {
-        self.cos.dim(0).unwrap_or(0)
+        self.cos.dim(2).unwrap_or(0)
     }
 
     /// Rotates `x` of shape (batch, heads, seq, head_dim) at positions `0..seq`.
@@ -81,13 +122,13 @@ impl Rope {
         let (b, h, t, d) = x.dims4()?;
         let half = self.n_rot / 2;
         let rot = if self.n_rot == d { x.clone() } else { x.narrow(3, 0, self.n_rot)? };
-        let cos = self.cos.narrow(0, 0, t)?;
-        let sin = self.sin.narrow(0, 0, t)?;
+        let cos = self.cos.narrow(2, 0, t)?;
+        let sin = self.sin.narrow(2, 0, t)?;
         let rotated = if self.neox {
             // Pairs (x[i], x[i + n_rot/2]).
             let x0 = rot.narrow(3, 0, half)?;
             let x1 = rot.narrow(3, half, half)?;
-            let (c, s) = (cos.reshape((1, 1, t, half))?, sin.reshape((1, 1, t, half))?);
+            let (c, s) = (cos, sin);
             let r0 = (x0.broadcast_mul(&c)? - x1.broadcast_mul(&s)?)?;
             let r1 = (x0.broadcast_mul(&s)? + x1.broadcast_mul(&c)?)?;
             Tensor::cat(&[r0, r1], 3)?
@@ -96,7 +137,7 @@ impl Rope {
             let pairs = rot.reshape((b, h, t, half, 2))?;
             let x0 = pairs.narrow(4, 0, 1)?;
             let x1 = pairs.narrow(4, 1, 1)?;
-            let (c, s) = (cos.reshape((1, 1, t, half, 1))?, sin.reshape((1, 1, t, half, 1))?);
+            let (c, s) = (cos.unsqueeze(4)?, sin.unsqueeze(4)?);
             let r0 = (x0.broadcast_mul(&c)? - x1.broadcast_mul(&s)?)?;
             let r1 = (x0.broadcast_mul(&s)? + x1.broadcast_mul(&c)?)?;
             Tensor::cat(&[r0, r1], 4)?.reshape((b, h, t, self.n_rot))?

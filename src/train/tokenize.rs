@@ -57,6 +57,9 @@ pub struct ImageSpan {
     pub n_tokens: usize,
     /// `n_tokens * n_embd` floats, shared by every example that shows the image.
     pub data: Arc<[f32]>,
+    /// (columns, rows) of an M-RoPE image's token grid (see
+    /// [`crate::engine::ImagePiece::Embeddings`]).
+    pub grid: Option<(usize, usize)>,
 }
 
 impl ImageSpan {
@@ -109,7 +112,7 @@ pub enum Encoded {
 #[derive(Debug, Clone)]
 enum Piece {
     Tokens(Vec<u32>),
-    Image { n_tokens: usize, data: Arc<[f32]> },
+    Image { n_tokens: usize, data: Arc<[f32]>, grid: Option<(usize, usize)> },
 }
 
 /// Tokenizes examples for one engine model.
@@ -281,8 +284,8 @@ fn assemble(id: &str, mut pieces: Vec<Piece>, target: Vec<u32>, max_len: usize) 
     for p in pieces {
         match p {
             Piece::Tokens(t) => tokens.extend(t),
-            Piece::Image { n_tokens, data } => {
-                images.push(ImageSpan { start: tokens.len(), n_tokens, data });
+            Piece::Image { n_tokens, data, grid } => {
+                images.push(ImageSpan { start: tokens.len(), n_tokens, data, grid });
                 tokens.extend(std::iter::repeat_n(0, n_tokens));
             }
         }
@@ -297,15 +300,16 @@ fn image_to_pieces(image: &EncodedImage) -> Vec<Piece> {
         .pieces()
         .map(|p| match p {
             ImagePiece::Tokens(t) => Piece::Tokens(t.iter().map(tok).collect()),
-            ImagePiece::Embeddings { n_tokens, data } => Piece::Image { n_tokens, data: Arc::from(data) },
+            ImagePiece::Embeddings { n_tokens, data, grid } => Piece::Image { n_tokens, data: Arc::from(data), grid },
         })
         .collect()
 }
 
 /// Image embeddings on disk: `<dir>/<sha256>.bin`, keyed by the mmproj and the image
 /// file's bytes. The format is private to this module: `VJIMG1`, the width, the piece
-/// count, then per piece a kind byte (0 tokens, 1 rows), a count and the values (u32
-/// token ids or f32 rows, little-endian). Files are written atomically.
+/// count, then per piece a kind byte (0 tokens, 1 rows, 2 rows of an M-RoPE grid), a
+/// count, for kind 2 the grid's columns and rows, and the values (u32 token ids or f32
+/// rows, little-endian). Files are written atomically.
 struct ImageCache {
     dir: PathBuf,
     mmproj_key: [u8; 32],
@@ -338,13 +342,14 @@ impl ImageCache {
             let (&kind, rest) = r.split_first()?;
             r = rest;
             let n = u32_at(&mut r)? as usize;
+            let grid = if kind == 2 { Some((u32_at(&mut r)? as usize, u32_at(&mut r)? as usize)) } else { None };
             let count = if kind == 0 { n } else { n.checked_mul(n_embd)? };
             let (values, rest) = r.split_at_checked(count.checked_mul(4)?)?;
             r = rest;
             let words = values.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
             pieces.push(match kind {
                 0 => Piece::Tokens(words.map(u32::from_le_bytes).collect()),
-                1 => Piece::Image { n_tokens: n, data: words.map(f32::from_le_bytes).collect() },
+                1 | 2 => Piece::Image { n_tokens: n, data: words.map(f32::from_le_bytes).collect(), grid },
                 _ => return None,
             });
         }
@@ -362,9 +367,13 @@ impl ImageCache {
                     out.extend((t.len() as u32).to_le_bytes());
                     t.iter().for_each(|v| out.extend(v.to_le_bytes()));
                 }
-                Piece::Image { n_tokens, data } => {
-                    out.push(1);
+                Piece::Image { n_tokens, data, grid } => {
+                    out.push(if grid.is_some() { 2 } else { 1 });
                     out.extend((*n_tokens as u32).to_le_bytes());
+                    if let Some((columns, rows)) = grid {
+                        out.extend((*columns as u32).to_le_bytes());
+                        out.extend((*rows as u32).to_le_bytes());
+                    }
                     data.iter().for_each(|v| out.extend(v.to_le_bytes()));
                 }
             }
