@@ -19,26 +19,14 @@
 //! image path (decoding, resizing, tiling, encoding, decoding the embeddings) rather
 //! than a real model's compute.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use vlmjudge::engine::{Model, ModelParams, DEFAULT_IMAGE_MAX_TOKENS};
 use vlmjudge::judge::{ImageSource, Judge, JudgeParams, Pair};
 use vlmjudge_lab::fixture::{write_fixture_with, write_mmproj, FixtureKind, Geometry, VisionShape};
-
-/// `n` distinct images (a colour gradient each) written as PNG files.
-fn write_images(dir: &Path, n: usize) -> Vec<PathBuf> {
-    (0..n)
-        .map(|i| {
-            let path = dir.join(format!("img{i}.png"));
-            let k = (i * 37) as u32;
-            image::RgbImage::from_fn(96, 96, |x, y| image::Rgb([(x + k) as u8, (y * 2 + k) as u8, (k * 3) as u8]))
-                .save(&path)
-                .unwrap();
-            path
-        })
-        .collect()
-}
 
 fn pair(i: usize, image: &Path, swapped: bool) -> Pair {
     let (a, b) =
@@ -290,21 +278,11 @@ fn bench_families(dir: &Path) {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let images = write_images(dir.path(), 12);
+    let images = common::write_gradient_pngs(dir.path(), 12, 96);
     let tiny = dir.path().join("tiny.gguf");
     write_mmproj(&tiny, &VisionShape::tiny(576), 1).unwrap();
     let larger = dir.path().join("vit.gguf");
-    let shape = VisionShape {
-        image_size: 224,
-        patch_size: 16,
-        n_embd: 384,
-        n_head: 6,
-        n_ff: 1536,
-        n_layer: 7,
-        proj_hidden: 1024,
-        n_embd_text: 576,
-    };
-    write_mmproj(&larger, &shape, 1).unwrap();
+    write_mmproj(&larger, &VisionShape::vit_224(576), 1).unwrap();
     println!("threads: {}", vlmjudge::engine::default_threads());
     bench_shape("16-token encoder", &tiny, &images);
     bench_shape("196-token ViT", &larger, &images[..6]);

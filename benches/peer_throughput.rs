@@ -22,6 +22,8 @@
 //! cores) and VLMJUDGE_BENCH_BATCH_INVARIANT (default 1; 0 gives vlmjudge llama.cpp's
 //! default kernels, as llama-server has) change the run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -57,36 +59,6 @@ fn bench_pairs(n: usize, images: &[PathBuf]) -> Vec<Pair> {
 
 fn swapped(p: &Pair) -> Pair {
     Pair { response_a: p.response_b.clone(), response_b: p.response_a.clone(), ..p.clone() }
-}
-
-/// `n` distinct 224x224 PNG images (a colour gradient each).
-fn write_images(dir: &Path, n: usize) -> Vec<PathBuf> {
-    (0..n)
-        .map(|i| {
-            let path = dir.join(format!("img{i}.png"));
-            let k = (i * 37) as u32;
-            image::RgbImage::from_fn(224, 224, |x, y| image::Rgb([(x + k) as u8, (y * 2 + k) as u8, (k * 3) as u8]))
-                .save(&path)
-                .unwrap();
-            path
-        })
-        .collect()
-}
-
-/// A ViT of 224 px in 16 px patches (196 image tokens, 7 layers of width 384) for the
-/// demo model, as in the image throughput bench.
-fn write_vit(path: &Path) {
-    let shape = VisionShape {
-        image_size: 224,
-        patch_size: 16,
-        n_embd: 384,
-        n_head: 6,
-        n_ff: 1536,
-        n_layer: 7,
-        proj_hidden: 1024,
-        n_embd_text: 576,
-    };
-    write_mmproj(path, &shape, 1).unwrap();
 }
 
 /// llama-server on a free loopback port, killed when dropped.
@@ -321,8 +293,8 @@ fn main() {
     let n_images = n.div_ceil(2);
     let dir = tempfile::tempdir().unwrap();
     let mmproj = dir.path().join("vit.gguf");
-    write_vit(&mmproj);
-    let images = write_images(dir.path(), n_images);
+    write_mmproj(&mmproj, &VisionShape::vit_224(576), 1).unwrap();
+    let images = common::write_gradient_pngs(dir.path(), n_images, 224);
     let model = Model::load(&model_path, Some(&mmproj), &model_params).expect("the demo model loads with the ViT");
     let pairs = bench_pairs(n_images, &images);
     let prompts: Vec<[Value; 2]> = pairs
