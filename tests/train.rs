@@ -23,7 +23,8 @@ use vlmjudge::train::batch::Batch;
 use vlmjudge::train::checkpoint;
 use vlmjudge::train::metrics::TrainLine;
 use vlmjudge::train::{
-    train, Encoded, Encoder, LoraConfig, LoraTarget, Mode, SftExample, TrainConfig, TrainModel, TrainSummary,
+    train, Encoded, EncodedExample, Encoder, LoraConfig, LoraTarget, Mode, SftExample, TrainConfig, TrainModel,
+    TrainSummary,
 };
 use vlmjudge_lab::fixture::FixtureKind;
 
@@ -107,6 +108,35 @@ fn write_data(dir: &Path, n: usize, images_dir: Option<&Path>) -> PathBuf {
     let path = dir.join("sft.jsonl");
     std::fs::write(&path, lines).unwrap();
     path
+}
+
+/// A data file with one SFT example whose image is a `width`x`height` picture of one
+/// colour (wide images are tiled or gridded by the families' projectors).
+fn write_image_example(dir: &Path, width: u32, height: u32) -> PathBuf {
+    std::fs::write(dir.join("wide.png"), common::solid_png(width, height, [30, 120, 200])).unwrap();
+    let example = serde_json::json!({
+        "id": "wide",
+        "image": "wide.png",
+        "messages": [{"role": "user", "content": "What colour is the picture?\n[Answer A] Blue.\n[Answer B] Red."}],
+        "target": "It is blue. [[A]]",
+    });
+    let data = dir.join("sft.jsonl");
+    std::fs::write(&data, format!("{example}\n")).unwrap();
+    data
+}
+
+/// The first example of `data`, encoded by `encoder` (it must fit 512 tokens).
+fn encode_first(encoder: &Encoder, data: &Path) -> EncodedExample {
+    let (line, raw) = &vlmjudge::train::read_sft_examples(data).unwrap()[0];
+    let Encoded::Ok(ex) = encoder.encode(raw, data, *line, 512).unwrap() else { panic!("fits") };
+    ex
+}
+
+/// candle's logits after the prompt of `ex`, on the frozen model at `path`.
+fn candle_prompt_logits(path: &Path, ex: &EncodedExample) -> Vec<f32> {
+    let model = TrainModel::load(path, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    let last = ex.n_prompt as u32 - 1;
+    model.logits_at(&Batch::from_examples(&[ex]), &[last], None).unwrap().squeeze(0).unwrap().to_vec1().unwrap()
 }
 
 fn lora(rank: usize, dropout: f32) -> LoraConfig {
@@ -496,14 +526,12 @@ fn image_rows_are_spliced_where_llama_cpp_decodes_them() {
     let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
     let cache = dir.path().join("image-cache");
     let encoder = Encoder::new(&engine).unwrap().with_image_cache(&cache).unwrap();
-    let (line, ex) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
-    let Encoded::Ok(ex) = encoder.encode(ex, &data, *line, 512).unwrap() else { panic!("fits") };
+    let ex = encode_first(&encoder, &data);
     assert_eq!(ex.images.len(), 1, "the tiny mmproj gives one run of image rows");
     assert_eq!(encoder.image_counts(), (1, 0));
     // A second encoder (a later run) reads the embeddings from the on-disk cache.
     let again = Encoder::new(&engine).unwrap().with_image_cache(&cache).unwrap();
-    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
-    let Encoded::Ok(cached) = again.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    let cached = encode_first(&again, &data);
     assert_eq!(again.image_counts(), (0, 1));
     assert_eq!((&cached.tokens, cached.images[0].rows()), (&ex.tokens, ex.images[0].rows()));
     let span = &ex.images[0];
@@ -518,9 +546,7 @@ fn image_rows_are_spliced_where_llama_cpp_decodes_them() {
     let pieces =
         [Piece::Tokens(&ex.tokens[..span.start]), Piece::Rows(span.rows()), Piece::Tokens(&ex.tokens[end..=last])];
     let theirs = llama_logits_raw(engine.llama_model(), &pieces);
-    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
-    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
-    let diff = max_abs_diff(&ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap(), &theirs);
+    let diff = max_abs_diff(&candle_prompt_logits(&files.model, &ex), &theirs);
     eprintln!("image parity: {diff:e} over {} positions ({} image rows)", last + 1, span.n_tokens);
     assert!(diff < PARITY_TOLERANCE, "{diff}");
 }
@@ -899,9 +925,7 @@ fn gemma3_image_rows_attend_both_ways_as_llama_cpp_decodes_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path(), 1, Some(dir.path()));
     let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
-    let encoder = Encoder::new(&engine).unwrap();
-    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
-    let Encoded::Ok(ex) = encoder.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    let ex = encode_first(&Encoder::new(&engine).unwrap(), &data);
     assert_eq!(ex.images.len(), 1);
     let span = &ex.images[0];
     let end = span.start + span.n_tokens;
@@ -911,9 +935,7 @@ fn gemma3_image_rows_attend_both_ways_as_llama_cpp_decodes_them() {
     assert!(text(0..span.start).ends_with("<start_of_image>"), "{}", text(0..span.start));
     assert!(text(end..end + 1) == "<end_of_image>", "{}", text(end..end + 1));
     let last = ex.n_prompt - 1;
-    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
-    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
-    let ours = ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+    let ours = candle_prompt_logits(&files.model, &ex);
     let decode = |rows| {
         let pieces = [Piece::Tokens(&ex.tokens[..span.start]), rows, Piece::Tokens(&ex.tokens[end..=last])];
         llama_logits_raw(engine.llama_model(), &pieces)
@@ -935,34 +957,23 @@ fn qwen2vl_image_rows_take_mrope_grid_positions_as_llama_cpp_decodes_them() {
     let files = common::fixture(FixtureKind::Qwen25vl);
     let dir = tempfile::tempdir().unwrap();
     // Wider than tall, so the grid is not square and rows and columns differ.
-    std::fs::write(dir.path().join("wide.png"), common::solid_png(96, 48, [200, 120, 30])).unwrap();
-    let data = dir.path().join("sft.jsonl");
-    let example = serde_json::json!({
-        "id": "wide",
-        "image": "wide.png",
-        "messages": [{"role": "user", "content": "What colour is the picture?\n[Answer A] Orange.\n[Answer B] Green."}],
-        "target": "It is orange. [[A]]",
-    });
-    std::fs::write(&data, format!("{example}\n")).unwrap();
+    let data = write_image_example(dir.path(), 96, 48);
     let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
     let cache = dir.path().join("image-cache");
     let encoder = Encoder::new(&engine).unwrap().with_image_cache(&cache).unwrap();
-    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
-    let Encoded::Ok(ex) = encoder.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    let ex = encode_first(&encoder, &data);
     assert_eq!(ex.images.len(), 1);
     let span = &ex.images[0];
     let (columns, rows) = span.grid.expect("an M-RoPE image has a grid");
     // The on-disk image cache keeps the grid.
     let again = Encoder::new(&engine).unwrap().with_image_cache(&cache).unwrap();
-    let Encoded::Ok(cached) = again.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    let cached = encode_first(&again, &data);
     assert_eq!(again.image_counts(), (0, 1));
     assert_eq!((cached.images[0].grid, cached.images[0].rows()), (span.grid, span.rows()));
     assert!(columns != rows && columns * rows == span.n_tokens, "{columns}x{rows} for {}", span.n_tokens);
     let end = span.start + span.n_tokens;
     let last = ex.n_prompt - 1;
-    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
-    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
-    let ours = ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+    let ours = candle_prompt_logits(&files.model, &ex);
     let decode = |rows_piece| {
         let pieces = [Piece::Tokens(&ex.tokens[..span.start]), rows_piece, Piece::Tokens(&ex.tokens[end..=last])];
         llama_logits_raw(engine.llama_model(), &pieces)
@@ -1005,19 +1016,9 @@ fn qwen2vl_lora_trains_on_image_examples() {
 fn smolvlm_tiles_and_their_framing_text_are_spliced_as_llama_cpp_decodes_them() {
     let files = common::fixture(FixtureKind::Smolvlm);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wide.png"), common::solid_png(200, 120, [30, 120, 200])).unwrap();
-    let data = dir.path().join("sft.jsonl");
-    let example = serde_json::json!({
-        "id": "wide",
-        "image": "wide.png",
-        "messages": [{"role": "user", "content": "What colour is the picture?\n[Answer A] Blue.\n[Answer B] Red."}],
-        "target": "It is blue. [[A]]",
-    });
-    std::fs::write(&data, format!("{example}\n")).unwrap();
+    let data = write_image_example(dir.path(), 200, 120);
     let engine = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
-    let encoder = Encoder::new(&engine).unwrap();
-    let (line, raw) = &vlmjudge::train::read_sft_examples(&data).unwrap()[0];
-    let Encoded::Ok(ex) = encoder.encode(raw, &data, *line, 512).unwrap() else { panic!("fits") };
+    let ex = encode_first(&Encoder::new(&engine).unwrap(), &data);
     // 2x2 tiles and the global view (64 px longest edge, 32 px tiles).
     assert_eq!(ex.images.len(), 5, "tiles plus the global view");
     let last = ex.n_prompt - 1;
@@ -1035,9 +1036,7 @@ fn smolvlm_tiles_and_their_framing_text_are_spliced_as_llama_cpp_decodes_them() 
         ex.tokens[..ex.images[1].start].iter().map(|&t| engine.token_text(LlamaToken(t as i32))).collect();
     assert!(framing.contains("<row_1_col_1>") && framing.contains("<row_1_col_2>"), "{framing:?}");
     let theirs = llama_logits_raw(engine.llama_model(), &pieces);
-    let model = TrainModel::load(&files.model, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
-    let ours = model.logits_at(&Batch::from_examples(&[&ex]), &[last as u32], None).unwrap();
-    let diff = max_abs_diff(&ours.squeeze(0).unwrap().to_vec1::<f32>().unwrap(), &theirs);
+    let diff = max_abs_diff(&candle_prompt_logits(&files.model, &ex), &theirs);
     let rows: usize = ex.images.iter().map(|s| s.n_tokens).sum();
     eprintln!(
         "smolvlm tile parity: {diff:e} over {} positions ({rows} image rows in {} spans)",
