@@ -58,6 +58,18 @@ pub struct JudgeParams {
     pub template: Template,
 }
 
+impl JudgeParams {
+    /// Presentation orders judged per pair, each on a KV sequence of its own: AB, and
+    /// BA with swap debiasing.
+    pub(crate) fn orders(&self) -> usize {
+        if self.swap {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 impl Default for JudgeParams {
     fn default() -> Self {
         JudgeParams {

@@ -226,7 +226,7 @@ impl Judge<'_> {
     }
 
     fn start_pair(&self, index: usize, slot: usize, prepared: Prepared, pair: &Pair) -> PairRun {
-        let n_orders = if self.params.swap { 2 } else { 1 };
+        let n_orders = self.params.orders();
         let shared_pos = prepared.shared_pos;
         let orders = prepared
             .suffixes

@@ -94,7 +94,7 @@ impl<'m> Judge<'m> {
         let prompt = PromptBuilder::new(model, &params.template)?;
         let verdict_tokens = VerdictTokens::find(model)?;
         // One sequence per presentation order of each pair in flight.
-        let orders = if params.swap { 2 } else { 1 };
+        let orders = params.orders();
         // A head as long as a sequence leaves no pair room (each pair then says so), and
         // it takes a sequence of its own, which llama.cpp's limit may leave no room for.
         let head_tokens = prompt.head(model);
@@ -174,7 +174,7 @@ impl<'m> Judge<'m> {
         // Leave no pair's sequence behind for the next call, and after a failure not
         // even the head, whose decode may be what failed.
         if result.is_ok() {
-            let pair_seqs = self.params.parallel * if self.params.swap { 2 } else { 1 };
+            let pair_seqs = self.params.parallel * self.params.orders();
             for seq in 0..pair_seqs as i32 {
                 self.ctx.remove_sequence(seq)?;
             }
