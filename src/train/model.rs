@@ -109,7 +109,7 @@ fn mrope_positions(batch: &Batch) -> candle_core::Result<Vec<[u32; 3]>> {
         while i < t {
             match spans.next_if(|span| span.start % t == i) {
                 Some(span) => {
-                    let Some((columns, rows)) = span.grid else {
+                    let Some((columns, rows)) = span.grid.filter(|&(c, r)| c > 0 && r > 0) else {
                         candle_core::bail!("an image of an M-RoPE model has no position grid");
                     };
                     for k in 0..span.n_tokens {

@@ -343,6 +343,10 @@ impl ImageCache {
             r = rest;
             let n = u32_at(&mut r)? as usize;
             let grid = if kind == 2 { Some((u32_at(&mut r)? as usize, u32_at(&mut r)? as usize)) } else { None };
+            // A damaged file's empty grid is a miss, not a division by zero later.
+            if grid.is_some_and(|(columns, rows)| columns == 0 || rows == 0) {
+                return None;
+            }
             let count = if kind == 0 { n } else { n.checked_mul(n_embd)? };
             let (values, rest) = r.split_at_checked(count.checked_mul(4)?)?;
             r = rest;
