@@ -8,7 +8,8 @@
 //! - [`frozen`]: a matmul whose backward pass computes only the input's gradient, for
 //!   frozen weights.
 //! - [`ops`]: RMS norm, rotary embeddings and causal attention built only from candle
-//!   ops that have a backward pass.
+//!   ops that have a backward pass; [`fused`]: the CPU kernels (with their backward
+//!   passes) that replace the elementwise chains among them.
 //! - [`lora`] and [`linear`]: LoRA adapters and the linear layers that carry them.
 //! - [`model`]: the llama/qwen2/qwen2vl/gemma3 decoder.
 //! - [`data`], [`tokenize`], [`batch`], [`loss`]: SFT examples, their tokens and image
@@ -30,6 +31,7 @@ mod dataset;
 pub mod device;
 mod error;
 pub mod frozen;
+pub mod fused;
 pub mod linear;
 pub mod lora;
 pub mod loss;

@@ -24,10 +24,11 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use super::batch::Batch;
 use super::config::{Architecture, ModelConfig};
+use super::fused::{rms_norm, swiglu};
 use super::linear::{Linear, Weight};
 use super::lora::{LoraAdapter, LoraConfig, LoraTarget};
 use super::loss::cross_entropy_sum;
-use super::ops::{causal_attention, causal_mask, geglu, masks_with_two_way_spans, rms_norm, swiglu, window_mask, Rope};
+use super::ops::{causal_attention, causal_mask, geglu, masks_with_two_way_spans, window_mask, Rope};
 use super::weights::BaseWeights;
 use super::{TrainError, TrainResult};
 use crate::export::LoraPair;

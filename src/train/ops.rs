@@ -1,11 +1,15 @@
 //! The decoder's building blocks, composed only of candle ops that have a backward
 //! pass. candle's fused `candle_nn::ops::rms_norm`, `rotary_emb::rope*` and
-//! `softmax_last_dim` have none, so they are not used here.
+//! `softmax_last_dim` have none, so they are not used here. On the CPU the model uses
+//! [`super::fused`]'s kernels for RMS norm, SwiGLU and the attention softmax; the
+//! composed versions here are their reference and the other devices' path.
 
 use candle_core::{Device, Result, Tensor, D};
 
+use super::fused::masked_softmax;
+
 /// llama.cpp's RMS norm: `x / sqrt(mean(x²) + eps) * weight` over the last dimension.
-pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
+pub fn rms_norm_composed(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
     let scale = (x.sqr()?.mean_keepdim(D::Minus1)? + f64::from(eps))?.sqrt()?.recip()?;
     x.broadcast_mul(&scale)?.broadcast_mul(weight)
 }
@@ -19,7 +23,7 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `silu(gate) * up`, the SwiGLU of llama's feed-forward block.
-pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+pub fn swiglu_composed(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     gate.silu()?.mul(up)
 }
 
@@ -117,8 +121,16 @@ impl Rope {
         self.cos.dim(2).unwrap_or(0)
     }
 
-    /// Rotates `x` of shape (batch, heads, seq, head_dim) at positions `0..seq`.
+    /// Rotates `x` of shape (batch, heads, seq, head_dim) at positions `0..seq`: the
+    /// fused kernel on the CPU, [`Rope::apply_composed`] elsewhere.
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let t = x.dim(2)?;
+        let (cos, sin) = (self.cos.narrow(2, 0, t)?, self.sin.narrow(2, 0, t)?);
+        super::fused::rope(x, &cos, &sin, self.n_rot, self.neox, || self.apply_composed(x))
+    }
+
+    /// [`Rope::apply`] from differentiable candle ops.
+    pub fn apply_composed(&self, x: &Tensor) -> Result<Tensor> {
         let (b, h, t, d) = x.dims4()?;
         let half = self.n_rot / 2;
         let rot = if self.n_rot == d { x.clone() } else { x.narrow(3, 0, self.n_rot)? };
@@ -212,9 +224,8 @@ pub fn causal_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32, mask: &T
     let n_kv = k.dim(1)?;
     let group = n_head / n_kv;
     let q = q.reshape((b, n_kv, group * t, d))?;
-    let scores = (q.matmul(&k.t()?.contiguous()?)? * f64::from(scale))?;
-    let scores = scores.reshape((b, n_kv, group, t, t))?.broadcast_add(mask)?;
-    let probs = softmax_last_dim(&scores)?.reshape((b, n_kv, group * t, t))?;
+    let scores = q.matmul(&k.t()?.contiguous()?)?.reshape((b, n_kv, group, t, t))?;
+    let probs = masked_softmax(&scores, mask, scale)?.reshape((b, n_kv, group * t, t))?;
     probs.matmul(&v.contiguous()?)?.reshape((b, n_head, t, d))
 }
 
