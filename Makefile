@@ -22,7 +22,7 @@ export VLMJUDGE_TEST_MMPROJ = $(CAPI_WORK)/tiny-vlm/mmproj.gguf
 export VLMJUDGE_TEST_IMAGE = $(CURDIR)/examples/images/blue-square.png
 export VLMJUDGE_DEMO_MODEL = $(DEMO_MODEL)
 
-.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test fuzz bench-peer
+.PHONY: setup model build capi header fixtures demo test test-capi test-bindings test-gemma3 bench clean-demo world-experiment world-test fuzz bench-peer bench-peft
 
 setup:
 	@scripts/setup-system.sh
@@ -114,6 +114,12 @@ fuzz: model build
 # each, the prompt tokens each decoded, and their ratio.
 bench-peer: model
 	LLAMA_SERVER=$$(scripts/build-llama-server.sh) cargo bench --locked --bench peer_throughput
+
+# LoRA training side by side with PyTorch + PEFT (transformers loading the same GGUF),
+# installed by scripts/peft-peer.sh in a virtual environment of its own: tokens/s and
+# peak memory of each, and their ratios.
+bench-peft: model
+	PEFT_PYTHON=$$(scripts/peft-peer.sh) cargo bench --locked --bench peft_throughput
 
 bench: model
 	cargo bench --locked --bench judge_throughput
