@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The Python binding's tests: bindings/python/tests (pytest) against the installed-layout
-# library DIST (scripts/build-capi.sh), then examples/python/judge.py on the demo model.
+# library DIST (scripts/build-capi.sh), then examples/python/judge.py on the demo model,
+# then the package as users get it: `pip install ./bindings/python`, and a wheel built
+# from it, each into a fresh virtual environment with nothing else set, judging a pair.
 # Usage: scripts/test-python.sh DIST
 # Environment (the Makefile exports them): VLMJUDGE_TEST_MODEL, VLMJUDGE_TEST_MMPROJ (the
 # generated tiny-vlm fixture), VLMJUDGE_TEST_IMAGE (a PNG), VLMJUDGE_DEMO_MODEL. PYTHON
@@ -32,3 +34,37 @@ echo "== Python binding tests ($("$python" --version 2>&1), library in $VLMJUDGE
 
 echo "== Python example (examples/python/judge.py on $VLMJUDGE_DEMO_MODEL)"
 "$python" examples/python/judge.py "$VLMJUDGE_DEMO_MODEL"
+
+# As users install it: nothing on the path, no library variables (with bindings/python
+# on PYTHONPATH, pip would take its in-tree build's metadata for an installed copy).
+# The package's build (bindings/python/setup.py) runs cargo in $CARGO_TARGET_DIR, so it
+# reuses this build.
+unset PYTHONPATH VLMJUDGE_LIB_DIR
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+repo=$PWD
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fresh() { # fresh VENV: a new virtual environment
+  python3 -m venv "$1"
+  "$1/bin/pip" install --quiet --upgrade pip
+}
+judge_in() { # judge_in VENV: the example, run from outside the checkout, as a user would
+  (cd "$work" && "$1/bin/python" "$repo/examples/python/judge.py" "$VLMJUDGE_DEMO_MODEL")
+  local got
+  got=$(cd "$work" && "$1/bin/python" -c 'import vlmjudge; print(vlmjudge.__version__)')
+  if [ "$got" != "$version" ]; then
+    echo "error: the package says version $got, Cargo.toml $version" >&2
+    exit 1
+  fi
+}
+echo "== pip install ./bindings/python into a fresh virtual environment"
+fresh "$work/installed"
+"$work/installed/bin/pip" install --quiet ./bindings/python
+judge_in "$work/installed"
+
+echo "== a wheel built from bindings/python, installed into another"
+"$work/installed/bin/pip" wheel --quiet --no-deps -w "$work/wheels" ./bindings/python
+ls "$work/wheels"
+fresh "$work/from-wheel"
+"$work/from-wheel/bin/pip" install --quiet "$work"/wheels/vlmjudge-"$version"-py3-none-*.whl
+judge_in "$work/from-wheel"

@@ -2,7 +2,8 @@
 """Judges one pair with the vlmjudge Python binding and prints the verdict.
 
 usage: judge.py [MODEL.gguf]    (default: $VLMJUDGE_DEMO_MODEL)
-Needs bindings/python on PYTHONPATH and the library (e.g. VLMJUDGE_LIB_DIR=DIST/lib).
+Needs the package: pip install ./bindings/python (or bindings/python on PYTHONPATH and
+the library, e.g. VLMJUDGE_LIB_DIR=DIST/lib).
 """
 
 import os
