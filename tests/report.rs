@@ -72,7 +72,20 @@ fn report_writes_table_json_and_decodable_charts() {
     assert_eq!(report.categories, ["charts", "math", "ocr"]);
     let written = vlmjudge::report::write_report(dir.path(), &report).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["report.md", "report.json", "accuracy.png", "kept_fraction.png", "loss.png"]);
+    assert_eq!(
+        names,
+        [
+            "report.md",
+            "report.json",
+            "accuracy.svg",
+            "accuracy.png",
+            "kept_fraction.svg",
+            "kept_fraction.png",
+            "loss.svg",
+            "loss.png",
+            "report.html"
+        ]
+    );
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
@@ -87,6 +100,11 @@ fn report_writes_table_json_and_decodable_charts() {
     for png in ["accuracy.png", "kept_fraction.png", "loss.png"] {
         let img = image::open(dir.path().join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
         assert!(img.width() >= 700 && img.height() >= 450, "{png} is {}x{}", img.width(), img.height());
+    }
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "one inline chart each");
+    for category in ["charts", "math", "ocr"] {
+        assert!(html.contains(&format!("<th>{category}</th>")), "{category} is not a column of the page");
     }
     // No temporary files left behind by the atomic writes.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -111,7 +129,7 @@ fn report_of_a_single_base_round_still_draws() {
     let report = vlmjudge::report::report(dir.path()).unwrap();
     assert_eq!(report.rows.len(), 1);
     let written = vlmjudge::report::write_report(dir.path(), &report).unwrap();
-    assert_eq!(written.len(), 5);
+    assert_eq!(written.len(), 9);
 }
 
 #[test]

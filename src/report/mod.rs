@@ -1,6 +1,6 @@
 //! `vlmjudge report RUN/`: a table of a run's rounds (synth pairs, kept fraction, SFT
-//! examples, final loss, eval accuracy overall, macro and per category) and its curves
-//! as PNG charts, drawn here with the `image` crate and a built-in bitmap font.
+//! examples, final loss, eval accuracy overall, macro and per category), its curves as
+//! SVG and PNG charts (plotters), and `report.html`, one page with all of it.
 //!
 //! ```no_run
 //! let report = vlmjudge::report::report("run".as_ref())?;
@@ -11,10 +11,10 @@
 //! # Ok::<(), vlmjudge::Error>(())
 //! ```
 
-pub mod canvas;
 mod chart;
 mod charts;
-pub mod font;
+mod html;
+mod plot;
 mod rows;
 mod table;
 
@@ -25,6 +25,8 @@ use image::{ExtendedColorType, ImageEncoder, RgbImage};
 
 pub use chart::{Axis, LineChart, Series, PALETTE};
 pub use charts::{accuracy_chart, kept_fraction_chart, loss_chart};
+pub use html::to_html;
+pub use plot::{to_png, to_svg};
 pub use rows::{report, Report, ReportRow};
 pub use table::{to_markdown, to_text};
 
@@ -34,9 +36,11 @@ use crate::Result;
 /// The files [`write_report`] writes into the run directory.
 pub const REPORT_MD: &str = "report.md";
 pub const REPORT_JSON: &str = "report.json";
-pub const ACCURACY_PNG: &str = "accuracy.png";
-pub const KEPT_FRACTION_PNG: &str = "kept_fraction.png";
-pub const LOSS_PNG: &str = "loss.png";
+pub const REPORT_HTML: &str = "report.html";
+/// The charts' file stems: each is written as `<stem>.svg` and `<stem>.png`.
+pub const ACCURACY: &str = "accuracy";
+pub const KEPT_FRACTION: &str = "kept_fraction";
+pub const LOSS: &str = "loss";
 
 /// Writes `image` as a PNG file, atomically.
 pub fn write_png(path: &Path, image: &RgbImage) -> Result<()> {
@@ -47,9 +51,9 @@ pub fn write_png(path: &Path, image: &RgbImage) -> Result<()> {
     })
 }
 
-/// Writes the report into `run`: `report.md`, `report.json` (`categories` and `rows`)
-/// and the charts `accuracy.png`, `kept_fraction.png` and `loss.png`, each atomically.
-/// Returns the paths written.
+/// Writes the report into `run`: `report.md`, `report.json` (`categories` and `rows`),
+/// the charts `accuracy`, `kept_fraction` and `loss` as SVG and PNG, and
+/// `report.html`, each atomically. Returns the paths written.
 pub fn write_report(run: &Path, report: &Report) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
 
@@ -63,15 +67,23 @@ pub fn write_report(run: &Path, report: &Report) -> Result<Vec<PathBuf>> {
     crate::data::write_json(&json_path, &json)?;
     written.push(json_path);
 
-    let charts = [
-        (ACCURACY_PNG, accuracy_chart(report)),
-        (KEPT_FRACTION_PNG, kept_fraction_chart(report)),
-        (LOSS_PNG, loss_chart(report)),
-    ];
-    for (name, chart) in charts {
-        let path = run.join(name);
-        write_png(&path, &chart.render())?;
+    let charts =
+        [(ACCURACY, accuracy_chart(report)), (KEPT_FRACTION, kept_fraction_chart(report)), (LOSS, loss_chart(report))];
+    let mut svgs = Vec::new();
+    for (stem, chart) in charts {
+        let svg = to_svg(&chart)?;
+        let path = run.join(format!("{stem}.svg"));
+        write_atomic(&path, |w| w.write_all(svg.as_bytes()))?;
         written.push(path);
+        let path = run.join(format!("{stem}.png"));
+        write_png(&path, &to_png(&chart)?)?;
+        written.push(path);
+        svgs.push((chart.title.clone(), svg));
     }
+
+    let page = run.join(REPORT_HTML);
+    let html = to_html(report, &svgs);
+    write_atomic(&page, |w| w.write_all(html.as_bytes()))?;
+    written.push(page);
     Ok(written)
 }
