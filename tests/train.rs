@@ -857,6 +857,52 @@ fn qwen2vl_forward_matches_llama_cpp_on_text() {
     assert!(diff < PARITY_TOLERANCE, "{diff}");
 }
 
+#[test]
+fn gemma3_trains_fully_and_resumes_exactly() {
+    assert_family_full_training_and_resume(&gemma3(), "gemma3", GEMMA3_PARITY_TOLERANCE);
+}
+
+#[test]
+fn qwen2vl_trains_fully_and_resumes_exactly() {
+    assert_family_full_training_and_resume(&common::fixture(FixtureKind::Qwen25vl), "qwen2vl", PARITY_TOLERANCE);
+}
+
+/// Full fine-tuning of a family fixture lowers the loss and writes a model of the
+/// family that llama.cpp loads with the logits candle trained (within `tolerance`); a
+/// run stopped half-way and resumed writes the same metrics and the same model bytes as
+/// one that ran straight through.
+fn assert_family_full_training_and_resume(files: &vlmjudge_lab::fixture::FixtureFiles, arch: &str, tolerance: f32) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_data(dir.path(), 8, None);
+    let cfg = |out: &str| TrainConfig {
+        base: files.model.clone(),
+        lr: 3e-3,
+        batch: 2,
+        grad_accum: 2,
+        ..config(&data, &dir.path().join(out), Mode::Full)
+    };
+    let straight = train(&cfg("straight"), &NoProgress).unwrap();
+    assert_decreased(&train_losses(&dir.path().join("straight")), &format!("{arch} full"));
+    let path = straight.outputs.model.clone().unwrap();
+    assert_eq!(GgufFile::open(&path).unwrap().get_str("general.architecture"), Some(arch));
+    let engine = Model::load(&path, None, &ModelParams::default()).unwrap();
+    let tokens = prompt_tokens(&engine, LONG_PROMPT);
+    let trained = TrainModel::load(&path, Mode::Frozen, 0, &candle_core::Device::Cpu).unwrap();
+    let diff = max_abs_diff(&trained.last_logits(&tokens).unwrap(), &llama_logits(engine.llama_model(), &tokens, None));
+    eprintln!("{arch} full: trained model, candle vs llama.cpp {diff:e}");
+    assert!(diff < tolerance, "{diff}");
+
+    let half = straight.total_steps / 2;
+    let first = train(&TrainConfig { stop_after: Some(half), ..cfg("resumed") }, &NoProgress).unwrap();
+    assert!(first.stopped_early && first.outputs.model.is_none());
+    let second = train(&TrainConfig { resume: true, ..cfg("resumed") }, &NoProgress).unwrap();
+    assert_eq!(second.resumed_from, Some(half));
+    let read = |run: &str, file: &str| std::fs::read(dir.path().join(run).join(file)).unwrap();
+    let losses = |run: &str| -> Vec<f64> { train_losses(&dir.path().join(run)) };
+    assert_eq!(losses("straight"), losses("resumed"), "{arch}: the resumed loss curve differs");
+    assert!(read("straight", "model-f32.gguf") == read("resumed", "model-f32.gguf"), "{arch}: the models differ");
+}
+
 /// LoRA training on a family fixture's text stack lowers the loss; its adapter carries
 /// the family's architecture, llama.cpp applies it with the logits candle trained
 /// (within `tolerance`), the judge applies it, and the merged model keeps `keys` and
