@@ -7,7 +7,8 @@ mod hub_server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use hub_server::{FakeFile, HubServer, Options};
+use hub_server::{FakeFile, HubServer, Options, COMMIT};
+use sha2::{Digest, Sha256};
 use vlmjudge::hub::{pull, HubConfig, HubError, PullParams, Pulled};
 use vlmjudge::progress::NoProgress;
 
@@ -73,13 +74,26 @@ impl Setup {
         pull(config, &params, &NoProgress)
     }
 
-    /// Where a repo file lands.
-    fn cached(&self, path: &str) -> PathBuf {
-        self.cache.path().join("models/hub/test-org/TinyVLM-GGUF/main").join(path)
+    /// The repo's folder in the hub cache.
+    fn repo_dir(&self) -> PathBuf {
+        self.cache.path().join("models--test-org--TinyVLM-GGUF")
     }
 
+    /// Where a repo file appears: its link in the commit's snapshot.
+    fn cached(&self, path: &str) -> PathBuf {
+        self.repo_dir().join("snapshots").join(COMMIT).join(path)
+    }
+
+    /// The blob of an LFS file, named by its sha256.
+    fn blob(&self, path: &str) -> PathBuf {
+        let sha: String = Sha256::digest(content(path)).iter().map(|b| format!("{b:02x}")).collect();
+        self.repo_dir().join("blobs").join(sha)
+    }
+
+    /// Its download in progress.
     fn part(&self, path: &str) -> PathBuf {
-        self.cached(&format!("{path}.part"))
+        let blob = self.blob(path);
+        blob.with_file_name(format!("{}.incomplete", blob.file_name().unwrap().to_string_lossy()))
     }
 
     fn downloads_of(&self, path: &str) -> Vec<hub_server::Request> {
@@ -111,12 +125,21 @@ fn pulls_the_requested_quant_and_the_preferred_mmproj() {
     let mmproj = pulled.mmproj.as_ref().expect("the repo has an mmproj");
     assert_eq!(mmproj.path, setup.cached("mmproj-TinyVLM-f16.gguf"));
     assert_eq!(read(&mmproj.path), content("mmproj-TinyVLM-f16.gguf"));
-    assert_eq!(pulled.dir, setup.cache.path().join("models/hub/test-org/TinyVLM-GGUF/main"));
+    assert_eq!(pulled.dir, setup.repo_dir().join("snapshots").join(COMMIT));
+    assert_eq!(pulled.commit, COMMIT);
+    // huggingface_hub's layout: the ref names the commit, the snapshot links to blobs.
+    assert_eq!(std::fs::read_to_string(setup.repo_dir().join("refs/main")).unwrap(), COMMIT);
+    #[cfg(unix)]
+    assert_eq!(
+        std::fs::read_link(&pulled.model.path).unwrap(),
+        Path::new("../..").join(setup.blob("TinyVLM-Q8_0.gguf").strip_prefix(setup.repo_dir()).unwrap())
+    );
     assert!(!pulled.model.reused && pulled.model.downloaded == 9000 && pulled.model.resumed_from == 0);
     assert_eq!(pulled.model.sha256.as_ref().map(String::len), Some(64));
 
     // Only the two chosen files were fetched, nothing else landed in the cache.
     assert_eq!(setup.server.count(|r| r.is_listing()), 3);
+    assert_eq!(setup.server.count(|r| r.is_revision()), 1);
     assert_eq!(setup.server.count(|r| r.is_download()), 2);
     let mut names: Vec<String> = std::fs::read_dir(&pulled.dir)
         .unwrap()
@@ -149,6 +172,21 @@ fn a_second_pull_downloads_nothing() {
 }
 
 #[test]
+fn a_model_another_tool_put_in_the_hugging_face_cache_is_not_downloaded_again() {
+    let setup = Setup::new();
+    // What `huggingface-cli download` of another revision leaves: the blobs.
+    for path in ["TinyVLM-Q4_K_M.gguf", "mmproj-TinyVLM-f16.gguf"] {
+        let blob = setup.blob(path);
+        std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        std::fs::write(&blob, content(path)).unwrap();
+    }
+    let pulled = setup.pull("Q4_K_M").unwrap();
+    assert!(pulled.model.reused && pulled.mmproj.as_ref().unwrap().reused);
+    assert_eq!(setup.server.count(|r| r.is_download()), 0, "nothing was downloaded");
+    assert_eq!(read(&pulled.model.path), content("TinyVLM-Q4_K_M.gguf"));
+}
+
+#[test]
 fn a_damaged_cached_file_is_downloaded_again() {
     let setup = Setup::new();
     let first = setup.pull("Q4_K_M").unwrap();
@@ -166,7 +204,7 @@ fn a_damaged_cached_file_is_downloaded_again() {
 fn a_partial_download_resumes_with_a_range_request() {
     let setup = Setup::new();
     let full = content("TinyVLM-Q4_K_M.gguf");
-    std::fs::create_dir_all(setup.cached("")).unwrap();
+    std::fs::create_dir_all(setup.repo_dir().join("blobs")).unwrap();
     std::fs::write(setup.part("TinyVLM-Q4_K_M.gguf"), &full[..3000]).unwrap();
 
     let pulled = setup.pull("Q4_K_M").unwrap();
@@ -185,7 +223,7 @@ fn a_partial_download_resumes_with_a_range_request() {
 fn a_server_ignoring_range_restarts_the_download() {
     let setup = Setup::new();
     setup.server.configure(|o| o.honour_range = false);
-    std::fs::create_dir_all(setup.cached("")).unwrap();
+    std::fs::create_dir_all(setup.repo_dir().join("blobs")).unwrap();
     // Garbage in the part: only a restart (not an append) gives the right file.
     std::fs::write(setup.part("TinyVLM-Q4_K_M.gguf"), vec![0u8; 3000]).unwrap();
 
@@ -313,6 +351,27 @@ fn an_unknown_repo_is_a_clear_user_error() {
 }
 
 #[test]
+fn a_split_model_pulls_every_part_into_one_snapshot() {
+    let setup = Setup::new();
+    let parts = ["TinyVLM-Q6_K-00001-of-00002.gguf", "TinyVLM-Q6_K-00002-of-00002.gguf"];
+    setup.server.configure(|o| {
+        o.files.push(FakeFile::lfs(parts[1], bytes(6, 1500)));
+        o.files.push(FakeFile::lfs(parts[0], bytes(5, 2500)));
+    });
+    let pulled = setup.pull("Q6_K").unwrap();
+    // llama.cpp gets the first part and finds the second beside it.
+    assert_eq!(pulled.model.path, setup.cached(parts[0]));
+    let paths: Vec<&PathBuf> = pulled.model_parts.iter().map(|p| &p.path).collect();
+    assert_eq!(paths, [&setup.cached(parts[0]), &setup.cached(parts[1])]);
+    assert_eq!(read(&setup.cached(parts[1])), bytes(6, 1500));
+    // A listing that lacks a part is refused before anything is downloaded.
+    let setup = Setup::new();
+    setup.server.configure(|o| o.files.push(FakeFile::lfs(parts[0], bytes(5, 2500))));
+    assert!(matches!(hub_error(setup.pull("Q6_K")), HubError::SplitModel { .. }));
+    assert_eq!(setup.server.count(|r| r.is_download()), 0);
+}
+
+#[test]
 fn a_text_only_repo_pulls_without_an_mmproj() {
     let setup = Setup::new();
     setup.server.configure(|o| o.files.retain(|f| !f.path.contains("mmproj")));
@@ -326,7 +385,7 @@ fn vlmjudge_pull(server: &HubServer, cache: &Path, args: &[&str]) -> std::proces
         .arg("pull")
         .args(args)
         .env("HF_ENDPOINT", &server.url)
-        .env("VLMJUDGE_CACHE", cache)
+        .env("HF_HUB_CACHE", cache)
         .env_remove("HF_TOKEN")
         .env("HF_TOKEN_PATH", cache.join("no-token"))
         .stdin(Stdio::null())

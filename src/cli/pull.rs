@@ -16,7 +16,8 @@ pub struct PullArgs {
     /// Branch, tag or commit of the repo.
     #[arg(long, default_value = PullParams::DEFAULT_REVISION)]
     revision: String,
-    /// The vlmjudge cache [default: $VLMJUDGE_CACHE, else ~/.cache/vlmjudge].
+    /// The Hugging Face hub cache [default: $HF_HUB_CACHE, else $HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub], shared with huggingface-cli and llama.cpp's -hf.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
     /// No progress bar or notes; print only the paths and the judge command.
@@ -29,7 +30,7 @@ pub struct PullArgs {
 pub fn run(args: PullArgs) -> anyhow::Result<()> {
     let mut config = HubConfig::from_env();
     if let Some(dir) = args.cache_dir {
-        config.cache_dir = dir;
+        config.hub_cache = dir;
     }
     let params = PullParams { repo: args.repo, quant: args.quant, revision: args.revision };
     if !args.quiet {
@@ -45,7 +46,7 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
     let pulled = pull(&config, &params, &bar).with_context(|| format!("cannot pull {}", params.repo))?;
 
     if !args.quiet {
-        for file in std::iter::once(&pulled.model).chain(&pulled.mmproj) {
+        for file in pulled.model_parts.iter().chain(&pulled.mmproj) {
             eprintln!("{}: {}", file.repo_path, how_fetched(file));
         }
     }

@@ -1,7 +1,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::repo::{revision_dir, RepoId};
+use super::cache::RepoCache;
+use super::repo::RepoId;
 
 /// Where the Hub is, how to authenticate, and where downloads go. Built explicitly (tests,
 /// apps) or from the environment with [`HubConfig::from_env`].
@@ -11,34 +12,35 @@ pub struct HubConfig {
     pub endpoint: String,
     /// Access token, sent as `Authorization: Bearer ...` to the endpoint's host only.
     pub token: Option<String>,
-    /// The vlmjudge cache; models go under `models/hub/OWNER/NAME/REVISION/`.
-    pub cache_dir: PathBuf,
+    /// The Hugging Face hub cache (`~/.cache/huggingface/hub` by default): repos go
+    /// under `models--OWNER--NAME/` in huggingface_hub's layout (see `hub::cache`).
+    pub hub_cache: PathBuf,
 }
 
 impl HubConfig {
     pub const DEFAULT_ENDPOINT: &'static str = "https://huggingface.co";
 
-    /// A config without a token.
-    pub fn new(endpoint: impl Into<String>, cache_dir: impl Into<PathBuf>) -> HubConfig {
-        HubConfig { endpoint: endpoint.into(), token: None, cache_dir: cache_dir.into() }
+    /// A config without a token, downloading into the hub cache `hub_cache`.
+    pub fn new(endpoint: impl Into<String>, hub_cache: impl Into<PathBuf>) -> HubConfig {
+        HubConfig { endpoint: endpoint.into(), token: None, hub_cache: hub_cache.into() }
     }
 
     /// From the environment: `HF_ENDPOINT` (default `https://huggingface.co`), `HF_TOKEN`
     /// (else the token file `huggingface-cli login` writes: `$HF_TOKEN_PATH`, or `token`
-    /// in `$HF_HOME`, default `~/.cache/huggingface`), and `VLMJUDGE_CACHE` (default
-    /// `~/.cache/vlmjudge`). Empty variables count as unset.
+    /// in `$HF_HOME`, default `~/.cache/huggingface`), and the hub cache as
+    /// huggingface_hub finds it: `HF_HUB_CACHE`, else `hub` in `$HF_HOME`. Empty
+    /// variables count as unset.
     pub fn from_env() -> HubConfig {
         let home = env_path("HOME").unwrap_or_default();
         let endpoint = env_string("HF_ENDPOINT").unwrap_or_else(|| Self::DEFAULT_ENDPOINT.to_string());
-        let cache_dir = crate::cache_dir();
+        let hf_home = env_path("HF_HOME").unwrap_or_else(|| home.join(".cache/huggingface"));
+        let hub_cache = env_path("HF_HUB_CACHE").unwrap_or_else(|| hf_home.join("hub"));
         let token = env_string("HF_TOKEN").or_else(|| {
-            let path = env_path("HF_TOKEN_PATH").unwrap_or_else(|| {
-                env_path("HF_HOME").unwrap_or_else(|| home.join(".cache/huggingface")).join("token")
-            });
+            let path = env_path("HF_TOKEN_PATH").unwrap_or_else(|| hf_home.join("token"));
             let token = std::fs::read_to_string(path).ok()?;
             Some(token.trim().to_string()).filter(|t| !t.is_empty())
         });
-        HubConfig { endpoint, token, cache_dir }
+        HubConfig { endpoint, token, hub_cache }
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> HubConfig {
@@ -51,9 +53,9 @@ impl HubConfig {
         self.endpoint.trim_end_matches('/')
     }
 
-    /// `{cache_dir}/models/hub/{owner}/{name}/{revision}`.
-    pub fn repo_dir(&self, repo: &RepoId, revision: &str) -> PathBuf {
-        self.cache_dir.join("models").join("hub").join(&repo.owner).join(&repo.name).join(revision_dir(revision))
+    /// `{hub_cache}/models--{owner}--{name}`.
+    pub fn repo_dir(&self, repo: &RepoId) -> PathBuf {
+        RepoCache::new(&self.hub_cache, repo).dir().to_path_buf()
     }
 }
 
@@ -63,7 +65,7 @@ impl fmt::Debug for HubConfig {
         f.debug_struct("HubConfig")
             .field("endpoint", &self.endpoint)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("cache_dir", &self.cache_dir)
+            .field("hub_cache", &self.hub_cache)
             .finish()
     }
 }
@@ -92,7 +94,7 @@ mod tests {
         let config = HubConfig::new("https://hf.example/", "/c");
         assert_eq!(config.base(), "https://hf.example");
         let repo = RepoId::parse("o/n").unwrap();
-        assert_eq!(config.repo_dir(&repo, "main"), Path::new("/c/models/hub/o/n/main"));
+        assert_eq!(config.repo_dir(&repo), Path::new("/c/models--o--n"));
         assert_eq!(with_suffix(Path::new("/c/x.gguf"), ".part"), Path::new("/c/x.gguf.part"));
     }
 

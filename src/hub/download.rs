@@ -1,4 +1,4 @@
-//! Downloading one repo file into the cache: into `NAME.part`, resumed with
+//! Downloading one repo file into its cache blob: into `BLOB.incomplete`, resumed with
 //! `Range: bytes=N-` when a part is there, verified (sha256 of LFS files, else the size),
 //! then renamed into place. A file already in place with the right content is kept.
 
@@ -53,7 +53,8 @@ pub(crate) fn fetch(
         fs::create_dir_all(dir).map_err(|e| HubError::io(dir, e))?;
     }
     let url = resolve_url(client.base(), repo, revision, &file.path);
-    let part = with_suffix(dest, ".part");
+    // huggingface_hub's name for a download in progress, so either tool resumes it.
+    let part = with_suffix(dest, ".incomplete");
 
     // What an earlier, interrupted run left: keep it if it can be a prefix of the file.
     let mut have = match fs::metadata(&part) {

@@ -33,7 +33,7 @@ pub enum HubError {
     NoMatchingQuant { repo: String, quant: String, available: Vec<String> },
     #[error("several model files in {repo} match quant {quant} ({}); give one file name as the quant instead", .files.join(", "))]
     AmbiguousQuant { repo: String, quant: String, files: Vec<String> },
-    #[error("{repo}: {file} is split into parts; split models are not supported yet (merge them with llama-gguf-split --merge, or pick another quant)")]
+    #[error("{repo}: {file} is split into parts and the listing lacks some of them (or this is a split mmproj); pick another quant")]
     SplitModel { repo: String, file: String },
     #[error("{url}: the download has sha256 {actual}, expected {expected}; the partial file was deleted, pull again to retry")]
     ChecksumMismatch { url: String, expected: String, actual: String },

@@ -5,7 +5,7 @@
 //! use vlmjudge::hub::{pull, HubConfig, PullParams};
 //! use vlmjudge::progress::NoProgress;
 //!
-//! let config = HubConfig::from_env(); // HF_ENDPOINT, HF_TOKEN, VLMJUDGE_CACHE
+//! let config = HubConfig::from_env(); // HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE / HF_HOME
 //! let pulled = pull(&config, &PullParams::new("ggml-org/SmolVLM-256M-Instruct-GGUF"), &NoProgress)?;
 //! println!("model {}", pulled.model.path.display());
 //! if let Some(mmproj) = &pulled.mmproj {
@@ -14,12 +14,16 @@
 //! # Ok::<(), vlmjudge::Error>(())
 //! ```
 //!
-//! Files go to `{cache}/models/hub/{owner}/{name}/{revision}/{path}`. A download is
-//! written to `{path}.part` and resumed from there after an interruption; it is checked
+//! Files go to the Hugging Face cache in huggingface_hub's layout (`cache`): the content
+//! in `blobs/`, named by its sha256 (or git blob id), and the repo's files as links in
+//! `snapshots/{commit}/`, so a model that `huggingface-cli download` or llama.cpp's
+//! `-hf` fetched is reused, and theirs see ours. A download is written to
+//! `blobs/{name}.incomplete` and resumed from there after an interruption; it is checked
 //! against the sha256 the Hub lists (the size, for files outside Git LFS) before it is
-//! renamed into place, and a file already in place with the right content is not
+//! renamed into place, and a blob already there with the right content is not
 //! downloaded again.
 
+mod cache;
 mod client;
 mod config;
 mod download;
@@ -69,7 +73,7 @@ impl PullParams {
 /// One file of a pull, now in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PulledFile {
-    /// Where it is.
+    /// Where it is: its link in the snapshot of the pulled commit.
     pub path: PathBuf,
     /// Its path in the repo.
     pub repo_path: String,
@@ -89,9 +93,14 @@ pub struct PulledFile {
 pub struct Pulled {
     pub repo: RepoId,
     pub revision: String,
-    /// The repo's directory in the cache.
+    /// The commit the revision was at.
+    pub commit: String,
+    /// The snapshot of that commit in the cache.
     pub dir: PathBuf,
+    /// The model file, or the first part of a split model (what llama.cpp is given).
     pub model: PulledFile,
+    /// Every file of the model: `model` alone, or all the parts of a split one.
+    pub model_parts: Vec<PulledFile>,
     /// The multimodal projector; None for a text-only model repo.
     pub mmproj: Option<PulledFile>,
 }
@@ -112,13 +121,20 @@ pub fn pull(config: &HubConfig, params: &PullParams, progress: &dyn Progress) ->
     let client = Client::new(config);
     let files = tree::list_files(&client, &repo, revision)?;
     let chosen = select::choose(&repo.to_string(), revision, &files, &params.quant)?;
-    let dir = config.repo_dir(&repo, revision);
+    let commit = tree::commit(&client, &repo, revision)?;
+    let cache = cache::RepoCache::new(&config.hub_cache, &repo);
     let fetch = |file: &RepoFile| -> Result<PulledFile> {
-        let path = repo::local_path(&dir, &file.path).ok_or_else(|| HubError::BadResponse {
+        let outside = |reason: String| HubError::BadResponse {
             url: download::resolve_url(client.base(), &repo, revision, &file.path),
-            reason: format!("the listing names a file outside the repo: {:?}", file.path),
-        })?;
-        let fetched = download::fetch(&client, &repo, revision, file, &path, progress)?;
+            reason,
+        };
+        let path = cache
+            .snapshot_path(&commit, &file.path)
+            .ok_or_else(|| outside(format!("the listing names a file outside the repo: {:?}", file.path)))?;
+        let blob_name = file.blob_name().ok_or_else(|| outside(format!("{}: no sha256 or git blob id", file.path)))?;
+        let blob = cache.blob(blob_name);
+        let fetched = download::fetch(&client, &repo, revision, file, &blob, progress)?;
+        cache.link(&path, &blob)?;
         Ok(PulledFile {
             path,
             repo_path: file.path.clone(),
@@ -129,7 +145,18 @@ pub fn pull(config: &HubConfig, params: &PullParams, progress: &dyn Progress) ->
             resumed_from: fetched.resumed_from,
         })
     };
-    let model = fetch(chosen.model)?;
+    // All parts of a split model go in one snapshot folder, where llama.cpp finds the
+    // rest from the first.
+    let model_parts = chosen.model.iter().map(|f| fetch(f)).collect::<Result<Vec<_>>>()?;
     let mmproj = chosen.mmproj.map(fetch).transpose()?;
-    Ok(Pulled { repo, revision: revision.to_string(), dir, model, mmproj })
+    cache.write_ref(revision, &commit)?;
+    Ok(Pulled {
+        dir: cache.snapshot(&commit),
+        repo,
+        revision: revision.to_string(),
+        commit,
+        model: model_parts[0].clone(),
+        model_parts,
+        mmproj,
+    })
 }

@@ -56,11 +56,6 @@ pub(crate) fn revision_segment(revision: &str) -> String {
     encode_segment(revision)
 }
 
-/// The revision as one directory name (`refs/pr/1` becomes `refs--pr--1`).
-pub(crate) fn revision_dir(revision: &str) -> String {
-    revision.replace('/', "--")
-}
-
 /// Where a repo file goes under `dir`, or None when its path could leave `dir`
 /// (absolute, `..`, backslashes): such an entry is never downloaded.
 pub(crate) fn local_path(dir: &Path, repo_path: &str) -> Option<PathBuf> {
@@ -96,7 +91,6 @@ mod tests {
             assert!(check_revision(bad).is_err(), "{bad:?}");
         }
         assert_eq!(revision_segment("refs/pr/1"), "refs%2Fpr%2F1");
-        assert_eq!(revision_dir("refs/pr/1"), "refs--pr--1");
     }
 
     #[test]

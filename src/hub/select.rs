@@ -5,9 +5,11 @@ use super::error::HubError;
 use super::tree::RepoFile;
 
 /// The files a pull downloads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Selection<'a> {
-    pub model: &'a RepoFile,
+    /// The model's file, or its parts in order (`-00001-of-0000N` first: the one
+    /// llama.cpp is given; it finds the others beside it).
+    pub model: Vec<&'a RepoFile>,
     pub mmproj: Option<&'a RepoFile>,
 }
 
@@ -55,7 +57,7 @@ pub(crate) fn choose<'a>(
     if distinct.len() > 1 {
         return Err(HubError::AmbiguousQuant { repo: repo.to_string(), quant: quant.to_string(), files: distinct });
     }
-    let model = single(repo, &matches)?;
+    let model = parts(repo, &matches)?;
 
     let mmproj = mmprojs
         .iter()
@@ -70,22 +72,36 @@ pub(crate) fn choose<'a>(
         })
         .map(|best| {
             let parts: Vec<&RepoFile> = mmprojs.iter().copied().filter(|f| model_name(f) == model_name(best)).collect();
-            single(repo, &parts)
+            match self::parts(repo, &parts)?.as_slice() {
+                [one] => Ok(*one),
+                _ => Err(HubError::SplitModel { repo: repo.to_string(), file: best.path.clone() }),
+            }
         })
         .transpose()?;
     Ok(Selection { model, mmproj })
 }
 
-/// The one file of `files` (all parts of one model), or an error if it is split.
-fn single<'a>(repo: &str, files: &[&'a RepoFile]) -> Result<&'a RepoFile, HubError> {
-    match files {
-        [file] if split_base(stem(file.file_name())).is_none() => Ok(file),
-        _ => {
-            let mut parts: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-            parts.sort();
-            Err(HubError::SplitModel { repo: repo.to_string(), file: parts[0].to_string() })
+/// The files of one model in order: the file itself, or every part of a split one
+/// (`NAME-0000K-of-0000N`, K from 1 to N, each once); an error if parts are missing.
+fn parts<'a>(repo: &str, files: &[&'a RepoFile]) -> Result<Vec<&'a RepoFile>, HubError> {
+    if let [file] = files {
+        if split_part(stem(file.file_name())).is_none() {
+            return Ok(vec![file]);
         }
     }
+    let mut numbered: Vec<((u32, u32), &RepoFile)> =
+        files.iter().filter_map(|f| split_part(stem(f.file_name())).map(|n| (n, *f))).collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    let total = numbered.first().map_or(0, |((_, total), _)| *total);
+    let complete = numbered.len() == files.len()
+        && numbered.len() == total as usize
+        && numbered.iter().enumerate().all(|(i, ((k, n), _))| *k as usize == i + 1 && *n == total);
+    if !complete {
+        let mut paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        paths.sort();
+        return Err(HubError::SplitModel { repo: repo.to_string(), file: paths[0].to_string() });
+    }
+    Ok(numbered.into_iter().map(|(_, f)| f).collect())
 }
 
 fn is_gguf(name: &str) -> bool {
@@ -112,6 +128,14 @@ fn model_name(file: &RepoFile) -> String {
     let name = file.file_name();
     let dir = &file.path[..file.path.len() - name.len()];
     format!("{dir}{}.gguf", base_stem(name))
+}
+
+/// For `NAME-00002-of-00003`, `Some((2, 3))`.
+fn split_part(stem: &str) -> Option<(u32, u32)> {
+    split_base(stem)?;
+    let (rest, total) = stem.rsplit_once("-of-")?;
+    let part = rest.rsplit_once('-')?.1;
+    Some((part.parse().ok()?, total.parse().ok()?))
 }
 
 /// For `NAME-00001-of-00003`, `Some(NAME)`.
@@ -149,7 +173,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, size: u64) -> RepoFile {
-        RepoFile { path: path.into(), size, sha256: None }
+        RepoFile { path: path.into(), size, sha256: None, git_oid: None }
     }
 
     fn smolvlm() -> Vec<RepoFile> {
@@ -166,7 +190,7 @@ mod tests {
 
     fn pick(files: &[RepoFile], quant: &str) -> Result<(String, Option<String>), HubError> {
         let s = choose("o/n", "main", files, quant)?;
-        Ok((s.model.path.clone(), s.mmproj.map(|m| m.path.clone())))
+        Ok((s.model[0].path.clone(), s.mmproj.map(|m| m.path.clone())))
     }
 
     #[test]
@@ -222,13 +246,15 @@ mod tests {
             file("a-Q5_0.gguf", 1),
             file("b-Q5_0.gguf", 1),
         ];
-        match pick(&files, "Q4_K_M") {
-            Err(HubError::SplitModel { file, .. }) => {
-                assert_eq!(file, "big-Q4_K_M-00001-of-00002.gguf")
-            }
+        let split = choose("o/n", "main", &files, "Q4_K_M").unwrap();
+        let names: Vec<&str> = split.model.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(names, ["big-Q4_K_M-00001-of-00002.gguf", "big-Q4_K_M-00002-of-00002.gguf"]);
+        // A part missing from the listing is an error naming the model.
+        let incomplete: Vec<RepoFile> = files.iter().filter(|f| !f.path.contains("-00002-of")).cloned().collect();
+        match pick(&incomplete, "Q4_K_M") {
+            Err(HubError::SplitModel { file, .. }) => assert_eq!(file, "big-Q4_K_M-00001-of-00002.gguf"),
             other => panic!("{other:?}"),
         }
-        assert!(pick(&files, "Q4_K_M").unwrap_err().to_string().contains("not supported yet"));
         assert_eq!(pick(&files, "Q8_0").unwrap().0, "big-Q8_0.gguf");
         match pick(&files, "Q5_0") {
             Err(HubError::AmbiguousQuant { files, .. }) => {

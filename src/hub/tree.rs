@@ -8,6 +8,33 @@ use super::error::HubError;
 use super::repo::{revision_segment, RepoId};
 use super::url::{join, next_link};
 
+/// The commit `revision` (a branch, tag or commit) of `repo` is at:
+/// `GET {endpoint}/api/models/{repo}/revision/{revision}`, whose `sha` names it.
+pub(crate) fn commit(client: &Client, repo: &RepoId, revision: &str) -> Result<String, HubError> {
+    #[derive(Deserialize)]
+    struct Info {
+        sha: String,
+    }
+    let url = format!("{}/api/models/{repo}/revision/{}", client.base(), revision_segment(revision));
+    let (final_url, response) = client.get(&url, &[])?;
+    let mut response = client.check(response, &final_url, &repo.to_string(), revision, Target::Listing)?;
+    let body = read_body(&mut response, &final_url)?;
+    let info: Info = serde_json::from_str(&body)
+        .map_err(|e| HubError::BadResponse { url: final_url.clone(), reason: format!("no commit sha: {e}") })?;
+    hex_id(&info.sha, 40)
+        .ok_or_else(|| HubError::BadResponse { url: final_url, reason: format!("{:?} is not a commit sha", info.sha) })
+}
+
+/// The body of an API answer as text, at most [`MAX_PAGE_BYTES`].
+fn read_body(response: &mut ureq::http::Response<ureq::Body>, url: &str) -> Result<String, HubError> {
+    response
+        .body_mut()
+        .with_config()
+        .limit(MAX_PAGE_BYTES)
+        .read_to_string()
+        .map_err(|e| HubError::Http { url: url.to_string(), source: Box::new(e) })
+}
+
 /// Most pages followed; the Hub gives 1000 entries a page or more.
 const MAX_PAGES: usize = 1000;
 /// Most bytes of one listing page.
@@ -23,6 +50,9 @@ pub struct RepoFile {
     /// The sha256 of the content (lower-case hex) for files stored with Git LFS, which
     /// GGUF files on the Hub are.
     pub sha256: Option<String>,
+    /// The git blob id (lower-case hex), which names a file outside Git LFS in the
+    /// Hugging Face cache.
+    pub git_oid: Option<String>,
 }
 
 impl RepoFile {
@@ -30,6 +60,18 @@ impl RepoFile {
     pub fn file_name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
     }
+
+    /// The name of its blob in the Hugging Face cache: the sha256 of an LFS file, else
+    /// the git blob id (what the Hub's ETag carries, and huggingface_hub names by).
+    pub fn blob_name(&self) -> Option<&str> {
+        self.sha256.as_deref().or(self.git_oid.as_deref())
+    }
+}
+
+/// Lower-case hex of `len` digits, or None.
+fn hex_id(text: &str, len: usize) -> Option<String> {
+    let id = text.to_ascii_lowercase();
+    (id.len() == len && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
 #[derive(Deserialize)]
@@ -39,6 +81,8 @@ struct Entry {
     path: String,
     #[serde(default)]
     size: Option<u64>,
+    #[serde(default)]
+    oid: Option<String>,
     #[serde(default)]
     lfs: Option<Lfs>,
 }
@@ -64,7 +108,9 @@ pub(crate) fn parse_page(json: &str) -> Result<Vec<RepoFile>, String> {
             }
             None => (entry.size.ok_or_else(|| format!("{}: no size", entry.path))?, None),
         };
-        files.push(RepoFile { path: entry.path, size, sha256 });
+        // Git blob ids are sha1 (40 digits), or sha256 in a repo converted to it.
+        let git_oid = entry.oid.as_deref().and_then(|o| hex_id(o, 40).or_else(|| hex_id(o, 64)));
+        files.push(RepoFile { path: entry.path, size, sha256, git_oid });
     }
     Ok(files)
 }
@@ -77,12 +123,7 @@ pub(crate) fn list_files(client: &Client, repo: &RepoId, revision: &str) -> Resu
         let (final_url, response) = client.get(&url, &[])?;
         let mut response = client.check(response, &final_url, &repo.to_string(), revision, Target::Listing)?;
         let next = header(&response, "link").and_then(|h| next_link(&h));
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_PAGE_BYTES)
-            .read_to_string()
-            .map_err(|e| HubError::Http { url: final_url.clone(), source: Box::new(e) })?;
+        let body = read_body(&mut response, &final_url)?;
         files.extend(parse_page(&body).map_err(|reason| HubError::BadResponse { url: final_url.clone(), reason })?);
         match next {
             Some(next) => url = join(&final_url, &next),
@@ -99,14 +140,18 @@ mod tests {
     #[test]
     fn parses_entries() {
         let oid = "AB".repeat(32);
+        let sha1 = "0123456789abcdef0123456789ABCDEF01234567";
         let json = format!(
             r#"[{{"type":"directory","path":"sub","size":0,"oid":"x"}},
-                {{"type":"file","path":"README.md","size":12,"oid":"1234"}},
+                {{"type":"file","path":"README.md","size":12,"oid":"{sha1}"}},
                 {{"type":"file","path":"sub/m-Q8_0.gguf","size":99,"oid":"x","lfs":{{"oid":"{oid}","size":100,"pointerSize":130}}}}]"#
         );
         let files = parse_page(&json).unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!(files[0], RepoFile { path: "README.md".into(), size: 12, sha256: None });
+        let readme = RepoFile { path: "README.md".into(), size: 12, sha256: None, git_oid: Some(sha1.to_lowercase()) };
+        assert_eq!(files[0], readme);
+        assert_eq!(files[0].blob_name(), Some(sha1.to_lowercase().as_str()));
+        assert_eq!(files[1].blob_name(), Some("ab".repeat(32).as_str()));
         assert_eq!(files[1].size, 100);
         assert_eq!(files[1].sha256.as_deref(), Some("ab".repeat(32).as_str()));
         assert_eq!(files[1].file_name(), "m-Q8_0.gguf");

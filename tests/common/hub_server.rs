@@ -66,8 +66,14 @@ impl Request {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// A page of a repo's file listing.
     pub fn is_listing(&self) -> bool {
-        self.target.starts_with("/api/models/")
+        self.target.starts_with("/api/models/") && self.target.contains("/tree/")
+    }
+
+    /// A lookup of the commit a revision is at.
+    pub fn is_revision(&self) -> bool {
+        self.target.starts_with("/api/models/") && self.target.contains("/revision/")
     }
 
     /// A request for file bytes on the cdn.
@@ -209,6 +215,13 @@ fn hub_reply(state: &State, options: &Options, request: &Request) -> Reply {
     let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
     let path = percent_decode(path);
     if let Some(rest) = path.strip_prefix("/api/models/") {
+        if let Some((repo, revision)) = rest.split_once("/revision/") {
+            if let Some(reply) = check_repo(options, repo, revision) {
+                return reply;
+            }
+            let body = serde_json::json!({ "id": repo, "sha": COMMIT });
+            return Reply::new(200, serde_json::to_vec(&body).unwrap()).header("Content-Type", "application/json");
+        }
         let Some((repo, revision)) = rest.split_once("/tree/") else {
             return Reply::new(404, "no such route");
         };
@@ -228,6 +241,13 @@ fn hub_reply(state: &State, options: &Options, request: &Request) -> Reply {
         return Reply::new(404, "").header("X-Error-Code", "EntryNotFound");
     }
     Reply::new(302, "").header("Location", format!("{}/cdn/{file}?signature=abc", state.cdn_url))
+}
+
+/// The commit every revision of the fake repo is at.
+pub const COMMIT: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn check_repo(options: &Options, repo: &str, revision: &str) -> Option<Reply> {
@@ -260,12 +280,13 @@ fn listing(state: &State, options: &Options, repo: &str, revision: &str, query: 
         .map(|f| {
             let mut entry = serde_json::json!({
                 "type": "file",
-                "oid": "0123456789abcdef0123456789abcdef01234567",
+                // A stand-in for the git blob id: 40 hex digits, distinct per content.
+                "oid": hex(&Sha256::digest(&f.content))[..40],
                 "size": f.content.len(),
                 "path": f.path,
             });
             if f.lfs {
-                let oid: String = Sha256::digest(&f.content).iter().map(|b| format!("{b:02x}")).collect();
+                let oid = hex(&Sha256::digest(&f.content));
                 entry["lfs"] = serde_json::json!({"oid": oid, "size": f.content.len(), "pointerSize": 134});
             }
             entry
