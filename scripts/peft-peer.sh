@@ -2,7 +2,7 @@
 # Installs the peer of the training benchmark (make bench-peft): PyTorch + PEFT through
 # Hugging Face transformers, which loads the benchmark's GGUF with `gguf_file=`, in a
 # virtual environment of its own under the cache. Pinned, so reruns compare the same
-# peer. PyPI's Linux torch wheel pulls the CUDA runtime packages too (about 3 GB); it
+# peer. PyPI's Linux torch wheel pulls the CUDA runtime packages too (about 7 GB installed); it
 # runs on the CPU without a GPU. Prints the environment's python.
 # Usage: scripts/peft-peer.sh
 set -euo pipefail
