@@ -94,3 +94,49 @@ fn out_of_range_parameters_are_refused_before_allocating() {
         assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     }
 }
+
+/// Writes `model` as `parts` files `{stem}-0000K-of-0000N.gguf` in `dir`, as
+/// llama-gguf-split does: the first holds every metadata key, each holds its share of
+/// the tensors and the `split.*` keys. Returns the paths, first part first.
+fn write_split(model: &std::path::Path, parts: usize, dir: &std::path::Path, stem: &str) -> Vec<std::path::PathBuf> {
+    use vlmjudge::gguf::{GgufFile, GgufWriter, Value};
+    let file = GgufFile::open(model).unwrap();
+    let per_part = file.tensors.len().div_ceil(parts);
+    (0..parts)
+        .map(|k| {
+            let mut writer = GgufWriter::new();
+            if k == 0 {
+                for (key, value) in &file.metadata {
+                    writer.set(key, value.clone());
+                }
+            }
+            let tensors: Vec<_> = file.tensors.iter().skip(k * per_part).take(per_part).collect();
+            writer.set("split.no", Value::U16(k as u16));
+            writer.set("split.count", Value::U16(parts as u16));
+            writer.set("split.tensors.count", Value::I32(file.tensors.len() as i32));
+            for t in tensors {
+                writer.add_tensor(&t.name, &t.dims, t.ggml_type, file.read_tensor(t).unwrap()).unwrap();
+            }
+            let path = dir.join(format!("{stem}-{:05}-of-{parts:05}.gguf", k + 1));
+            writer.write(&path).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn a_split_model_loads_from_its_first_part_and_a_missing_part_is_an_error() {
+    use vlmjudge::judge::{Judge, JudgeParams, Pair};
+    let dir = tempfile::tempdir().unwrap();
+    let parts = write_split(&demo_model_path(), 3, dir.path(), "demo-Q4_1");
+    let pair = Pair::text("p", "How many legs does a cat have?", "Four.", "Seven.");
+    let p_a = |model: &Model| Judge::new(model, JudgeParams::default()).unwrap().judge_pair(&pair).unwrap().p_a;
+    let split = Model::load(&parts[0], None, &ModelParams::default()).expect("the split model loads");
+    assert_eq!(p_a(&split), p_a(common::demo_model()), "the split model judges as the whole one");
+    drop(split);
+
+    std::fs::remove_file(&parts[2]).unwrap();
+    let err = load(&parts[0]);
+    assert!(matches!(err, Error::ModelLoad { .. }), "{err:?}");
+    assert!(err.to_string().contains("demo-Q4_1-00003-of-00003.gguf"), "the error names the missing part: {err}");
+}
