@@ -86,8 +86,7 @@ impl Setup {
 
     /// The blob of an LFS file, named by its sha256.
     fn blob(&self, path: &str) -> PathBuf {
-        let sha: String = Sha256::digest(content(path)).iter().map(|b| format!("{b:02x}")).collect();
-        self.repo_dir().join("blobs").join(sha)
+        self.repo_dir().join("blobs").join(hub_server::hex(&Sha256::digest(content(path))))
     }
 
     /// Its download in progress.

@@ -21,8 +21,8 @@ use rayon::prelude::*;
 
 use super::ops;
 
-/// The contiguous f32 data of an operand.
-fn data<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+/// The contiguous f32 data of a custom op's operand; `op` names the op in the error.
+pub(super) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
         (CpuStorage::F32(d), Some((start, end))) => Ok(&d[start..end]),
         _ => candle_core::bail!("{op}: takes contiguous f32 operands"),
@@ -56,8 +56,8 @@ impl CustomOp2 for MaskedSoftmax {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let scores = data(s1, l1, self.name())?;
-        let mask = data(s2, l2, self.name())?;
+        let scores = contiguous_f32(s1, l1, self.name())?;
+        let mask = contiguous_f32(s2, l2, self.name())?;
         let dims = l1.dims();
         let (Some(&k), Some(&q), Some(&b)) = (dims.last(), dims.get(dims.len().wrapping_sub(2)), dims.first()) else {
             candle_core::bail!("masked-softmax: scores of shape {dims:?}")
@@ -111,7 +111,7 @@ impl CustomOp2 for SoftmaxGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (p, g) = (data(s1, l1, self.name())?, data(s2, l2, self.name())?);
+        let (p, g) = (contiguous_f32(s1, l1, self.name())?, contiguous_f32(s2, l2, self.name())?);
         let k = *l1.dims().last().unwrap_or(&1);
         if p.len() != g.len() || k == 0 {
             candle_core::bail!("masked-softmax-grad: shapes {:?} and {:?}", l1.dims(), l2.dims())
@@ -157,7 +157,7 @@ fn norm_operands<'a>(
     (s1, l1): (&'a CpuStorage, &Layout),
     (s2, l2): (&'a CpuStorage, &Layout),
 ) -> Result<(&'a [f32], &'a [f32], usize)> {
-    let (x, w) = (data(s1, l1, op)?, data(s2, l2, op)?);
+    let (x, w) = (contiguous_f32(s1, l1, op)?, contiguous_f32(s2, l2, op)?);
     let d = *l1.dims().last().unwrap_or(&0);
     if d == 0 || w.len() != d {
         candle_core::bail!("{op}: rows of {:?} and a weight of {:?}", l1.dims(), l2.dims())
@@ -211,7 +211,7 @@ impl CustomOp3 for RmsNormGradX {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (x, w, d) = norm_operands(self.name(), (s1, l1), (s2, l2))?;
-        let g = data(s3, l3, self.name())?;
+        let g = contiguous_f32(s3, l3, self.name())?;
         if g.len() != x.len() {
             candle_core::bail!("rms-norm-grad-x: a gradient of {:?} for rows of {:?}", l3.dims(), l1.dims())
         }
@@ -238,7 +238,7 @@ impl CustomOp2 for RmsNormGradW {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, g) = (data(s1, l1, self.name())?, data(s2, l2, self.name())?);
+        let (x, g) = (contiguous_f32(s1, l1, self.name())?, contiguous_f32(s2, l2, self.name())?);
         let d = *l1.dims().last().unwrap_or(&0);
         if d == 0 || g.len() != x.len() {
             candle_core::bail!("rms-norm-grad-w: shapes {:?} and {:?}", l1.dims(), l2.dims())
@@ -288,7 +288,7 @@ impl CustomOp2 for Swiglu {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (g, u) = (data(s1, l1, self.name())?, data(s2, l2, self.name())?);
+        let (g, u) = (contiguous_f32(s1, l1, self.name())?, contiguous_f32(s2, l2, self.name())?);
         if g.len() != u.len() {
             candle_core::bail!("swiglu: shapes {:?} and {:?}", l1.dims(), l2.dims())
         }
@@ -332,7 +332,11 @@ impl CustomOp3 for SwigluGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, u, dy) = (data(s1, l1, self.name())?, data(s2, l2, self.name())?, data(s3, l3, self.name())?);
+        let (g, u, dy) = (
+            contiguous_f32(s1, l1, self.name())?,
+            contiguous_f32(s2, l2, self.name())?,
+            contiguous_f32(s3, l3, self.name())?,
+        );
         let n = g.len();
         if u.len() != n || dy.len() != n {
             candle_core::bail!("swiglu-grad: shapes {:?}, {:?} and {:?}", l1.dims(), l2.dims(), l3.dims())
@@ -397,7 +401,11 @@ impl CustomOp3 for Rotate {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, cos, sin) = (data(s1, l1, self.name())?, data(s2, l2, self.name())?, data(s3, l3, self.name())?);
+        let (x, cos, sin) = (
+            contiguous_f32(s1, l1, self.name())?,
+            contiguous_f32(s2, l2, self.name())?,
+            contiguous_f32(s3, l3, self.name())?,
+        );
         let (&[b, h, t, d], &[tb, 1, tt, half]) = (l1.dims(), l2.dims()) else {
             candle_core::bail!("rope: x of shape {:?} and tables of {:?}", l1.dims(), l2.dims())
         };

@@ -8,6 +8,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, T
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::fused::contiguous_f32;
 use super::{TrainError, TrainResult};
 use crate::seed::fnv1a;
 
@@ -197,10 +198,7 @@ impl CustomOp1 for MaskMul {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(x), Some((start, end))) = (s, l.contiguous_offsets()) else {
-            candle_core::bail!("dropout takes a contiguous f32 tensor")
-        };
-        let x = &x[start..end];
+        let x = contiguous_f32(s, l, self.name())?;
         if x.len() != self.0.len() {
             candle_core::bail!("dropout: {} values for a mask of {}", x.len(), self.0.len());
         }

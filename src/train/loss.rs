@@ -9,6 +9,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, D};
 
+use super::fused::contiguous_f32;
+
 /// Summed cross-entropy of `logits` (n, vocab) against `labels` (n token ids):
 /// `Σ logsumexp(logits_i) - logits_i[label_i]`. The trainer divides by the number of
 /// target tokens of the whole optimizer step, so the loss is the mean over target
@@ -34,11 +36,10 @@ pub fn cross_entropy_sum_composed(logits: &Tensor, labels: &Tensor) -> Result<Te
 struct CrossEntropy;
 
 fn rows<'a>(s: &'a CpuStorage, l: &Layout) -> Result<(&'a [f32], usize, usize)> {
-    let (&[n, v], CpuStorage::F32(data)) = (l.dims(), s) else {
+    let &[n, v] = l.dims() else {
         candle_core::bail!("cross-entropy takes f32 logits of shape (n, vocab), got {:?}", l.dims())
     };
-    let Some((start, end)) = l.contiguous_offsets() else { candle_core::bail!("cross-entropy: non-contiguous logits") };
-    Ok((&data[start..end], n, v))
+    Ok((contiguous_f32(s, l, "cross-entropy")?, n, v))
 }
 
 fn ids<'a>(s: &'a CpuStorage, l: &Layout, n: usize, v: usize) -> Result<&'a [u32]> {
@@ -109,10 +110,7 @@ impl CustomOp3 for CrossEntropyGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let (logits, n, v) = rows(s1, l1)?;
         let labels = ids(s2, l2, n, v)?;
-        let (CpuStorage::F32(g), Some((start, end))) = (s3, l3.contiguous_offsets()) else {
-            candle_core::bail!("cross-entropy-grad takes a contiguous f32 gradient")
-        };
-        let g = &g[start..end];
+        let g = contiguous_f32(s3, l3, self.name())?;
         let mut out = vec![0f32; n * v];
         for (i, (row, dst)) in logits.chunks_exact(v).zip(out.chunks_exact_mut(v)).enumerate() {
             let (max, sum) = row_stats(row);

@@ -246,7 +246,8 @@ fn hub_reply(state: &State, options: &Options, request: &Request) -> Reply {
 /// The commit every revision of the fake repo is at.
 pub const COMMIT: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
