@@ -44,9 +44,8 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 repo=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fresh() { # fresh VENV: a new virtual environment
+fresh() { # fresh VENV: a new virtual environment, with the pip it comes with
   python3 -m venv "$1"
-  "$1/bin/pip" install --quiet --upgrade pip
 }
 judge_in() { # judge_in VENV: the example, run from outside the checkout, as a user would
   (cd "$work" && "$1/bin/python" "$repo/examples/python/judge.py" "$VLMJUDGE_DEMO_MODEL")
