@@ -5,6 +5,8 @@
 #![cfg(feature = "train")]
 
 mod common;
+#[path = "common/training.rs"]
+mod training;
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -707,15 +709,7 @@ fn assert_gradients_match_finite_differences(path: &Path, picks: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path(), 2, None);
     let engine = Model::load(path, None, &ModelParams::default()).unwrap();
-    let encoder = Encoder::new(&engine).unwrap();
-    let examples: Vec<_> = vlmjudge::train::read_sft_examples(&data)
-        .unwrap()
-        .iter()
-        .map(|(line, ex)| match encoder.encode(ex, &data, *line, 512).unwrap() {
-            Encoded::Ok(e) => e,
-            Encoded::TooLong { .. } => panic!("fits"),
-        })
-        .collect();
+    let examples = training::encode_examples(&engine, &data);
     let batch = Batch::from_examples(&examples.iter().collect::<Vec<_>>());
     let mut checked = 0;
     for mode in [Mode::Lora(lora(4, 0.0)), Mode::Full] {
@@ -734,23 +728,7 @@ fn assert_gradients_match_finite_differences(path: &Path, picks: &[&str]) {
         let (sum, n) = model.loss_sum(&batch, None).unwrap();
         let grads = (sum / n as f64).unwrap().backward().unwrap();
         for (name, var) in vars.iter().filter(|(n, _)| picks.contains(&n.as_str())) {
-            let g = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            // The coordinate with the largest gradient: its difference quotient is far above f32 noise.
-            let i = (0..g.len()).fold(0, |b, i| if g[i].abs() > g[b].abs() { i } else { b });
-            let original = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let eps = 1e-2f32;
-            let at = |delta: f32| {
-                let mut v = original.clone();
-                v[i] += delta;
-                var.set(&candle_core::Tensor::from_vec(v, var.shape(), var.device()).unwrap()).unwrap();
-                loss()
-            };
-            let numeric = (at(eps) - at(-eps)) / (2.0 * f64::from(eps));
-            var.set(&candle_core::Tensor::from_vec(original, var.shape(), var.device()).unwrap()).unwrap();
-            let analytic = f64::from(g[i]);
-            let err = (numeric - analytic).abs() / analytic.abs().max(1e-3);
-            eprintln!("{name}[{i}]: analytic {analytic:.6} numeric {numeric:.6}");
-            assert!(err < 0.01, "{name}[{i}]: backprop {analytic} vs finite difference {numeric}");
+            training::assert_gradient_matches_finite_difference(name, var, &grads, loss);
             checked += 1;
         }
     }

@@ -43,6 +43,10 @@ pub struct TrainArgs {
     /// Where image embeddings are kept between runs [default: OUT/image-cache].
     #[arg(long)]
     image_cache: Option<PathBuf>,
+    /// Train the vision projector too (LLaVA-style `mlp` projectors: its last layer),
+    /// e.g. to fit a new mmproj to a language model; writes OUT/mmproj.gguf.
+    #[arg(long, requires = "mmproj")]
+    train_projector: bool,
     /// Cores for the tensor math [default: RAYON_NUM_THREADS, else the physical cores],
     /// split between the micro-batches computed at once (--parallel-micro-batches) and
     /// their matmuls.
@@ -161,6 +165,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         stop_after: args.stop_after,
         save_every: args.save_every,
         image_cache: args.image_cache,
+        train_projector: args.train_projector,
         parallel_micro_batches,
         ..args.opts.config()?
     };
@@ -245,6 +250,9 @@ fn print_summary(s: &TrainSummary) {
     }
     if let Some(p) = &s.outputs.adapter {
         println!("adapter: {}", p.display());
+    }
+    if let Some(p) = &s.outputs.mmproj {
+        println!("mmproj: {}", p.display());
     }
     if let Some(p) = &s.outputs.model {
         println!("model: {}", p.display());

@@ -79,6 +79,20 @@ impl EncodedImage {
         self.parts.iter().filter_map(|part| if let ImagePart::Chunk(c) = part { Some(c.n_tokens) } else { None })
     }
 
+    /// Every chunk's embeddings in prompt order, concatenated: [`Self::image_tokens`]
+    /// rows of the language model's input width.
+    pub fn embeddings(&self) -> Vec<f32> {
+        self.parts
+            .iter()
+            .filter_map(|part| match part {
+                ImagePart::Chunk(chunk) => Some(&chunk.embeddings[..]),
+                ImagePart::Text(_) => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
     /// The image's pieces in prompt order, e.g. for a trainer that splices image
     /// embeddings into its own forward pass.
     pub fn pieces(&self) -> impl Iterator<Item = ImagePiece<'_>> {

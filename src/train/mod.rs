@@ -11,7 +11,8 @@
 //!   ops that have a backward pass; [`fused`]: the CPU kernels (with their backward
 //!   passes) that replace the elementwise chains among them.
 //! - [`lora`] and [`linear`]: LoRA adapters and the linear layers that carry them.
-//! - [`model`]: the llama/qwen2/qwen2vl/gemma3 decoder.
+//! - [`model`]: the llama/qwen2/qwen2vl/gemma3 decoder; [`projector`]: the vision
+//!   projector's last layer, trained with it (`--train-projector`).
 //! - [`data`], [`tokenize`], [`batch`], [`loss`]: SFT examples, their tokens and image
 //!   embeddings, padded micro-batches, and the masked cross-entropy.
 //! - [`step`]: one optimizer step's micro-batches, computed side by side on CPU.
@@ -39,6 +40,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod projector;
 pub mod schedule;
 mod settings;
 pub mod step;

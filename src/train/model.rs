@@ -29,6 +29,7 @@ use super::linear::{Linear, Weight};
 use super::lora::{LoraAdapter, LoraConfig, LoraTarget};
 use super::loss::cross_entropy_sum;
 use super::ops::{causal_attention, causal_mask, geglu, masks_with_two_way_spans, window_mask, Rope};
+use super::projector::ProjectorAdapter;
 use super::weights::BaseWeights;
 use super::{TrainError, TrainResult};
 use crate::export::LoraPair;
@@ -93,6 +94,8 @@ pub struct TrainModel {
     order: Vec<String>,
     /// Base tensors the graph does not use as weights (e.g. `rope_freqs.weight`).
     extra: HashMap<String, Tensor>,
+    /// The trainable map on image rows, when the projector is trained too.
+    projector: Option<ProjectorAdapter>,
 }
 
 /// M-RoPE positions (time, row, column) of every token of `batch`, as llama.cpp and
@@ -234,7 +237,20 @@ impl TrainModel {
             rope_factors,
             order: base.order.clone(),
             extra,
+            projector: None,
         })
+    }
+
+    /// Trains the vision projector too: image rows pass through a map that starts as
+    /// the identity (see [`super::projector`]).
+    pub fn train_projector(&mut self) -> TrainResult<()> {
+        self.projector = Some(ProjectorAdapter::new(self.config.n_embd, &self.device)?);
+        Ok(())
+    }
+
+    /// The trained map on image rows, if the projector is trained.
+    pub fn projector(&self) -> Option<&ProjectorAdapter> {
+        self.projector.as_ref()
     }
 
     pub fn mode(&self) -> &Mode {
@@ -257,8 +273,10 @@ impl TrainModel {
             return Ok(x);
         }
         let d = self.config.n_embd;
-        let mut keep = vec![1f32; n];
-        let mut rows = vec![0f32; n * d];
+        // Every position's row in [token rows; image rows]: its own token row, or the
+        // image row that replaces it.
+        let mut source: Vec<u32> = (0..n as u32).collect();
+        let mut rows = Vec::new();
         for span in &batch.images {
             let data = span.rows();
             if data.len() != span.n_tokens * d {
@@ -267,12 +285,18 @@ impl TrainModel {
                     data.len() / span.n_tokens.max(1)
                 );
             }
-            keep[span.start..span.start + span.n_tokens].fill(0.0);
-            rows[span.start * d..(span.start + span.n_tokens) * d].copy_from_slice(data);
+            for (i, slot) in source[span.start..span.start + span.n_tokens].iter_mut().enumerate() {
+                *slot = (n + rows.len() / d + i) as u32;
+            }
+            rows.extend_from_slice(data);
         }
-        let keep = Tensor::from_vec(keep, (n, 1), &self.device)?;
-        let rows = Tensor::from_vec(rows, (n, d), &self.device)?;
-        x.broadcast_mul(&keep)? + rows
+        let m = rows.len() / d;
+        let mut image_rows = Tensor::from_vec(rows, (m, d), &self.device)?;
+        if let Some(projector) = &self.projector {
+            image_rows = projector.forward(&image_rows)?;
+        }
+        let source = Tensor::from_vec(source, n, &self.device)?;
+        Tensor::cat(&[&x, &image_rows], 0)?.index_select(&source, 0)
     }
 
     /// The final hidden states (before the output norm) of every position, (n, d).
@@ -426,6 +450,9 @@ impl TrainModel {
                     }
                 });
             }
+        }
+        if let Some(projector) = &self.projector {
+            vars.extend(projector.vars());
         }
         vars
     }

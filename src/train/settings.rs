@@ -59,6 +59,9 @@ pub struct TrainConfig {
     pub merged_dtype: MergedDtype,
     /// Where image embeddings are kept between runs (default `out/image-cache`).
     pub image_cache: Option<PathBuf>,
+    /// Train the mmproj's projector too (its last layer; see [`super::projector`]) and
+    /// write the trained mmproj as `out/mmproj.gguf`.
+    pub train_projector: bool,
 }
 
 impl Default for TrainConfig {
@@ -87,6 +90,7 @@ impl Default for TrainConfig {
             stop_after: None,
             merged_dtype: MergedDtype::F32,
             image_cache: None,
+            train_projector: false,
         }
     }
 }
@@ -124,6 +128,9 @@ impl TrainConfig {
         if !(self.clip >= 0.0 && self.weight_decay >= 0.0) {
             return bad("--clip and --weight-decay must not be negative");
         }
+        if self.train_projector && self.mmproj.is_none() {
+            return bad("--train-projector needs the --mmproj whose projector it trains");
+        }
         Ok(())
     }
 
@@ -156,7 +163,7 @@ pub(super) fn fingerprint(config: &TrainConfig) -> TrainResult<String> {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).map_err(|e| Error::io(p, e));
     let mmproj = config.mmproj.as_deref().map(size).transpose()?;
     let text = format!(
-        "v1|{:x}|{}|{:?}|{:?}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "v1|{:x}|{}|{:?}|{:?}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}{}",
         Sha256::digest(&data),
         size(&config.base)?,
         mmproj,
@@ -170,7 +177,9 @@ pub(super) fn fingerprint(config: &TrainConfig) -> TrainResult<String> {
         config.eval_split,
         config.clip,
         config.weight_decay,
-        config.seed
+        config.seed,
+        // Appended only when set, so the runs of earlier builds still resume.
+        if config.train_projector { "|projector" } else { "" }
     );
     Ok(format!("{:x}", Sha256::digest(text.as_bytes())))
 }

@@ -22,6 +22,7 @@ use super::dataset::Dataset;
 use super::metrics::{EvalLine, MetricsLog, TrainLine};
 use super::model::{Mode, TrainModel};
 use super::optim::{clip_global_norm, AdamW, AdamWParams};
+use super::projector::{check_foldable, write_trained_mmproj};
 use super::schedule::Schedule;
 use super::settings::fingerprint;
 use super::step::{StepGrads, StepRunner};
@@ -45,6 +46,8 @@ pub struct TrainOutputs {
     pub adapter: Option<PathBuf>,
     /// `OUT/model-f32.gguf` (full, or LoRA with `merge`).
     pub model: Option<PathBuf>,
+    /// `OUT/mmproj.gguf`, with the trained projector (`train_projector`).
+    pub mmproj: Option<PathBuf>,
     pub metrics: PathBuf,
     pub checkpoint: PathBuf,
 }
@@ -165,7 +168,12 @@ impl<'a> Trainer<'a> {
         let train_set = data.train_set();
         let eval_set = data.eval_set();
         let base_gguf = GgufFile::open(&config.base)?;
-        let model = TrainModel::load(&config.base, config.mode.clone(), config.seed, &run.device)?;
+        let mut model = TrainModel::load(&config.base, config.mode.clone(), config.seed, &run.device)?;
+        if config.train_projector {
+            let mmproj = config.mmproj.as_deref().expect("validated: --train-projector has an mmproj");
+            check_foldable(mmproj, model.config.n_embd)?;
+            model.train_projector()?;
+        }
         let vars = model.trainable();
         let per_step = config.batch * config.grad_accum;
         let steps_per_epoch = train_set.len().div_ceil(per_step) as u64;
@@ -381,6 +389,7 @@ impl<'a> Trainer<'a> {
         let mut outputs = TrainOutputs {
             adapter: None,
             model: None,
+            mmproj: None,
             metrics: self.run.metrics_path.clone(),
             checkpoint: self.run.checkpoint_dir.clone(),
         };
@@ -402,6 +411,11 @@ impl<'a> Trainer<'a> {
                     outputs.model = Some(path);
                 }
                 Mode::Frozen => {}
+            }
+            if let (Some(projector), Some(base)) = (self.model.projector(), &config.mmproj) {
+                let path = out.join("mmproj.gguf");
+                write_trained_mmproj(&path, base, projector)?;
+                outputs.mmproj = Some(path);
             }
         }
         Ok(outputs)
