@@ -336,6 +336,28 @@ fn a_deeper_world_base_differs_only_in_its_blocks_and_loads_in_llama_cpp() {
     assert!(none.to_string().contains("at least one layer"), "{none}");
 }
 
+/// `world-smollm2`: the world's encoder for the demo model. llama.cpp runs it on a world
+/// image into 16 rows of SmolLM2's width, about as large as its token embeddings (std
+/// 0.136), so the projector it starts from does not drown the words or vanish among them.
+#[test]
+fn the_world_smollm2_mmproj_gives_the_demo_model_16_rows_as_large_as_its_words() {
+    use vlmjudge::engine::ImageSource;
+    use vlmjudge_lab::fixture::{write_fixture, FixtureKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = vlmjudge::demo_model_path();
+    let files = write_fixture(FixtureKind::WorldSmollm2, &tmp.path().join("fixture"), 0, &demo).unwrap();
+    assert_eq!(files.model, demo, "the language model is the demo model itself");
+    let world = write_world(&tmp.path().join("world"), &small(0)).unwrap();
+    let image = world.dir.join("images/pool-00000.png");
+    let model = Model::load(&files.model, Some(&files.mmproj), &ModelParams::default()).unwrap();
+    let encoded = model.encode_image(&ImageSource::Path(image)).unwrap();
+    let rows = encoded.embeddings();
+    assert_eq!((encoded.image_tokens(), rows.len()), (16, 16 * 576));
+    let std = (rows.iter().map(|x| x * x).sum::<f32>() / rows.len() as f32).sqrt();
+    eprintln!("world-smollm2 image rows: rms {std:.3}");
+    assert!((0.05..0.4).contains(&std), "image rows with rms {std}");
+}
+
 #[test]
 fn llama_cpp_loads_the_world_base_and_tokenizes_the_world_compactly() {
     let (_, files) = world_base();

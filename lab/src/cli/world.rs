@@ -12,7 +12,7 @@ use super::UserError;
 #[derive(Args)]
 pub struct WorldArgs {
     /// Directory to write the world into (replaced if it holds an earlier world).
-    #[arg(long, required_unless_present = "probe")]
+    #[arg(long, required_unless_present_any = ["probe", "grade"])]
     out: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -61,11 +61,19 @@ pub struct WorldArgs {
     /// Also write every graded answer here (JSON Lines).
     #[arg(long)]
     answers: Option<PathBuf>,
+    /// Instead of writing a world: grade the labels of a loop round's pairs (a round
+    /// directory of `vlmjudge improve`) against the truth of the world --data, for all
+    /// pairs and for the pairs its filter kept.
+    #[arg(long, requires = "data", conflicts_with = "probe")]
+    grade: Option<PathBuf>,
 }
 
 pub fn run(args: WorldArgs) -> anyhow::Result<()> {
     if args.probe {
         return probe(args);
+    }
+    if let Some(round) = &args.grade {
+        return grade(round, args.data.as_deref().expect("clap requires --data with --grade"));
     }
     let out = args.out.expect("clap requires --out without --probe");
     let config = WorldConfig {
@@ -100,6 +108,20 @@ fn probe(args: WorldArgs) -> anyhow::Result<()> {
     if let Some(path) = args.answers {
         vlmjudge::data::write_jsonl(&path, &report.answers)
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn grade(round: &std::path::Path, world: &std::path::Path) -> anyhow::Result<()> {
+    use vlmjudge_lab::world::grade::{grade_labels, kept_pair_ids};
+    let pairs = round.join("pairs.jsonl");
+    let all = grade_labels(world, &pairs, None).map_err(|e| UserError(e.to_string()))?;
+    println!("labels of all {} pairs:\n{}", all.closed.total() + all.open.total(), all.summary());
+    let sft = round.join("sft.jsonl");
+    if sft.is_file() {
+        let kept = kept_pair_ids(&sft).map_err(|e| UserError(e.to_string()))?;
+        let graded = grade_labels(world, &pairs, Some(&kept)).map_err(|e| UserError(e.to_string()))?;
+        println!("labels of the {} pairs the filter kept:\n{}", kept.len(), graded.summary());
     }
     Ok(())
 }

@@ -12,9 +12,11 @@
 //! - [`judging`]: pretraining examples that teach the judge's prompt in text.
 //! - [`dataset`]: the files of a world directory.
 //! - [`probe`]: how well a model answers the world's questions.
+//! - [`grade`]: how right the loop's labels are, against the truth.
 
 pub mod dataset;
 pub mod draw;
+pub mod grade;
 pub mod judging;
 pub mod probe;
 pub mod scene;

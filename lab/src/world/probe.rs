@@ -38,14 +38,15 @@ struct PromptLine {
     question: String,
 }
 
+/// A line of `truth/pool.jsonl`.
 #[derive(Debug, Clone, Deserialize)]
-struct TruthLine {
-    id: String,
-    kind: String,
-    category: String,
-    answer: String,
+pub(crate) struct TruthLine {
+    pub id: String,
+    pub kind: String,
+    pub category: String,
+    pub answer: String,
     #[serde(default)]
-    candidates: Option<Vec<String>>,
+    pub candidates: Option<Vec<String>>,
 }
 
 /// Right / asked, per category.
