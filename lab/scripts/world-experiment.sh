@@ -48,7 +48,9 @@ smollm2)
     # micro-batch: no padding, the fastest setting on a CPU (benches/peft_throughput.rs).
     # Checkpoints in F16 halve the disk a round takes (540 MB in F32).
     PRETRAIN_FLAGS="${PRETRAIN_FLAGS:---train-projector --merge --f16 --lora-rank 16 --lora-alpha 32 --lora-dropout 0 --epochs 1 --lr 1e-3 --batch 1 --grad-accum 16 --eval-split 0.02 --warmup 0.05}"
-    LOOP_TRAIN_FLAGS="${LOOP_TRAIN_FLAGS:---f16 --lora-rank 16 --lora-alpha 32 --epochs 1 --lr 2e-4 --batch 1 --grad-accum 8 --warmup 0.05}"
+    # Each round: fresh LoRA on the previous round's merged model, one pass at half the
+    # base's rate (a round's few hundred pairs make about 60 steps of 8 examples).
+    LOOP_TRAIN_FLAGS="${LOOP_TRAIN_FLAGS:---f16 --lora-rank 16 --lora-alpha 32 --epochs 1 --lr 5e-4 --batch 1 --grad-accum 8 --warmup 0.05}"
     # The probe decodes greedily in candle without a KV cache: 135M parameters make it
     # slow, so it asks fewer questions.
     PROBE_LIMIT="${PROBE_LIMIT:-60}"

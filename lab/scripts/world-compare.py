@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Every round of `vlmjudge improve` runs on the world's held-out pairs, with 95%
+confidence intervals: each round's accuracy, and its paired difference from round 0
+(the same pairs judged by the base), with its z.
+
+    lab/scripts/world-compare.py WORLD RUN [RUN ...]
+
+A pair scores 1 when the swap-combined verdict names the label, 0 when it names the
+other response, and 0.5 for a tie (the two orders disagree), as `vlmjudge eval` does.
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def scores(round_dir, labels):
+    out = {}
+    for line in (round_dir / "eval-verdicts.jsonl").read_text().splitlines():
+        v = json.loads(line)
+        label = labels[v["id"]]
+        out[v["id"]] = 0.5 if v["verdict"] == "tie" else float(v["verdict"] == label)
+    return out
+
+
+def mean_ci(xs):
+    n = len(xs)
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / max(n - 1, 1))
+    return m, 1.96 * sd / math.sqrt(n)
+
+
+def main():
+    world = Path(sys.argv[1])
+    pairs = [json.loads(l) for l in (world / "heldout.jsonl").read_text().splitlines()]
+    labels = {p["id"]: p["label"] for p in pairs}
+    for run in map(Path, sys.argv[2:]):
+        rounds = sorted((d for d in run.glob("round-*") if (d / "eval-verdicts.jsonl").is_file()),
+                        key=lambda d: int(d.name.split("-")[1]))
+        if not rounds:
+            continue
+        base = scores(rounds[0], labels)
+        print(f"{run.name}: n = {len(base)}")
+        for d in rounds:
+            s = scores(d, labels)
+            ids = sorted(set(s) & set(base))
+            m, h = mean_ci([s[i] for i in ids])
+            line = f"  {d.name}: {m:.3f} ± {h:.3f}"
+            if d != rounds[0]:
+                diffs = [s[i] - base[i] for i in ids]
+                dm, dh = mean_ci(diffs)
+                z = dm / (dh / 1.96) if dh > 0 else float("nan")
+                line += f"   vs round 0: {dm:+.3f} ± {dh:.3f} (z {z:+.1f})"
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
