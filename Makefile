@@ -86,7 +86,8 @@ test-bindings: model $(VLMJUDGE_TEST_MODEL)
 
 # The procedural-world experiment (issue: prove the loop improves a judge): base model
 # from scratch, 3 rounds of `improve`, and the judge filter with its ablation.
-world-experiment: build
+# BACKBONE=smollm2 starts the judge from the demo model instead (about 1 h 40 min).
+world-experiment: model build
 	lab/scripts/world-experiment.sh
 
 # The loop's regression test (lab/tests/world_loop.rs): not in make test, as its outcome
