@@ -114,7 +114,7 @@ pub fn write_trained_mmproj(path: &Path, base: &Path, adapter: &ProjectorAdapter
             LAST_BIAS => (map.matmul(&t.unsqueeze(1)?)?.squeeze(1)? + &c)?,
             _ => t.clone(),
         };
-        tensors.push((name.clone(), t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?));
+        tensors.push((name.clone(), t.flatten_all()?.to_vec1::<f32>()?));
     }
     write_merged(path, &gguf, &tensors, MergedDtype::F32)?;
     Ok(())

@@ -87,6 +87,10 @@ pub fn train(config: &TrainConfig, progress: &dyn Progress) -> TrainResult<Train
     // llama.cpp tokenizes the examples and runs their images through the mmproj; the
     // training itself is candle's.
     let engine = Model::load(&config.base, config.mmproj.as_deref(), &ModelParams::default())?;
+    // A projector the run cannot fold is refused before every image is encoded.
+    if let (true, Some(mmproj)) = (config.train_projector, &config.mmproj) {
+        check_foldable(mmproj, engine.info().n_embd as usize)?;
+    }
     let data = Dataset::encode(config, &engine, &records, progress)?;
     let trainer = Trainer::load(config, run, &data)?;
     let mut state = trainer.load_or_resume()?;
@@ -170,8 +174,6 @@ impl<'a> Trainer<'a> {
         let base_gguf = GgufFile::open(&config.base)?;
         let mut model = TrainModel::load(&config.base, config.mode.clone(), config.seed, &run.device)?;
         if config.train_projector {
-            let mmproj = config.mmproj.as_deref().expect("validated: --train-projector has an mmproj");
-            check_foldable(mmproj, model.config.n_embd)?;
             model.train_projector()?;
         }
         let vars = model.trainable();
