@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Every round of `vlmjudge improve` runs on the world's held-out pairs, with 95%
 confidence intervals: each round's accuracy, and its paired difference from round 0
-(the same pairs judged by the base), with its z.
+(the same pairs judged by the base), with its z. Then, on the closed questions (every
+order judged), what the judge's reasoning says: how often the answer it states is the
+true one, and how often its checks of the two answers follow the answer it states (a
+judge that has learned to check scores near 100% on the second however it reads the
+image).
 
     lab/scripts/world-compare.py WORLD RUN [RUN ...]
 
@@ -10,6 +14,7 @@ other response, and 0.5 for a tie (the two orders disagree), as `vlmjudge eval` 
 """
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +28,35 @@ def scores(round_dir, labels):
     return out
 
 
+def reasoning(round_dir, pairs):
+    """(stated answer true, checks follow it, orders read) over the closed orders.
+
+    The reasoning is the template's closed trace: "The answer is X. Answer A: a, right.
+    Answer B: b, wrong." An order whose reasoning has another shape counts as read, with
+    neither.
+    """
+    stated_true = follows = orders = 0
+    for line in (round_dir / "eval-verdicts.jsonl").read_text().splitlines():
+        v = json.loads(line)
+        pair = pairs[v["id"]]
+        if pair["category"] == "description":
+            continue
+        truth = pair["response_a"] if pair["label"] == "A" else pair["response_b"]
+        for order in v["orders"]:
+            orders += 1
+            m = CLOSED_TRACE.match(order.get("reasoning") or "")
+            if not m:
+                continue
+            stated, a, mark_a, b, mark_b = m.groups()
+            stated_true += stated == truth
+            follows += mark_a == ("right" if a == stated else "wrong") and mark_b == (
+                "right" if b == stated else "wrong")
+    return stated_true, follows, orders
+
+
+CLOSED_TRACE = re.compile(r"The answer is (.*?)\. Answer A: (.*?), (right|wrong)\. Answer B: (.*?), (right|wrong)\.")
+
+
 def mean_ci(xs):
     n = len(xs)
     m = sum(xs) / n
@@ -34,6 +68,7 @@ def main():
     world = Path(sys.argv[1])
     pairs = [json.loads(l) for l in (world / "heldout.jsonl").read_text().splitlines()]
     labels = {p["id"]: p["label"] for p in pairs}
+    by_id = {p["id"]: p for p in pairs}
     for run in map(Path, sys.argv[2:]):
         rounds = sorted((d for d in run.glob("round-*") if (d / "eval-verdicts.jsonl").is_file()),
                         key=lambda d: int(d.name.split("-")[1]))
@@ -51,6 +86,10 @@ def main():
                 dm, dh = mean_ci(diffs)
                 z = dm / (dh / 1.96) if dh > 0 else float("nan")
                 line += f"   vs round 0: {dm:+.3f} ± {dh:.3f} (z {z:+.1f})"
+            stated_true, follows, orders = reasoning(d, by_id)
+            if orders:
+                line += (f"   closed orders: stated answer true {100 * stated_true / orders:.1f}%,"
+                         f" checks follow it {100 * follows / orders:.1f}%")
             print(line)
 
 
