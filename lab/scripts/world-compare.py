@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Every round of `vlmjudge improve` runs on the world's held-out pairs, with 95%
-confidence intervals: each round's accuracy, and its paired difference from round 0
-(the same pairs judged by the base), with its z. Then, on the closed questions (every
-order judged), what the judge's reasoning says: how often the answer it states is the
-true one, and how often its checks of the two answers follow the answer it states (a
-judge that has learned to check scores near 100% on the second however it reads the
-image).
+confidence intervals: each round's accuracy (overall and per category), and its
+paired difference from round 0 (the same pairs judged by the base), with its z. Then,
+on the closed questions (every order judged), what the judge's reasoning says: how
+often the answer it states is the true one, and how often its checks of the two
+answers follow the answer it states (a judge that has learned to check scores near
+100% on the second however it reads the image).
 
     lab/scripts/world-compare.py WORLD RUN [RUN ...]
 
@@ -91,6 +91,10 @@ def main():
                 line += (f"   closed orders: stated answer true {100 * stated_true / orders:.1f}%,"
                          f" checks follow it {100 * follows / orders:.1f}%")
             print(line)
+            by_category = {}
+            for i in ids:
+                by_category.setdefault(by_id[i]["category"], []).append(s[i])
+            print("    " + ", ".join(f"{c} {sum(v) / len(v):.3f}" for c, v in sorted(by_category.items())))
 
 
 if __name__ == "__main__":
