@@ -16,6 +16,19 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// Lets a closed pipe end the command quietly, as it ends other Unix tools
+/// (`vlmjudge report RUN | head -1`). Rust starts programs with SIGPIPE ignored, so
+/// the next print to a closed pipe would panic instead. The binaries call this first
+/// thing; the library never changes its host's signals.
+pub fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called at the start of main, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The command line, or the exit code of a usage error (1: clap's own default would
 /// be 2, but a usage error is the user's to fix; 0 for `--help` and `--version`).
 pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {

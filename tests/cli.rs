@@ -118,6 +118,19 @@ fn a_missing_model_exits_1_with_error_and_cause() {
     assert!(err.contains("caused by: /nonexistent/m.gguf"), "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_command_like_other_unix_tools_not_with_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    // `vlmjudge system-info | head -0`: the reader is gone before the first line.
+    let mut child = vlmjudge().arg("system-info").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+}
+
 #[test]
 fn a_usage_error_exits_1() {
     let out = vlmjudge().args(["judge", "--model", "m.gguf", "--pairs", "p.jsonl"]).output().unwrap();

@@ -74,6 +74,7 @@ enum Command {
 pub use vlmjudge::exit::UserError;
 
 pub fn main() -> ExitCode {
+    vlmjudge::exit::end_quietly_on_closed_pipe();
     let cli: Cli = match vlmjudge::exit::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
