@@ -2,10 +2,10 @@
 """Every round of `vlmjudge improve` runs on the world's held-out pairs, with 95%
 confidence intervals: each round's accuracy (overall and per category), and its
 paired difference from round 0 (the same pairs judged by the base), with its z. Then,
-on the closed questions (every order judged), what the judge's reasoning says: how
-often the answer it states is the true one, and how often its checks of the two
-answers follow the answer it states (a judge that has learned to check scores near
-100% on the second however it reads the image).
+for the closed questions and for the descriptions (every order judged), what the
+judge's reasoning says: how often the answer it states is the true one, and how often
+its marks of the two answers follow the answer it states (a judge that has learned to
+check scores near 100% on the second however it reads the image).
 
     lab/scripts/world-compare.py WORLD RUN [RUN ...]
 
@@ -28,33 +28,46 @@ def scores(round_dir, labels):
     return out
 
 
-def reasoning(round_dir, pairs):
-    """(stated answer true, checks follow it, orders read) over the closed orders.
+def reasoning(round_dir, pairs, open_questions):
+    """(stated answer true, checks follow it, orders read) over the closed orders, or
+    over the descriptions' orders with open_questions.
 
-    The reasoning is the template's closed trace: "The answer is X. Answer A: a, right.
-    Answer B: b, wrong." An order whose reasoning has another shape counts as read, with
-    neither.
+    The reasoning is the template's trace: closed "The answer is X. Answer A: a, right.
+    Answer B: b, wrong.", open "The image shows: D Answer A: right. Answer B: wrong."
+    An order whose reasoning has another shape counts as read, with neither.
     """
     stated_true = follows = orders = 0
     for line in (round_dir / "eval-verdicts.jsonl").read_text().splitlines():
         v = json.loads(line)
         pair = pairs[v["id"]]
-        if pair["category"] == "description":
+        if (pair["category"] == "description") != open_questions:
             continue
         truth = pair["response_a"] if pair["label"] == "A" else pair["response_b"]
         for order in v["orders"]:
             orders += 1
-            m = CLOSED_TRACE.match(order.get("reasoning") or "")
-            if not m:
-                continue
-            stated, a, mark_a, b, mark_b = m.groups()
-            stated_true += stated == truth
-            follows += mark_a == ("right" if a == stated else "wrong") and mark_b == (
-                "right" if b == stated else "wrong")
+            text = order.get("reasoning") or ""
+            if open_questions:
+                m = OPEN_TRACE.match(text)
+                if not m:
+                    continue
+                stated, mark_a, mark_b = m.groups()
+                a, b = pair["response_a"], pair["response_b"]
+                if order["order"] == "BA":
+                    a, b = b, a
+            else:
+                m = CLOSED_TRACE.match(text)
+                if not m:
+                    continue
+                stated, a, mark_a, b, mark_b = m.groups()
+            stated = stated.strip()
+            stated_true += stated == truth.strip()
+            follows += mark_a == ("right" if a.strip() == stated else "wrong") and mark_b == (
+                "right" if b.strip() == stated else "wrong")
     return stated_true, follows, orders
 
 
 CLOSED_TRACE = re.compile(r"The answer is (.*?)\. Answer A: (.*?), (right|wrong)\. Answer B: (.*?), (right|wrong)\.")
+OPEN_TRACE = re.compile(r"The image shows: (.*) Answer A: (right|wrong)\. Answer B: (right|wrong)\.", re.S)
 
 
 def mean_ci(xs):
@@ -86,10 +99,11 @@ def main():
                 dm, dh = mean_ci(diffs)
                 z = dm / (dh / 1.96) if dh > 0 else float("nan")
                 line += f"   vs round 0: {dm:+.3f} ± {dh:.3f} (z {z:+.1f})"
-            stated_true, follows, orders = reasoning(d, by_id)
-            if orders:
-                line += (f"   closed orders: stated answer true {100 * stated_true / orders:.1f}%,"
-                         f" checks follow it {100 * follows / orders:.1f}%")
+            for kind, open_questions in (("closed", False), ("description", True)):
+                stated_true, follows, orders = reasoning(d, by_id, open_questions)
+                if orders:
+                    line += (f"\n    {kind} orders: stated answer true {100 * stated_true / orders:.1f}%,"
+                             f" checks follow it {100 * follows / orders:.1f}%")
             print(line)
             by_category = {}
             for i in ids:

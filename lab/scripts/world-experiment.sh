@@ -40,9 +40,11 @@ scratch)
     ;;
 smollm2)
     DEMO_MODEL="${DEMO_MODEL:-${VLMJUDGE_CACHE:-$HOME/.cache/vlmjudge}/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
-    # A 135M model trains at about 270 tokens/s on 2 cores (a world example is about 90
-    # tokens, a judge example 250): a smaller world keeps a seed within hours.
-    WORLD_PRETRAIN="${WORLD_PRETRAIN:-3000}" WORLD_POOL="${WORLD_POOL:-150}" WORLD_HELDOUT="${WORLD_HELDOUT:-200}"
+    # A 135M model trains at about 250 tokens/s on 2 cores (a world example is about 90
+    # tokens, a judge example 250): a smaller world keeps a seed within hours. 9,000
+    # pretraining examples (85 minutes here): with 3,000 the model answered too little
+    # for the loop's labels to beat its judge (attempts 15 (b) and 16).
+    WORLD_PRETRAIN="${WORLD_PRETRAIN:-9000}" WORLD_POOL="${WORLD_POOL:-150}" WORLD_HELDOUT="${WORLD_HELDOUT:-200}"
     # LoRA on every projection and the projector's last layer, one pass over the
     # pretraining set; the merged model is the loop's base. One example per
     # micro-batch: no padding, the fastest setting on a CPU (benches/peft_throughput.rs).
