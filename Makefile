@@ -86,7 +86,7 @@ test-bindings: model $(VLMJUDGE_TEST_MODEL)
 
 # The procedural-world experiment (issue: prove the loop improves a judge): base model
 # from scratch, 3 rounds of `improve`, and the judge filter with its ablation.
-# BACKBONE=smollm2 starts the judge from the demo model instead (about 1 h 40 min).
+# BACKBONE=smollm2 starts the judge from the demo model instead (about 2 h 30 min).
 world-experiment: model build
 	lab/scripts/world-experiment.sh
 
