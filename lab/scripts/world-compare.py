@@ -28,42 +28,47 @@ def scores(round_dir, labels):
     return out
 
 
-def reasoning(round_dir, pairs, open_questions):
-    """(stated answer true, checks follow it, orders read) over the closed orders, or
-    over the descriptions' orders with open_questions.
+def reasoning(round_dir, pairs):
+    """{"closed" or "description": [stated answer true, marks follow it, orders read]},
+    each order's reasoning read once.
 
     The reasoning is the template's trace: closed "The answer is X. Answer A: a, right.
     Answer B: b, wrong.", open "The image shows: D Answer A: right. Answer B: wrong."
     An order whose reasoning has another shape counts as read, with neither.
     """
-    stated_true = follows = orders = 0
+    tally = {}
     for line in (round_dir / "eval-verdicts.jsonl").read_text().splitlines():
         v = json.loads(line)
         pair = pairs[v["id"]]
-        if (pair["category"] == "description") != open_questions:
-            continue
-        truth = pair["response_a"] if pair["label"] == "A" else pair["response_b"]
+        kind = "description" if pair["category"] == "description" else "closed"
+        truth = (pair["response_a"] if pair["label"] == "A" else pair["response_b"]).strip()
+        counts = tally.setdefault(kind, [0, 0, 0])
         for order in v["orders"]:
-            orders += 1
-            text = order.get("reasoning") or ""
-            if open_questions:
-                m = OPEN_TRACE.match(text)
-                if not m:
-                    continue
-                stated, mark_a, mark_b = m.groups()
-                a, b = pair["response_a"], pair["response_b"]
-                if order["order"] == "BA":
-                    a, b = b, a
-            else:
-                m = CLOSED_TRACE.match(text)
-                if not m:
-                    continue
-                stated, a, mark_a, b, mark_b = m.groups()
-            stated = stated.strip()
-            stated_true += stated == truth.strip()
-            follows += mark_a == ("right" if a.strip() == stated else "wrong") and mark_b == (
-                "right" if b.strip() == stated else "wrong")
-    return stated_true, follows, orders
+            counts[2] += 1
+            read = read_trace(order, pair, kind)
+            if read is None:
+                continue
+            stated, a, mark_a, b, mark_b = read
+            counts[0] += stated == truth
+            counts[1] += mark_a == ("right" if a == stated else "wrong") and mark_b == (
+                "right" if b == stated else "wrong")
+    return tally
+
+
+def read_trace(order, pair, kind):
+    """(stated, answer A, its mark, answer B, its mark), stripped, or None."""
+    text = order.get("reasoning") or ""
+    if kind == "closed":
+        m = CLOSED_TRACE.match(text)
+        return m and tuple(g.strip() for g in m.groups())
+    m = OPEN_TRACE.match(text)
+    if not m:
+        return None
+    stated, mark_a, mark_b = m.groups()
+    a, b = pair["response_a"], pair["response_b"]
+    if order["order"] == "BA":
+        a, b = b, a
+    return stated.strip(), a.strip(), mark_a, b.strip(), mark_b
 
 
 CLOSED_TRACE = re.compile(r"The answer is (.*?)\. Answer A: (.*?), (right|wrong)\. Answer B: (.*?), (right|wrong)\.")
@@ -99,8 +104,9 @@ def main():
                 dm, dh = mean_ci(diffs)
                 z = dm / (dh / 1.96) if dh > 0 else float("nan")
                 line += f"   vs round 0: {dm:+.3f} ± {dh:.3f} (z {z:+.1f})"
-            for kind, open_questions in (("closed", False), ("description", True)):
-                stated_true, follows, orders = reasoning(d, by_id, open_questions)
+            tally = reasoning(d, by_id)
+            for kind in ("closed", "description"):
+                stated_true, follows, orders = tally.get(kind, (0, 0, 0))
                 if orders:
                     line += (f"\n    {kind} orders: stated answer true {100 * stated_true / orders:.1f}%,"
                              f" checks follow it {100 * follows / orders:.1f}%")
